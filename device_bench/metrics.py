@@ -1,0 +1,134 @@
+"""The project's one implementation of its evaluation metrics, in pure numpy.
+
+It lives in ``device_bench`` because the device has no TensorFlow and must
+score ``.tflite`` outputs itself; ``edgerec`` imports it from here so that the
+numbers reported for Keras models and for on-device artifacts come from the
+same code.
+
+Ties are treated without favour everywhere: AUC gives tied scores their
+average rank (Mann-Whitney), and the ranking metrics report their expected
+value under uniformly random tie-breaking. This matters for int8 models, whose
+quantised logits tie often; breaking ties in the positive's favour would
+inflate exactly the artifact one is trying to judge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["auc", "logloss", "ranking_metrics", "sigmoid"]
+
+
+def _check_no_nan(name: str, values: np.ndarray) -> None:
+    if np.isnan(values).any():
+        raise ValueError(f"{name} contain NaN; a model producing NaN cannot be scored.")
+
+
+def _binary_labels(labels: np.ndarray, n: int) -> np.ndarray:
+    labels = np.asarray(labels).reshape(-1)
+    if labels.shape[0] != n:
+        raise ValueError(
+            f"labels and scores must have the same length. Received: {labels.shape[0]} labels, {n} scores."
+        )
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError("labels must be 0 or 1. Received values: " f"{np.unique(labels)[:10].tolist()}.")
+    return labels.astype(bool)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` without overflow: ``exp`` only ever sees ``-|x|``."""
+    x = np.asarray(logits, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve, with tied scores counted as half a win.
+
+    Mann-Whitney form: with ``R+`` the sum of the (average, 1-based) ranks of
+    the positives among all ``n = n+ + n-`` scores,
+    ``AUC = (R+ - n+ (n+ + 1) / 2) / (n+ n-)``.
+
+    Args:
+      labels: shape (N,), values in {0, 1}.
+      scores: shape (N,), any monotone score (logit or probability).
+
+    Raises:
+      ValueError: if only one class is present, or on NaN scores.
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    _check_no_nan("scores", scores)
+    positive = _binary_labels(labels, scores.shape[0])
+    n_pos = int(positive.sum())
+    n_neg = positive.shape[0] - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(
+            f"AUC is undefined when only one class is present. Received: {n_pos} positives, {n_neg} negatives."
+        )
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    # Group j occupies 1-based ranks start+1 .. start+count; its average is start + (count + 1) / 2.
+    starts = np.cumsum(counts) - counts
+    average_rank = starts + (counts + 1) / 2.0
+    rank_sum = average_rank[inverse][positive].sum()
+    return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def logloss(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean binary cross-entropy, probabilities clipped to ``[eps, 1 - eps]``.
+
+    ``-mean(y log p + (1 - y) log(1 - p))``. Labels may be soft (in [0, 1]),
+    so the distillation code can use it against teacher probabilities.
+    """
+    probs = np.asarray(probs, dtype=np.float64).reshape(-1)
+    labels = np.asarray(labels, dtype=np.float64).reshape(-1)
+    if labels.shape != probs.shape:
+        raise ValueError(
+            "labels and probs must have the same length. "
+            f"Received: {labels.shape[0]} labels, {probs.shape[0]} probs."
+        )
+    _check_no_nan("probs", probs)
+    p = np.clip(probs, eps, 1.0 - eps)
+    return float(-np.mean(labels * np.log(p) + (1.0 - labels) * np.log1p(-p)))
+
+
+def ranking_metrics(scores: np.ndarray, k: int = 10) -> dict[str, float]:
+    """HR@k, NDCG@k and MRR for the NCF protocol (He et al., 2017).
+
+    Each row of ``scores`` (shape ``(n_users, n_candidates)``) scores one
+    user's held-out positive in column 0 followed by sampled negatives.
+
+    With ``g`` negatives scoring strictly higher than the positive and ``t``
+    tying with it, random tie-breaking puts the positive's 0-based rank ``r``
+    uniformly on ``g .. g + t``. Per user we return the expectation over
+    that uniform rank, which has a closed form through prefix sums:
+
+    - ``HR@k   = P(r < k) = clip(k - g, 0, t + 1) / (t + 1)``
+    - ``NDCG@k = E[1 / log2(r + 2) if r < k else 0] = (D(min(g+t+1, k)) - D(min(g, k))) / (t + 1)``,
+      ``D(n) = sum_{i<n} 1 / log2(i + 2)``
+    - ``MRR    = E[1 / (r + 1)] = (H(g + t + 1) - H(g)) / (t + 1)``, ``H`` the harmonic numbers.
+
+    Returns ``{"hr@k", "ndcg@k", "mrr"}`` averaged over users.
+    """
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer. Received: k={k!r}")
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] == 0:
+        raise ValueError(
+            "scores must have shape (n_users, n_candidates) with both >= 1. " f"Received shape: {scores.shape}"
+        )
+    _check_no_nan("scores", scores)
+    n_candidates = scores.shape[1]
+    positive = scores[:, :1]
+    negatives = scores[:, 1:]
+    g = (negatives > positive).sum(axis=1)
+    t = (negatives == positive).sum(axis=1)
+    ways = t + 1.0
+
+    positions = np.arange(n_candidates)
+    discount_prefix = np.concatenate(([0.0], np.cumsum(1.0 / np.log2(positions + 2.0))))
+    harmonic_prefix = np.concatenate(([0.0], np.cumsum(1.0 / (positions + 1.0))))
+
+    hr = np.clip(k - g, 0, t + 1) / ways
+    ndcg = (discount_prefix[np.minimum(g + t + 1, k)] - discount_prefix[np.minimum(g, k)]) / ways
+    mrr = (harmonic_prefix[g + t + 1] - harmonic_prefix[g]) / ways
+    return {f"hr@{k}": float(hr.mean()), f"ndcg@{k}": float(ndcg.mean()), "mrr": float(mrr.mean())}

@@ -1,0 +1,1 @@
+"""Interactions in, model-ready tensors out: sources, splits, negatives, the ranking task."""

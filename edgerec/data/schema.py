@@ -1,0 +1,59 @@
+"""The in-memory form every data source produces, before any split or sampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One categorical model input: its name (= the model input name), vocabulary size and owner.
+
+    `owner` says which id the feature is looked up by ("user" or "item"), so that a candidate
+    row for (user, item) can be assembled from per-user and per-item tables.
+    """
+
+    name: str
+    vocab_size: int
+    owner: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "vocab_size": self.vocab_size, "owner": self.owner, "dtype": "int32"}
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Implicit feedback with contiguous integer ids.
+
+    user/item/timestamp are parallel arrays, one entry per interaction. Side features are
+    per-entity tables: `user_features[name][u]` is user u's category index. `vocabularies`
+    maps each feature to its raw values, index = model id, so an app can map raw ids.
+    """
+
+    user: np.ndarray
+    item: np.ndarray
+    timestamp: np.ndarray
+    user_features: dict[str, np.ndarray]
+    item_features: dict[str, np.ndarray]
+    vocabularies: dict[str, list[str]]
+    source: str
+
+    @property
+    def num_users(self) -> int:
+        return len(self.vocabularies["user_id"])
+
+    @property
+    def num_items(self) -> int:
+        return len(self.vocabularies["item_id"])
+
+    def features(self) -> list[FeatureSpec]:
+        """Model inputs in a fixed order: ids first, then user and item side features."""
+        specs = [
+            FeatureSpec("user_id", self.num_users, "user"),
+            FeatureSpec("item_id", self.num_items, "item"),
+        ]
+        specs += [FeatureSpec(n, len(self.vocabularies[n]), "user") for n in self.user_features]
+        specs += [FeatureSpec(n, len(self.vocabularies[n]), "item") for n in self.item_features]
+        return specs

@@ -1,0 +1,106 @@
+"""Custom layers, each serializable (get_config / registered) so clone_model and TFMOT work.
+
+- `Cross`: DCN-v2 cross layer (Wang et al., "DCN V2", WWW 2021):
+  x_{l+1} = x_0 * (W x_l + b) + x_l, with W of shape (d, d).
+- `LowRankDense`: a Dense layer whose kernel is factorised, y = act((x U) V + b) with U (m, r)
+  and V (r, n). Parameters r (m + n) + n instead of m n + n. Built from a trained Dense by
+  truncated SVD (`from_dense`), which is the best rank-r approximation of the kernel
+  (Eckart–Young), so fine-tuning starts close to the original function.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgerec._keras import keras, tf
+
+
+@keras.saving.register_keras_serializable(package="edgerec")
+class Cross(keras.layers.Layer):
+    """DCN-v2 cross layer. Call with [x0, xl]; input and output shape (batch, d)."""
+
+    def build(self, input_shape):
+        dim = int(input_shape[0][-1])
+        self.dense = keras.layers.Dense(dim, name="dense")
+        self.dense.build((None, dim))
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x0, xl = inputs
+        return x0 * self.dense(xl) + xl
+
+
+@keras.saving.register_keras_serializable(package="edgerec")
+class LowRankDense(keras.layers.Layer):
+    """Dense layer with a rank-`rank` kernel: y = activation((x @ kernel_u) @ kernel_v + bias)."""
+
+    def __init__(self, units: int, rank: int, activation=None, use_bias: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if units < 1:
+            raise ValueError(f"units must be >= 1. Received: units={units}")
+        if rank < 1:
+            raise ValueError(f"rank must be >= 1. Received: rank={rank}")
+        self.units = units
+        self.rank = rank
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
+
+    def build(self, input_shape):
+        in_dim = int(input_shape[-1])
+        self.kernel_u = self.add_weight(
+            name="kernel_u", shape=(in_dim, self.rank), initializer="glorot_uniform", trainable=True
+        )
+        self.kernel_v = self.add_weight(
+            name="kernel_v", shape=(self.rank, self.units), initializer="glorot_uniform", trainable=True
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.units,), initializer="zeros", trainable=True)
+            if self.use_bias
+            else None
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        out = tf.matmul(tf.matmul(inputs, self.kernel_u), self.kernel_v)
+        if self.use_bias:
+            out = out + self.bias
+        return self.activation(out)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:-1].concatenate([self.units])
+
+    def get_prunable_weights(self):
+        """TFMOT PrunableLayer protocol: both factors are pruned; the bias is not."""
+        return [self.kernel_u, self.kernel_v]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "rank": self.rank,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_dense(cls, dense: keras.layers.Dense, rank: int) -> "LowRankDense":
+        """A LowRankDense initialised from `dense` by truncated SVD (sqrt(S) split between factors)."""
+        kernel = dense.kernel.numpy()
+        max_rank = min(kernel.shape)
+        if not 1 <= rank <= max_rank:
+            raise ValueError(f"rank must be in [1, {max_rank}] for kernel {kernel.shape}. Received: rank={rank}")
+        u, s, vt = np.linalg.svd(kernel, full_matrices=False)
+        root = np.sqrt(s[:rank])
+        layer = cls(
+            units=dense.units,
+            rank=rank,
+            activation=dense.activation,
+            use_bias=dense.use_bias,
+            name=dense.name,
+        )
+        layer.build((None, kernel.shape[0]))
+        weights = [u[:, :rank] * root, root[:, None] * vt[:rank]]
+        if dense.use_bias:
+            weights.append(dense.bias.numpy())
+        layer.set_weights(weights)
+        return layer

@@ -1,0 +1,221 @@
+"""Recipes: the whole build described as frozen dataclasses, read from YAML.
+
+A recipe is the single source of truth for a build and is stored in the manifest, so a
+bundle can be rebuilt. Parsing is strict: an unknown key is an error with a "did you mean"
+suggestion (a typo must never silently fall back to a default), types are checked, and each
+dataclass validates its ranges in `__post_init__` so the message names the bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BUILTIN_DIR = Path(__file__).parent / "recipes"
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used; the message names the key and what was expected."""
+
+
+def _check(condition: bool, key: str, expected: str, value: Any) -> None:
+    if not condition:
+        raise RecipeError(f"{key}: expected {expected}. Received: {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where interactions come from and how the task is built from them."""
+
+    synthetic_size: str = "default"  # used when no --data is given
+    negatives_per_positive: int = 4  # pointwise training/eval negatives per positive
+    eval_candidates: int = 100  # NCF: the held-out positive ranked among 99 sampled negatives
+
+    def __post_init__(self) -> None:
+        from edgerec.data.synthetic import SIZES
+
+        _check(self.synthetic_size in SIZES, "synthetic_size", f"one of {sorted(SIZES)}", self.synthetic_size)
+        _check(self.negatives_per_positive >= 1, "negatives_per_positive", ">= 1", self.negatives_per_positive)
+        _check(self.eval_candidates >= 2, "eval_candidates", ">= 2", self.eval_candidates)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one ranker: embeddings per feature, optional DCN-v2 cross layers, an MLP."""
+
+    embedding_dim: int
+    hidden: tuple[int, ...]
+    cross_layers: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.embedding_dim >= 1, "embedding_dim", ">= 1", self.embedding_dim)
+        _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
+        _check(self.cross_layers >= 0, "cross_layers", ">= 0", self.cross_layers)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 2048
+    learning_rate: float = 1e-3
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "epochs", ">= 1", self.epochs)
+        _check(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
+        _check(self.learning_rate > 0, "learning_rate", "> 0", self.learning_rate)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Soft-label distillation for a binary head: alpha*BCE(y,s) + (1-alpha)*T^2*BCE(sig(t/T), sig(s/T))."""
+
+    alpha: float = 0.5
+    temperature: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.alpha <= 1.0, "alpha", "a value in [0, 1]", self.alpha)
+        _check(self.temperature > 0, "temperature", "> 0", self.temperature)
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """One compression step: a registered name and its parameters (validated by the step)."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+    finetune_epochs: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.finetune_epochs >= 0, "finetune_epochs", ">= 0", self.finetune_epochs)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    runs: int = 200
+    warmup: int = 20
+    min_seconds: float = 1.0
+    threads: tuple[int, ...] = (1,)
+    batch: tuple[int, ...] = (1,)
+
+    def __post_init__(self) -> None:
+        _check(self.runs >= 1, "runs", ">= 1", self.runs)
+        _check(self.warmup >= 0, "warmup", ">= 0", self.warmup)
+        _check(all(t >= 1 for t in self.threads), "threads", "positive thread counts", self.threads)
+        _check(all(b >= 1 for b in self.batch), "batch", "positive batch sizes", self.batch)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    teacher: ModelConfig = ModelConfig(embedding_dim=64, hidden=(256, 128, 64), cross_layers=1)
+    student: ModelConfig = ModelConfig(embedding_dim=16, hidden=(32, 16))
+    teacher_training: TrainConfig = TrainConfig()
+    student_training: TrainConfig = TrainConfig()
+    distill: DistillConfig = DistillConfig()
+    compress: tuple[StepConfig, ...] = ()
+    representative_samples: int = 1000
+    bench: BenchConfig = BenchConfig()
+
+    def to_dict(self) -> dict:
+        return _to_plain(dataclasses.asdict(self))
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    """Builds dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{where}: expected a mapping. Received: {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise RecipeError(f"{where}: unknown key '{key}'.{hint} Valid keys: {', '.join(names)}")
+        kwargs[key] = _coerce(hints[key], value, f"{where}.{key}" if where else key)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field is missing
+        raise RecipeError(f"{where or 'recipe'}: {exc}") from None
+    except RecipeError as exc:
+        raise RecipeError(f"{where}.{exc}" if where else str(exc)) from None
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin is tuple:
+        (item_hint, _) = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise RecipeError(f"{where}: expected a list. Received: {value!r}")
+        return tuple(_coerce(item_hint, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif hint is str:
+        ok = isinstance(value, str)
+    elif hint is dict or origin is dict:
+        ok = isinstance(value, dict)
+    elif isinstance(hint, types.UnionType):
+        ok = True
+    else:
+        ok = isinstance(value, hint)
+    if not ok:
+        raise RecipeError(f"{where}: expected {getattr(hint, '__name__', hint)}. Received: {value!r}")
+    return value
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+
+
+def load(name_or_path: str) -> Recipe:
+    """Loads a built-in recipe by name or a YAML file by path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise RecipeError(f"recipe file not found: {path}")
+        source = path
+    else:
+        source = BUILTIN_DIR / f"{name_or_path}.yaml"
+        if not source.is_file():
+            valid = builtin_names()
+            close = difflib.get_close_matches(name_or_path, valid, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise RecipeError(
+                f"unknown recipe '{name_or_path}'.{hint} Built-in recipes: {', '.join(valid)}; "
+                "or give a path to a .yaml file."
+            )
+    try:
+        raw = yaml.safe_load(source.read_text())
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{source}: expected a mapping at the top level")
+    raw.setdefault("name", source.stem)
+    try:
+        return _build(Recipe, raw, "")
+    except RecipeError as exc:
+        raise RecipeError(f"{source}: {exc}") from None

@@ -1,0 +1,114 @@
+"""A tiny bundle for the device_bench tests, built once per session with TensorFlow.
+
+TensorFlow is only used here, in the pytest process, to make the artifacts;
+the harness under test runs in subprocesses where TensorFlow cannot be imported.
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+VOCAB = 20
+N_POINTWISE = 200
+N_USERS = 10
+N_CANDIDATES = 100
+
+
+@dataclass(frozen=True)
+class Bundle:
+    folder: Path
+    model: Path  # good fp32 artifact, listed in the manifest with its sha256
+    truncated: Path  # first half of model's bytes
+    eval_path: Path
+    keras_pointwise_logits: np.ndarray  # Keras predictions for eval.npz's pointwise rows
+    keras_ranking_logits: np.ndarray  # ... and its ranking rows, shape (N_USERS * N_CANDIDATES,)
+
+
+def _build_model():
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(0)
+    user = keras.Input(shape=(), dtype="int32", name="user_id")
+    item = keras.Input(shape=(), dtype="int32", name="item_id")
+    x = keras.layers.Concatenate()([keras.layers.Embedding(VOCAB, 4)(user), keras.layers.Embedding(VOCAB, 4)(item)])
+    x = keras.layers.Dense(8, activation="relu")(x)
+    x = keras.layers.Dense(1)(x)
+    logit = keras.layers.Reshape(())(x)
+    return keras.Model([user, item], logit)
+
+
+def _to_tflite(model) -> bytes:
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def _predict(model, users, items) -> np.ndarray:
+    return model.predict({"user_id": users, "item_id": items}, batch_size=256, verbose=0).astype(np.float64)
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory) -> Bundle:
+    # setup: model, artifacts
+    folder = tmp_path_factory.mktemp("bundle")
+    model = _build_model()
+    flatbuffer = _to_tflite(model)
+    (folder / "model.tflite").write_bytes(flatbuffer)
+    (folder / "truncated.tflite").write_bytes(flatbuffer[: len(flatbuffer) // 2])
+    manifest = {
+        "artifacts": [
+            {"file": "model.tflite", "sha256": hashlib.sha256(flatbuffer).hexdigest()},
+            {"file": "truncated.tflite"},
+        ]
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    # setup: eval set; labels follow the model's logit plus noise, so AUC is far from 0.5
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, VOCAB, N_POINTWISE).astype(np.int32)
+    items = rng.integers(0, VOCAB, N_POINTWISE).astype(np.int32)
+    pointwise_logits = _predict(model, users, items)
+    noisy = pointwise_logits + rng.normal(0, pointwise_logits.std(), N_POINTWISE)
+    labels = (noisy > np.median(noisy)).astype(np.float32)
+    ranking_users = np.repeat(np.arange(N_USERS), N_CANDIDATES).astype(np.int32)
+    ranking_items = rng.integers(0, VOCAB, N_USERS * N_CANDIDATES).astype(np.int32)
+    np.savez(
+        folder / "eval.npz",
+        **{
+            "pointwise/user_id": users,
+            "pointwise/item_id": items,
+            "pointwise/label": labels,
+            "ranking/user_id": ranking_users,
+            "ranking/item_id": ranking_items,
+            "ranking/num_candidates": np.array(N_CANDIDATES, dtype=np.int64),
+        },
+    )
+    return Bundle(
+        folder=folder,
+        model=folder / "model.tflite",
+        truncated=folder / "truncated.tflite",
+        eval_path=folder / "eval.npz",
+        keras_pointwise_logits=pointwise_logits,
+        keras_ranking_logits=_predict(model, ranking_users, ranking_items),
+    )
+
+
+@pytest.fixture
+def copy_model(bundle, tmp_path):
+    """Copy the good artifact (and optionally eval.npz / a manifest) into a fresh folder."""
+
+    def _copy(eval_arrays: dict | None = None, manifest: dict | None = None) -> Path:
+        (tmp_path / "model.tflite").write_bytes(bundle.model.read_bytes())
+        if eval_arrays is not None:
+            np.savez(tmp_path / "eval.npz", **eval_arrays)
+        if manifest is not None:
+            (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+        return tmp_path
+
+    return _copy

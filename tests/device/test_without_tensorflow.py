@@ -1,0 +1,94 @@
+"""`python -m device_bench` on a "device": a Python where TensorFlow cannot be imported.
+
+A sitecustomize on PYTHONPATH installs an import hook in the CLI process and,
+because the workers inherit PYTHONPATH, in every worker too. The hook also
+logs each blocked attempt, so a caught ImportError cannot hide one.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from device_bench import rows
+
+BLOCKER = textwrap.dedent(
+    """
+    import os, sys
+
+    BLOCKED = {"tensorflow", "tf_keras", "keras", "edgerec", "converters"}
+
+    class _Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                with open(os.environ["BLOCKED_IMPORT_LOG"], "a") as log:
+                    log.write(name + "\\n")
+                raise ImportError(f"{name} is blocked: device_bench must not import it")
+            return None
+
+    sys.meta_path.insert(0, _Block())
+    """
+)
+
+
+def _run_cli(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(BLOCKER)
+    log = tmp_path / "blocked.log"
+    env = {**os.environ, "PYTHONPATH": str(shim), "BLOCKED_IMPORT_LOG": str(log)}
+    repo_root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "device_bench", *args], cwd=repo_root, env=env, capture_output=True, text=True
+    )
+    return proc, log
+
+
+def test_shim_really_blocks_tensorflow(tmp_path):
+    proc, log = _run_cli(tmp_path, "--help")
+    probe = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"],
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "shim"), "BLOCKED_IMPORT_LOG": str(log)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0
+    assert probe.returncode != 0 and "blocked" in probe.stderr
+
+
+def test_bundle_benchmarks_without_tensorflow(bundle, tmp_path):
+    # execute
+    out = tmp_path / "out.json"
+    proc, log = _run_cli(
+        tmp_path, str(bundle.folder), "--json", str(out), "--runs", "20", "--warmup", "2", "--min-seconds", "0.05"
+    )
+
+    # assert: the run completed and nothing tried to import TensorFlow
+    assert proc.returncode == 0, proc.stderr
+    assert not log.exists(), log.read_text()
+    result = json.loads(out.read_text())
+    assert set(result["environment"]) >= {"platform", "python", "numpy", "cpu", "cores"}
+    by_name = {row["artifact"]: row for row in result["rows"]}
+    assert sorted(by_name) == ["model.tflite", "truncated.tflite"]
+    for row in result["rows"]:
+        assert tuple(row) == rows.ROW_KEYS
+        assert tuple(row["latency_us"]) == rows.LATENCY_KEYS
+        assert set(row["runtime"]) == {"name", "version"}
+
+    good = by_name["model.tflite"]
+    assert good["status"] == "ok"
+    assert good["runtime"]["name"] == "ai_edge_litert"
+    assert good["latency_us"]["p50"] > 0 and good["latency_us"]["runs"] >= 20
+    assert good["peak_rss_bytes"] >= good["rss_before_load_bytes"] > 0
+    assert tuple(good["metrics"]) == rows.METRIC_KEYS
+    assert all(0.0 <= value <= 1.0 for key, value in good["metrics"].items() if key != "logloss")
+    assert good["metrics"]["logloss"] > 0
+
+    bad = by_name["truncated.tflite"]
+    assert bad["status"].startswith("error")
+    assert bad["latency_us"]["p50"] is None and bad["metrics"] == {}
+
+    # the markdown table went to stdout
+    assert "| model.tflite | ok |" in proc.stdout

@@ -1,0 +1,129 @@
+"""device_bench.metrics against scikit-learn and against brute-force definitions."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss, roc_auc_score
+
+from device_bench import metrics
+
+
+def _labels_and_scores(seed, n, distinct):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=n)
+    labels[:2] = [0, 1]
+    # `distinct` small -> heavy ties, like the logits of an int8 model.
+    scores = rng.integers(0, distinct, size=n).astype(np.float32) / 7.0
+    return labels, scores
+
+
+@pytest.mark.parametrize("distinct", [2, 5, 50, 10**9])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_auc_matches_sklearn_with_and_without_ties(seed, distinct):
+    # setup
+    labels, scores = _labels_and_scores(seed, 1000, distinct)
+
+    # execute
+    got = metrics.auc(labels, scores)
+
+    # assert
+    assert got == pytest.approx(roc_auc_score(labels, scores), abs=1e-9)
+
+
+def test_auc_hand_computed():
+    # positive scores {3, 1}, negatives {1, 0}: wins 3>1, 3>0, 1>0 and the tie 1=1 counts half.
+    assert metrics.auc([1, 1, 0, 0], [3.0, 1.0, 1.0, 0.0]) == pytest.approx(3.5 / 4)
+
+
+def test_auc_one_class_raises():
+    with pytest.raises(ValueError, match="only one class is present.*3 positives, 0 negatives"):
+        metrics.auc([1, 1, 1], [0.1, 0.2, 0.3])
+
+
+def test_auc_rejects_non_binary_labels():
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        metrics.auc([0, 2, 1], [0.1, 0.2, 0.3])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_logloss_matches_sklearn(seed):
+    # setup: probabilities away from 0/1 so the two clipping conventions agree
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=500)
+    probs = rng.uniform(0.01, 0.99, size=500)
+
+    # execute / assert
+    assert metrics.logloss(labels, probs) == pytest.approx(log_loss(labels, probs), abs=1e-9)
+
+
+def test_logloss_clips_certain_mistakes():
+    # a confident wrong answer costs -log(eps), not infinity
+    assert metrics.logloss([1, 0], [0.0, 1.0], eps=1e-7) == pytest.approx(-math.log(1e-7))
+
+
+def test_sigmoid_is_stable_at_extremes():
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = metrics.sigmoid(np.array([-1000.0, -1.0, 0.0, 1.0, 1000.0]))
+    np.testing.assert_allclose(got, [0.0, 1 / (1 + math.e), 0.5, 1 / (1 + math.exp(-1)), 1.0])
+
+
+def test_ranking_positive_strictly_best():
+    scores = np.array([[5.0, 1.0, 2.0, 3.0], [0.5, 0.1, 0.2, 0.3]])
+    assert metrics.ranking_metrics(scores, k=1) == {"hr@1": 1.0, "ndcg@1": 1.0, "mrr": 1.0}
+
+
+def test_ranking_positive_tied_at_top_counts_half():
+    # positive ties one negative at the top: rank 0 or 1 with probability 1/2 each
+    got = metrics.ranking_metrics(np.array([[2.0, 2.0, 1.0, 0.0]]), k=1)
+    assert got["hr@1"] == pytest.approx(0.5)
+    assert got["ndcg@1"] == pytest.approx(0.5)
+    assert got["mrr"] == pytest.approx((1 + 1 / 2) / 2)
+
+
+def test_ranking_positive_outside_k():
+    # two negatives above: rank 2; hr@2 = 0, mrr = 1/3
+    got = metrics.ranking_metrics(np.array([[1.0, 3.0, 2.0, 0.0]]), k=2)
+    assert got == {"hr@2": 0.0, "ndcg@2": 0.0, "mrr": pytest.approx(1 / 3)}
+
+
+def _brute_force(scores, k):
+    """Average every metric over each equally likely tie position of the positive."""
+    hr, ndcg, mrr = [], [], []
+    for row in scores:
+        g = int((row[1:] > row[0]).sum())
+        t = int((row[1:] == row[0]).sum())
+        ranks = range(g, g + t + 1)
+        hr.append(np.mean([r < k for r in ranks]))
+        ndcg.append(np.mean([1 / math.log2(r + 2) if r < k else 0.0 for r in ranks]))
+        mrr.append(np.mean([1 / (r + 1) for r in ranks]))
+    return {f"hr@{k}": np.mean(hr), f"ndcg@{k}": np.mean(ndcg), "mrr": np.mean(mrr)}
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 150])
+@pytest.mark.parametrize("distinct", [3, 20, 10**9])
+def test_ranking_matches_brute_force_with_ties(k, distinct):
+    # setup
+    rng = np.random.default_rng(k * 1000 + distinct % 997)
+    scores = rng.integers(0, distinct, size=(200, 100)).astype(np.float64)
+
+    # execute
+    got = metrics.ranking_metrics(scores, k=k)
+
+    # assert
+    want = _brute_force(scores, k)
+    assert got.keys() == want.keys()
+    for key in want:
+        assert got[key] == pytest.approx(want[key], abs=1e-12), key
+
+
+def test_ranking_rejects_bad_k_and_shape():
+    with pytest.raises(ValueError, match="Received: k=0"):
+        metrics.ranking_metrics(np.zeros((2, 3)), k=0)
+    with pytest.raises(ValueError, match=r"Received shape: \(6,\)"):
+        metrics.ranking_metrics(np.zeros(6))
+
+
+def test_nan_scores_raise():
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.ranking_metrics(np.array([[np.nan, 1.0]]))
