@@ -8,10 +8,10 @@ is ``{}``), so a consumer never meets a ``KeyError``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from device_bench.atomic import atomic_path
 
 LATENCY_KEYS = ("init", "first", "mean", "std", "min", "max", "p50", "p90", "p99", "runs")
 METRIC_KEYS = ("auc", "logloss", "hr@10", "ndcg@10")
@@ -60,13 +60,7 @@ def write_json(path: str | Path, environment: dict[str, Any], rows: list[dict[st
     The JSON goes to a temporary file in the same folder and is renamed over
     ``path``, so a reader (or a run killed half-way) never sees half a file.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
             json.dump({"environment": environment, "rows": rows}, f, indent=2)
             f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

@@ -1,28 +1,13 @@
-"""Atomic file writes: a killed run never leaves a half-written file under its final name."""
+"""Atomic writers for bundle files (see device_bench.atomic for why and how)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
+from device_bench.atomic import atomic_path
 
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yields a temporary path in the destination folder; renames it over `path` on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json"]
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -36,4 +21,4 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, obj: object) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    write_text(path, json.dumps(obj, indent=2) + "\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgerec.data.schema import DataError
+
 
 class PositiveSet:
     """All (user, item) pairs a user interacted with, as sorted int64 keys for fast lookup."""
@@ -46,7 +48,7 @@ def sample_candidates(num_users: int, count: int, positives: PositiveSet, rng: n
     for u in range(num_users):
         unseen = np.setdiff1d(all_items, positives.items_of(u), assume_unique=True)
         if unseen.size < count:
-            raise ValueError(
+            raise DataError(
                 f"user {u} has only {unseen.size} items they never interacted with; "
                 f"{count} eval negatives are needed (lower data.eval_candidates)"
             )

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class DataError(ValueError):
+    """Data that cannot make a ranking task; the message says what is wrong and where."""
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """One categorical model input: its name (= the model input name), vocabulary size and owner.

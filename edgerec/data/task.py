@@ -16,13 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from edgerec.data.negatives import PositiveSet, sample_candidates, sample_uniform
-from edgerec.data.schema import FeatureSpec, Interactions
+from edgerec.data.schema import DataError, FeatureSpec, Interactions
 from edgerec.data.splits import leave_last_out
 from edgerec.io import atomic_path
-
-
-class DataError(ValueError):
-    """Data that cannot make a ranking task; the message says what is wrong and where."""
 
 
 class RankingTask:
@@ -72,7 +68,9 @@ class RankingTask:
 
     def train_epoch(self, epoch: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Shuffled positives + freshly sampled negatives for one epoch (same for every model)."""
-        rng = np.random.default_rng([self.seed, 2, epoch])
+        return self._sample_rows(np.random.default_rng([self.seed, 2, epoch]))
+
+    def _sample_rows(self, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
         k = self.negatives_per_positive
         neg_users = np.repeat(self.train_user, k)
         neg_items = sample_uniform(neg_users, self.positives, rng)
@@ -92,7 +90,7 @@ class RankingTask:
 
     def representative_rows(self, count: int) -> dict[str, np.ndarray]:
         """Training rows (positives and negatives) for int8 calibration; never held-out rows."""
-        features, _ = self.train_epoch(-1)
+        features, _ = self._sample_rows(np.random.default_rng([self.seed, 3]))
         return {name: values[:count] for name, values in features.items()}
 
     def train_item_counts(self) -> np.ndarray:

@@ -1,0 +1,48 @@
+"""Manifest entries: what each artifact is, how it was made, and how well it scored.
+
+`manifest.json` is read by `edgerec bench` (file list, sha256) and by apps (input names,
+dtypes, vocabularies), so it holds facts about the bytes on disk, taken from the file itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from device_bench import runtime
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tensor_facts(path: Path) -> dict:
+    """Input and output names, dtypes and shapes as the interpreter sees them."""
+    interpreter, _ = runtime.load(path)
+
+    def fact(spec):
+        return {"name": spec.name, "dtype": spec.dtype.name, "shape": list(spec.shape_signature)}
+
+    return {
+        "inputs": [fact(s) for s in runtime.input_specs(interpreter)],
+        "outputs": [fact(runtime.output_spec(interpreter))],
+    }
+
+
+def artifact_entry(path: Path, mode: str, role: str, produced_by: dict, keras_metrics: dict, parity: dict) -> dict:
+    return {
+        "file": path.name,
+        "role": role,
+        "mode": mode,
+        "sha256": sha256(path),
+        "bytes": path.stat().st_size,
+        **tensor_facts(path),
+        "output_kind": "logit",
+        "produced_by": produced_by,
+        "keras_metrics": keras_metrics,
+        "parity": parity,
+    }

@@ -1,0 +1,20 @@
+"""The `edgerec` command. Verbs hold no logic: they parse flags and call the engine.
+
+Only Click is imported here; each verb imports what it needs when it runs, so
+`edgerec bench` works on a device that has no TensorFlow.
+"""
+
+import click
+
+from edgerec.cli.bench import bench
+from edgerec.cli.build import build
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edgerec")
+def main() -> None:
+    """Distil, compress and convert recommenders to TFLite; benchmark them on the device."""
+
+
+main.add_command(build)
+main.add_command(bench)

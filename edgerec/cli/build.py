@@ -1,0 +1,60 @@
+"""`edgerec build`: interactions -> bundle (teacher, students, int8 artifact, eval set, bench, report)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from edgerec.cli.errors import UserError
+
+
+@click.command()
+@click.option("--recipe", "recipe_name", default="default", show_default=True,
+              help="Built-in recipe name (default, smoke) or a path to a YAML recipe.")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
+              help="Interactions file (.csv/.tsv/.parquet with user_id, item_id, timestamp). "
+              "Default: the built-in synthetic dataset.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/bundle"), show_default=True,
+              help="Bundle folder to write.")
+@click.option("--force", is_flag=True, help="Overwrite a bundle already in --out.")
+@click.option("--dump-recipe", is_flag=True, help="Print the resolved recipe as YAML and exit.")
+def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, dump_recipe: bool) -> None:
+    """Train teacher and student, distil, compress, convert, and benchmark: one bundle."""
+    import yaml
+
+    from edgerec.recipe import RecipeError, load
+
+    try:
+        recipe = load(recipe_name)
+    except RecipeError as exc:
+        raise UserError(str(exc)) from None
+    if dump_recipe:
+        click.echo(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+        return
+    if data_path is not None and not data_path.exists():
+        raise UserError(f"--data: {data_path}: no such file")
+    _check_writable(out)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the log
+    from edgerec import pipeline  # imports TensorFlow: only now
+    from edgerec._keras import tf
+
+    tf.get_logger().setLevel("ERROR")
+    from edgerec.compress.base import StepError
+    from edgerec.data.schema import DataError
+
+    try:
+        pipeline.run(recipe, out, data=data_path, force=force, log=lambda m: click.echo(m, err=True))
+    except (DataError, StepError, pipeline.BundleExistsError) as exc:
+        raise UserError(str(exc)) from None
+    click.echo(f"bundle written to {out}; see {out / 'report.md'}")
+
+
+def _check_writable(out: Path) -> None:
+    existing = next((p for p in [out, *out.parents] if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"--out: {existing} exists and is not a folder")
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise UserError(f"--out: {existing} is not writable")

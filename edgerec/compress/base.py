@@ -1,0 +1,97 @@
+"""The compression-step protocol and its registry.
+
+A step follows TFMOT's apply/strip shape:
+- `apply(model, params, ctx)` returns a trainable model (e.g. with pruning wrappers or
+  fake-quant), which the pipeline fine-tunes under the distiller with `callbacks(...)`;
+- `finalize(model, params)` returns the plain Keras model that goes to the converter.
+Each step declares its parameters (default, allowed range, description) in one table, so
+validation, error messages and help text come from one place.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+from edgerec._keras import keras
+
+
+class StepError(ValueError):
+    """A step name or parameter that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Param:
+    default: Any
+    description: str
+    valid: Callable[[Any], bool]
+    expected: str
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step may need to know about the fine-tuning the pipeline will run after apply."""
+
+    steps_per_epoch: int
+    finetune_epochs: int
+    previous_steps: tuple[str, ...] = ()
+
+
+class CompressionStep:
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params: ClassVar[dict[str, Param]] = {}
+
+    @classmethod
+    def resolve(cls, given: dict) -> dict:
+        """Fills defaults and validates `given`, naming any bad key or value."""
+        for key in given:
+            if key not in cls.params:
+                close = difflib.get_close_matches(key, list(cls.params), n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                valid = ", ".join(cls.params) or "none"
+                raise StepError(f"compress step '{cls.name}': unknown parameter '{key}'.{hint} Valid: {valid}")
+        resolved = {key: given.get(key, param.default) for key, param in cls.params.items()}
+        for key, value in resolved.items():
+            param = cls.params[key]
+            if isinstance(value, bool) or not param.valid(value):
+                raise StepError(f"compress step '{cls.name}': {key} must be {param.expected}. Received: {value!r}")
+        return resolved
+
+    def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
+        raise NotImplementedError
+
+    def finalize(self, model: keras.Model, params: dict) -> keras.Model:
+        return model
+
+    def callbacks(self, params: dict, ctx: StepContext) -> list:
+        return []
+
+    def describe(self, model: keras.Model) -> dict:
+        """Facts about the finalized model worth recording in the manifest (e.g. achieved sparsity)."""
+        return {}
+
+
+REGISTRY: dict[str, type[CompressionStep]] = {}
+
+
+def register(cls: type[CompressionStep]) -> type[CompressionStep]:
+    if cls.name in REGISTRY:
+        raise StepError(f"compression step '{cls.name}' is registered twice ({REGISTRY[cls.name]} and {cls})")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def get(name: str) -> CompressionStep:
+    if name not in REGISTRY:
+        close = difflib.get_close_matches(name, list(REGISTRY), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise StepError(f"unknown compression step '{name}'.{hint} Registered: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]()
+
+
+def is_dense_like(layer: keras.layers.Layer) -> bool:
+    from edgerec.models.layers import LowRankDense
+
+    return isinstance(layer, (keras.layers.Dense, LowRankDense))

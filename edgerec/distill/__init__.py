@@ -1,0 +1,1 @@
+"""Teacher -> student knowledge transfer for rankers with a binary (CTR-style) head."""

@@ -1,0 +1,83 @@
+"""Training and evaluation loops shared by every stage of the pipeline.
+
+Each epoch gets freshly sampled negatives from the task (seeded by epoch, so every model sees
+the same data), and evaluation always uses the task's fixed held-out sets and the one metrics
+implementation in `device_bench.metrics`, so Keras-side and device-side numbers are comparable.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from device_bench import metrics
+from edgerec._keras import keras
+from edgerec.data.task import RankingTask
+from edgerec.recipe import TrainConfig
+
+Log = Callable[[str], None]
+PREDICT_BATCH = 8192
+
+
+def fit(
+    model: keras.Model,
+    task: RankingTask,
+    config: TrainConfig,
+    epochs: int,
+    label: str,
+    log: Log,
+    callbacks: list | None = None,
+) -> None:
+    """Trains `model` (already compiled) for `epochs` epochs of resampled data, logging each."""
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        features, labels = task.train_epoch(epoch)
+        history = model.fit(
+            features, labels, batch_size=config.batch_size, epochs=1, verbose=0, callbacks=callbacks or []
+        )
+        loss = history.history["loss"][-1]
+        log(f"  {label}: epoch {epoch + 1}/{epochs} loss {loss:.4f} ({time.perf_counter() - start:.0f}s)")
+
+
+def compile_ranker(model: keras.Model, config: TrainConfig) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
+
+
+def predict_logits(model: keras.Model, features: dict[str, np.ndarray]) -> np.ndarray:
+    return np.asarray(model.predict(features, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64).reshape(-1)
+
+
+def evaluate(model: keras.Model, task: RankingTask) -> dict[str, float]:
+    """AUC and LogLoss on the pointwise held-out set; HR@10 and NDCG@10 on the NCF candidates."""
+    features, labels = task.pointwise_eval()
+    pointwise = predict_logits(model, features)
+    ranking = predict_logits(model, task.ranking_eval()).reshape(task.candidates.shape)
+    return score_metrics(labels, pointwise, ranking)
+
+
+def score_metrics(labels: np.ndarray, pointwise_logits: np.ndarray, ranking_logits: np.ndarray) -> dict[str, float]:
+    ranked = metrics.ranking_metrics(ranking_logits, k=10)
+    return {
+        "auc": round(metrics.auc(labels, pointwise_logits), 6),
+        "logloss": round(metrics.logloss(labels, metrics.sigmoid(pointwise_logits)), 6),
+        "hr@10": round(ranked["hr@10"], 6),
+        "ndcg@10": round(ranked["ndcg@10"], 6),
+    }
+
+
+def popularity_metrics(task: RankingTask) -> dict[str, float | None]:
+    """The most-popular-item baseline: score = training count. No LogLoss (not a probability)."""
+    counts = task.train_item_counts().astype(np.float64)
+    _, labels = task.pointwise_eval()
+    ranked = metrics.ranking_metrics(counts[task.candidates], k=10)
+    return {
+        "auc": round(metrics.auc(labels, counts[task.pointwise_items]), 6),
+        "logloss": None,
+        "hr@10": round(ranked["hr@10"], 6),
+        "ndcg@10": round(ranked["ndcg@10"], 6),
+    }
