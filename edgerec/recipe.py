@@ -53,9 +53,11 @@ class ModelConfig:
     embedding_dim: int
     hidden: tuple[int, ...]
     cross_layers: int = 0
+    cross_projection_dim: int = 0  # 0: full-rank cross matrices
 
     def __post_init__(self) -> None:
         _check(self.embedding_dim >= 1, "embedding_dim", ">= 1", self.embedding_dim)
+        _check(self.cross_projection_dim >= 0, "cross_projection_dim", ">= 0 (0 = full rank)", self.cross_projection_dim)
         _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
         _check(self.cross_layers >= 0, "cross_layers", ">= 0", self.cross_layers)
 

@@ -27,7 +27,7 @@ def build_ranker(features: list[FeatureSpec], config: ModelConfig, name: str, se
     if config.cross_layers:
         xl = x0
         for i in range(config.cross_layers):
-            xl = Cross(name=f"cross_{i}")([x0, xl])
+            xl = Cross(projection_dim=config.cross_projection_dim or None, name=f"cross_{i}")([x0, xl])
         towers.append(xl)
     h = x0
     for i, units in enumerate(config.hidden):

@@ -6,39 +6,19 @@ logs each blocked attempt, so a caught ImportError cannot hide one.
 """
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from device_bench import rows
+from tests.utils import NO_TENSORFLOW, blocked_import_env
 
-BLOCKER = textwrap.dedent(
-    """
-    import os, sys
-
-    BLOCKED = {"tensorflow", "tf_keras", "keras", "edgerec", "converters"}
-
-    class _Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                with open(os.environ["BLOCKED_IMPORT_LOG"], "a") as log:
-                    log.write(name + "\\n")
-                raise ImportError(f"{name} is blocked: device_bench must not import it")
-            return None
-
-    sys.meta_path.insert(0, _Block())
-    """
-)
+# device_bench may not import the training side of the project either.
+DEVICE_BLOCKED = (*NO_TENSORFLOW, "edgerec", "converters")
 
 
 def _run_cli(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
-    shim = tmp_path / "shim"
-    shim.mkdir()
-    (shim / "sitecustomize.py").write_text(BLOCKER)
-    log = tmp_path / "blocked.log"
-    env = {**os.environ, "PYTHONPATH": str(shim), "BLOCKED_IMPORT_LOG": str(log)}
+    env, log = blocked_import_env(tmp_path, DEVICE_BLOCKED)
     repo_root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
         [sys.executable, "-m", "device_bench", *args], cwd=repo_root, env=env, capture_output=True, text=True
@@ -50,7 +30,7 @@ def test_shim_really_blocks_tensorflow(tmp_path):
     proc, log = _run_cli(tmp_path, "--help")
     probe = subprocess.run(
         [sys.executable, "-c", "import tensorflow"],
-        env={**os.environ, "PYTHONPATH": str(tmp_path / "shim"), "BLOCKED_IMPORT_LOG": str(log)},
+        env=blocked_import_env(tmp_path, DEVICE_BLOCKED)[0],
         capture_output=True,
         text=True,
     )

@@ -1,0 +1,43 @@
+"""Session fixtures shared by the unit tests: a tiny task and tiny trained models."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.utils import tiny_interactions
+
+
+@pytest.fixture(scope="session")
+def tiny_task():
+    from edgerec.data.task import RankingTask
+
+    return RankingTask(tiny_interactions(), negatives_per_positive=2, eval_candidates=10, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_student(tiny_task):
+    """A student-sized ranker trained for one epoch on the tiny task."""
+    from edgerec import train
+    from edgerec.models.zoo import build_ranker
+    from edgerec.recipe import ModelConfig, TrainConfig
+
+    config = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01)
+    model = build_ranker(tiny_task.features, ModelConfig(embedding_dim=4, hidden=(16, 8)), "student", seed=0)
+    train.compile_ranker(model, config)
+    train.fit(model, tiny_task, config, 1, "tiny", log=lambda _: None)
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tiny_task):
+    from edgerec import train
+    from edgerec.models.zoo import build_ranker
+    from edgerec.recipe import ModelConfig, TrainConfig
+
+    config = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01)
+    model = build_ranker(
+        tiny_task.features, ModelConfig(embedding_dim=8, hidden=(16,), cross_layers=1), "teacher", seed=1
+    )
+    train.compile_ranker(model, config)
+    train.fit(model, tiny_task, config, 1, "tiny", log=lambda _: None)
+    return model

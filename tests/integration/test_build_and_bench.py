@@ -1,0 +1,115 @@
+"""End to end: `edgerec build --recipe smoke`, then `edgerec bench` on what it wrote."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from device_bench import rows
+from edgerec.cli import main
+from tests.utils import NO_TENSORFLOW, blocked_import_env
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = ["teacher.tflite", "student_scratch.tflite", "student.tflite", "student_int8.tflite"]
+
+
+def test_bundle_holds_the_contract_files(smoke_bundle):
+    for name in [*ARTIFACTS, "manifest.json", "eval.npz", "bench.json", "report.md"]:
+        assert (smoke_bundle / name).is_file(), name
+    assert not list(smoke_bundle.glob(".*.tmp")), "no temporary file left behind"
+
+
+def test_manifest_matches_the_files(smoke_bundle):
+    manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    assert [a["file"] for a in manifest["artifacts"]] == ARTIFACTS
+    for artifact in manifest["artifacts"]:
+        data = (smoke_bundle / artifact["file"]).read_bytes()
+        assert artifact["sha256"] == hashlib.sha256(data).hexdigest()
+        assert artifact["bytes"] == len(data)
+        assert {i["name"] for i in artifact["inputs"]} == {f["name"] for f in manifest["schema"]["features"]}
+    modes = {a["file"]: a["mode"] for a in manifest["artifacts"]}
+    assert modes["student_int8.tflite"] == "int8" and modes["teacher.tflite"] == "fp32"
+    assert [s["step"] for s in manifest["artifacts"][-1]["produced_by"]["steps"]] == ["low_rank", "prune", "qat"]
+    for feature, relative in manifest["schema"]["vocabularies"].items():
+        assert (smoke_bundle / relative).is_file(), feature
+    assert manifest["recipe"]["name"] == "smoke" and manifest["versions"]["tensorflow"]
+
+
+def test_bench_json_has_every_contract_field(smoke_bundle):
+    result = json.loads((smoke_bundle / "bench.json").read_text())
+    assert [r["artifact"] for r in result["rows"]] == ARTIFACTS
+    manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    for row, artifact in zip(result["rows"], manifest["artifacts"]):
+        assert tuple(row) == rows.ROW_KEYS and row["status"] == "ok"
+        assert row["bytes"] == artifact["bytes"]
+        assert row["latency_us"]["p50"] > 0 and row["latency_us"]["init"] > 0
+        assert set(row["metrics"]) == set(rows.METRIC_KEYS)
+        # fp32 on the device scores like Keras did; int8 within quantization error
+        tolerance = 1e-4 if artifact["mode"] == "fp32" else 0.05
+        assert row["metrics"]["auc"] == pytest.approx(artifact["keras_metrics"]["auc"], abs=tolerance)
+
+
+def test_report_shows_artifacts_and_baselines(smoke_bundle):
+    report = (smoke_bundle / "report.md").read_text()
+    for needle in ["student_int8.tflite", "popularity (baseline)", "student trained alone (baseline)", "+ qat"]:
+        assert needle in report
+
+
+def test_bench_without_tensorflow_prints_a_row_per_artifact(smoke_bundle, tmp_path):
+    # setup: a Python in which TensorFlow cannot be imported, as on a Pi with edgerec[device]
+    env, log = blocked_import_env(tmp_path, (*NO_TENSORFLOW, "converters"))
+    out = tmp_path / "bench.json"
+    # execute
+    proc = subprocess.run(
+        [sys.executable, "-c", "from edgerec.cli import main; main()", "bench", str(smoke_bundle),
+         "--runs", "10", "--warmup", "1", "--min-seconds", "0", "--json", str(out)],
+        env=env, capture_output=True, text=True,
+    )
+    # assert
+    assert proc.returncode == 0, proc.stderr
+    assert not log.exists(), f"tried to import: {log.read_text()}"
+    for name in ARTIFACTS:
+        assert f"| {name} | ok |" in proc.stdout
+    assert [tuple(r) for r in json.loads(out.read_text())["rows"]] == [rows.ROW_KEYS] * len(ARTIFACTS)
+
+
+def test_truncated_artifact_is_an_error_row_and_the_rest_complete(smoke_bundle, tmp_path):
+    # setup: a copy of the bundle whose int8 artifact lost its second half; no manifest, so
+    # the interpreter itself meets the broken file (not the sha256 check)
+    bundle = tmp_path / "bundle"
+    shutil.copytree(smoke_bundle, bundle)
+    (bundle / "manifest.json").unlink()
+    data = (bundle / "student_int8.tflite").read_bytes()
+    (bundle / "student_int8.tflite").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "rows.json"
+    # execute
+    result = CliRunner().invoke(main, ["bench", str(bundle), "--runs", "5", "--min-seconds", "0", "--json", str(out)])
+    # assert
+    assert result.exit_code == 0, result.output
+    by_name = {r["artifact"]: r for r in json.loads(out.read_text())["rows"]}
+    assert by_name["student_int8.tflite"]["status"].startswith("error")
+    assert all(by_name[n]["status"] == "ok" for n in ARTIFACTS if n != "student_int8.tflite")
+
+
+def test_tampered_artifact_fails_its_manifest_check(smoke_bundle, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(smoke_bundle, bundle)
+    with open(bundle / "student.tflite", "ab") as fh:
+        fh.write(b"\0")
+    result = CliRunner().invoke(main, ["bench", str(bundle / "student.tflite"), "--runs", "5", "--min-seconds", "0"])
+    assert result.exit_code == 0
+    assert "sha256 mismatch" in result.output
+
+
+def test_existing_bundle_is_not_overwritten_without_force(smoke_bundle, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(smoke_bundle, bundle)
+    result = CliRunner().invoke(main, ["build", "--recipe", "smoke", "--out", str(bundle)])
+    assert result.exit_code == 2
+    assert "already holds a bundle" in result.output and "--force" in result.output

@@ -1,0 +1,117 @@
+"""Every registered step goes through apply -> finalize -> int8 convert -> interpreter.
+
+The matrix comes from the registry itself, so a newly registered step is tested automatically.
+"""
+
+import numpy as np
+import pytest
+
+from converters import parity, representative, tflite
+from edgerec import compress, train
+from edgerec._keras import keras
+from edgerec.compress.base import CompressionStep, StepError, register
+from edgerec.compress.prune import layer_sparsity
+
+
+def _copy(model):
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def _finetune(model, step, params, ctx, task):
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    features, labels = task.train_epoch(0)
+    model.fit(features, labels, batch_size=64, epochs=ctx.finetune_epochs, verbose=0,
+              callbacks=step.callbacks(params, ctx))
+
+
+@pytest.mark.parametrize("name", sorted(compress.REGISTRY))
+def test_every_step_applies_finalizes_converts_and_runs(name, tiny_student, tiny_task, tmp_path):
+    # setup
+    step = compress.get(name)
+    params = step.resolve({})
+    features, labels = tiny_task.train_epoch(0)
+    ctx = compress.StepContext(steps_per_epoch=int(np.ceil(len(labels) / 64)), finetune_epochs=1)
+    # execute
+    trainable = step.apply(_copy(tiny_student), params, ctx)
+    _finetune(trainable, step, params, ctx, tiny_task)
+    final = step.finalize(trainable, params)
+    rows = tiny_task.ranking_eval()
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(tflite.convert(final, "int8", representative.dataset(tiny_task.representative_rows(200))))
+    result = parity.compare(train.predict_logits(final, rows), parity.tflite_logits(path, rows), 10)
+    # assert: the int8 artifact runs and tracks its Keras model
+    assert result["rows"] == len(rows["user_id"])
+    assert result["mean_abs_logit_diff"] < 0.1
+    assert result["top10_overlap"] > 0.7
+
+
+def test_low_rank_replaces_only_layers_it_shrinks(tiny_student):
+    from edgerec.models.layers import LowRankDense
+
+    step = compress.get("low_rank")
+    model = step.apply(_copy(tiny_student), step.resolve({"rank": 2}), compress.StepContext(1, 0))
+    kinds = {layer.name: type(layer).__name__ for layer in model.layers}
+    assert kinds["hidden_0"] == "LowRankDense"  # 16 inputs x 16: 2 * 32 < 256
+    assert kinds["score"] == "Dense"  # 8 x 1: factorising would add weights
+    assert isinstance(model.get_layer("hidden_1"), LowRankDense)  # 16 x 8: 2 * 24 < 128
+    # embeddings carried over unchanged
+    np.testing.assert_array_equal(
+        model.get_layer("embedding_item_id").get_weights()[0],
+        tiny_student.get_layer("embedding_item_id").get_weights()[0],
+    )
+
+
+def test_prune_reaches_target_sparsity(tiny_student, tiny_task):
+    # setup
+    step = compress.get("prune")
+    params = step.resolve({"target_sparsity": 0.6})
+    _, labels = tiny_task.train_epoch(0)
+    ctx = compress.StepContext(steps_per_epoch=int(np.ceil(len(labels) / 64)), finetune_epochs=2)
+    # execute
+    trainable = step.apply(_copy(tiny_student), params, ctx)
+    _finetune(trainable, step, params, ctx, tiny_task)
+    final = step.finalize(trainable, params)
+    # assert
+    sparsity = layer_sparsity(final)
+    assert set(sparsity) == {"hidden_0", "hidden_1", "score"}
+    assert all(value == pytest.approx(0.6, abs=0.05) for value in sparsity.values())
+    assert not any("prune_low_magnitude" in layer.name for layer in final.layers)
+
+
+def test_qat_after_prune_keeps_zeros(tiny_student, tiny_task):
+    # setup: prune, then sparsity-preserving QAT
+    _, labels = tiny_task.train_epoch(0)
+    steps = int(np.ceil(len(labels) / 64))
+    prune = compress.get("prune")
+    p_params = prune.resolve({"target_sparsity": 0.5})
+    pruned = prune.apply(_copy(tiny_student), p_params, compress.StepContext(steps, 1))
+    _finetune(pruned, prune, p_params, compress.StepContext(steps, 1), tiny_task)
+    pruned = prune.finalize(pruned, p_params)
+    qat = compress.get("qat")
+    ctx = compress.StepContext(steps, 1, previous_steps=("prune",))
+    # execute
+    model = qat.apply(pruned, {}, ctx)
+    _finetune(model, qat, {}, ctx, tiny_task)
+    # assert
+    assert all(value >= 0.45 for value in qat.describe(model)["sparsity"].values())
+
+
+def test_unknown_step_and_parameter_suggest_names():
+    with pytest.raises(StepError, match=r"unknown compression step 'prun'. Did you mean 'prune'\?"):
+        compress.get("prun")
+    with pytest.raises(StepError, match=r"unknown parameter 'target_sparsty'. Did you mean 'target_sparsity'\?"):
+        compress.get("prune").resolve({"target_sparsty": 0.5})
+    with pytest.raises(StepError, match=r"target_sparsity must be a float in \[0, 1\). Received: 1.0"):
+        compress.get("prune").resolve({"target_sparsity": 1.0})
+    with pytest.raises(StepError, match=r"rank must be an int >= 1. Received: 0"):
+        compress.get("low_rank").resolve({"rank": 0})
+
+
+def test_registering_a_name_twice_is_refused():
+    class Again(CompressionStep):
+        name = "prune"
+
+    with pytest.raises(StepError, match="registered twice"):
+        register(Again)

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from edgerec.data import synthetic
+from edgerec.data.files import load_interactions
+from edgerec.data.negatives import PositiveSet, sample_candidates, sample_uniform
+from edgerec.data.schema import DataError
+from edgerec.data.splits import leave_last_out
+from edgerec.data.task import RankingTask
+from tests.utils import tiny_interactions
+
+
+def test_synthetic_is_deterministic_and_seed_dependent():
+    a, b, c = synthetic.generate("smoke", 0), synthetic.generate("smoke", 0), synthetic.generate("smoke", 1)
+    np.testing.assert_array_equal(a.item, b.item)
+    np.testing.assert_array_equal(a.timestamp, b.timestamp)
+    assert not np.array_equal(a.item, c.item)
+
+
+def test_synthetic_shape_like_implicit_feedback():
+    # execute
+    data = synthetic.generate("smoke", 0)
+    counts = np.bincount(data.item, minlength=data.num_items)
+    # assert: every user above the minimum, no duplicate (user, item), popularity skewed
+    per_user = np.bincount(data.user)
+    assert per_user.min() >= synthetic.SIZES["smoke"].min_per_user
+    assert len(np.unique(data.user.astype(np.int64) * data.num_items + data.item)) == len(data.user)
+    top_decile = np.sort(counts)[::-1][: data.num_items // 10].sum()
+    assert top_decile > 0.2 * counts.sum()
+    assert np.all(np.diff(data.timestamp)[np.diff(data.user) == 0] > 0)
+
+
+def test_leave_last_out_holds_out_latest_per_user():
+    # setup: user 0's latest is row 2, user 1's latest is row 1 (tie on time: later row wins)
+    user = np.array([0, 1, 0, 1, 0])
+    timestamp = np.array([5, 9, 7, 9, 6])
+    # execute
+    train, holdout = leave_last_out(user, timestamp)
+    # assert
+    np.testing.assert_array_equal(holdout, [2, 3])
+    np.testing.assert_array_equal(np.sort(train), [0, 1, 4])
+
+
+def test_negatives_never_hit_positives():
+    # setup
+    data = tiny_interactions()
+    positives = PositiveSet(data.user, data.item, data.num_items)
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(data.num_users), 50)
+    # execute
+    negatives = sample_uniform(users, positives, rng)
+    candidates = sample_candidates(data.num_users, 9, positives, rng)
+    # assert
+    assert not positives.contains(users, negatives).any()
+    assert not positives.contains(np.repeat(np.arange(data.num_users), 9), candidates.reshape(-1)).any()
+    assert all(len(set(row)) == 9 for row in candidates)
+
+
+def test_too_few_unseen_items_for_eval_is_a_clear_error():
+    data = tiny_interactions(items=12, per_user=8)
+    with pytest.raises(DataError, match=r"user 0 has only 4 items .* 9 eval negatives"):
+        RankingTask(data, 1, 10, 0)
+
+
+def test_task_rows_carry_side_features_and_eval_layout(tiny_task):
+    # execute
+    ranking = tiny_task.ranking_eval()
+    features, labels = tiny_task.pointwise_eval()
+    # assert: side features follow the ids; the held-out item leads each candidate group
+    data = tiny_task.data
+    np.testing.assert_array_equal(ranking["user_age"], data.user_features["user_age"][ranking["user_id"]])
+    np.testing.assert_array_equal(ranking["item_category"], data.item_features["item_category"][ranking["item_id"]])
+    np.testing.assert_array_equal(ranking["item_id"].reshape(data.num_users, -1)[:, 0], tiny_task.holdout_item)
+    assert labels.sum() == data.num_users and labels[0] == 1 and labels[1] == 0
+    assert list(features) == tiny_task.input_names
+
+
+def test_train_epochs_exclude_holdout_and_differ_by_epoch(tiny_task):
+    a, labels = tiny_task.train_epoch(0)
+    b, _ = tiny_task.train_epoch(1)
+    held = set(zip(range(tiny_task.data.num_users), tiny_task.holdout_item))
+    assert not held & set(zip(a["user_id"][labels == 1], a["item_id"][labels == 1]))
+    assert labels.mean() == pytest.approx(1 / 3)
+    assert not np.array_equal(a["item_id"], b["item_id"])
+
+
+def test_csv_loader_maps_raw_ids_and_side_features(tmp_path):
+    # setup
+    path = tmp_path / "log.csv"
+    path.write_text("user_id,item_id,timestamp,user_country,item_genre\nu9,m1,3,fr,drama\nu9,m2,4,fr,comedy\nu3,m1,5,de,drama\n")
+    # execute
+    data = load_interactions(path)
+    # assert
+    assert data.vocabularies["user_id"] == ["u3", "u9"]
+    np.testing.assert_array_equal(data.user, [1, 1, 0])
+    np.testing.assert_array_equal(data.user_features["user_country"], [0, 1])  # u3 -> de, u9 -> fr
+    np.testing.assert_array_equal(data.item_features["item_genre"], [1, 0])  # m1 -> drama, m2 -> comedy
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("user,item_id,timestamp\n1,2,3\n", r"missing column\(s\) user_id; the file has: user, item_id, timestamp"),
+        ("user_id,item_id,timestamp\n1,2,3\n1,3,soon\n", r"row 3: column 'timestamp' must be a number. Received: 'soon'"),
+        ("user_id,item_id,timestamp\n1,,3\n", r"row 2: column 'item_id' is empty"),
+        ("user_id,item_id,timestamp\n", r"no rows"),
+    ],
+)
+def test_csv_loader_errors_name_file_row_and_column(tmp_path, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=rf"bad.csv: {message}"):
+        load_interactions(path)

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+from edgerec._keras import keras
+from edgerec.models.layers import Cross, LowRankDense
+from tests.utils import assert_layer_contract
+
+
+def _trained_dense(m=6, n=5, activation="relu"):
+    dense = keras.layers.Dense(n, activation=activation, name="d")
+    dense.build((None, m))
+    rng = np.random.default_rng(0)
+    dense.set_weights([rng.normal(size=(m, n)).astype("float32"), rng.normal(size=n).astype("float32")])
+    return dense
+
+
+def test_full_rank_low_rank_dense_reproduces_dense():
+    # setup
+    dense = _trained_dense()
+    x = np.random.default_rng(1).normal(size=(7, 6)).astype("float32")
+    # execute
+    low = LowRankDense.from_dense(dense, rank=5)
+    # assert
+    np.testing.assert_allclose(low(x).numpy(), dense(x).numpy(), atol=1e-5)
+
+
+def test_low_rank_parameter_count_is_r_times_m_plus_n_plus_bias():
+    low = LowRankDense.from_dense(_trained_dense(m=6, n=5), rank=2)
+    assert low.count_params() == 2 * (6 + 5) + 5
+
+
+def test_truncated_svd_is_the_best_rank_r_approximation():
+    # setup: the error of the rank-r kernel equals the discarded singular values (Eckart–Young)
+    dense = _trained_dense(activation=None)
+    s = np.linalg.svd(dense.kernel.numpy(), compute_uv=False)
+    # execute
+    low = LowRankDense.from_dense(dense, rank=3)
+    approx = low.kernel_u.numpy() @ low.kernel_v.numpy()
+    # assert
+    error = np.linalg.norm(dense.kernel.numpy() - approx)
+    assert error == pytest.approx(np.sqrt((s[3:] ** 2).sum()), rel=1e-4)
+
+
+@pytest.mark.parametrize("rank", [0, 6])
+def test_rank_out_of_range_is_rejected_with_value(rank):
+    with pytest.raises(ValueError, match=rf"rank must be in \[1, 5\] .*Received: rank={rank}"):
+        LowRankDense.from_dense(_trained_dense(), rank=rank)
+
+
+def test_low_rank_dense_layer_contract(tmp_path):
+    x = np.random.default_rng(0).normal(size=(4, 6)).astype("float32")
+    assert_layer_contract(lambda: LowRankDense(5, rank=2, activation="relu", name="low"), [x], tmp_path)
+
+
+def test_cross_layer_hand_computed():
+    # setup: ones initializer -> W x + b = sum(x) for every unit, b = 0
+    layer = Cross()
+    x0 = np.array([[1.0, 2.0, 3.0]], "float32")
+    layer([x0, x0])
+    layer.dense.set_weights([np.ones((3, 3), "float32"), np.zeros(3, "float32")])
+    # execute
+    out = layer([x0, x0]).numpy()
+    # assert: x0 * (6) + x0
+    np.testing.assert_allclose(out, [[7.0, 14.0, 21.0]])
+
+
+def test_cross_layer_contract(tmp_path):
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    assert_layer_contract(lambda: Cross(name="cross"), [x, x], tmp_path)
+
+
+def test_low_rank_cross_equals_full_cross_with_the_product_matrix():
+    # setup: full-rank W = U V reproduces the projected layer exactly
+    rng = np.random.default_rng(0)
+    x0, xl = (rng.normal(size=(5, 6)).astype("float32") for _ in range(2))
+    low, full = Cross(projection_dim=2), Cross()
+    low([x0, xl]), full([x0, xl])
+    u, v, b = rng.normal(size=(6, 2)), rng.normal(size=(2, 6)), rng.normal(size=6)
+    low.projection.set_weights([u.astype("float32")])
+    low.dense.set_weights([v.astype("float32"), b.astype("float32")])
+    full.dense.set_weights([(u @ v).astype("float32"), b.astype("float32")])
+    # execute / assert
+    np.testing.assert_allclose(low([x0, xl]).numpy(), full([x0, xl]).numpy(), rtol=1e-5, atol=1e-5)
+    assert low.count_params() == 6 * 2 + 2 * 6 + 6
+
+
+def test_low_rank_cross_layer_contract(tmp_path):
+    x = np.random.default_rng(0).normal(size=(4, 6)).astype("float32")
+    assert_layer_contract(lambda: Cross(projection_dim=2, name="cross_low"), [x, x], tmp_path)

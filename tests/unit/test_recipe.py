@@ -1,0 +1,59 @@
+import pytest
+
+from edgerec import recipe
+from edgerec.recipe import RecipeError
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", recipe.builtin_names())
+def test_builtin_recipes_load(name):
+    # execute
+    loaded = recipe.load(name)
+    # assert
+    assert loaded.name == name
+    assert loaded.compress, "built-in recipes exercise every compression stage"
+
+
+def test_unknown_key_suggests_the_close_one(tmp_path):
+    with pytest.raises(RecipeError, match=r"unknown key 'temprature'.*Did you mean 'temperature'"):
+        recipe.load(_write(tmp_path, "distill: {temprature: 2.0}\n"))
+
+
+def test_wrong_type_names_key_and_value(tmp_path):
+    with pytest.raises(RecipeError, match=r"teacher_training.epochs: expected int. Received: 'three'"):
+        recipe.load(_write(tmp_path, "teacher_training: {epochs: three}\n"))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("distill: {temperature: 0}\n", r"distill.temperature: expected > 0. Received: 0.0"),
+        ("distill: {alpha: 1.5}\n", r"distill.alpha: expected a value in \[0, 1\]"),
+        ("student: {embedding_dim: 0, hidden: [4]}\n", r"student.embedding_dim: expected >= 1"),
+        ("bench: {threads: [0]}\n", r"bench.threads: expected positive thread counts"),
+    ],
+)
+def test_out_of_range_values_are_rejected(tmp_path, text, message):
+    with pytest.raises(RecipeError, match=message):
+        recipe.load(_write(tmp_path, text))
+
+
+def test_unknown_builtin_lists_valid_ones():
+    with pytest.raises(RecipeError, match=r"unknown recipe 'smok'. Did you mean 'smoke'\?.*default, smoke"):
+        recipe.load("smok")
+
+
+def test_round_trip_through_dict(tmp_path):
+    # setup
+    import yaml
+
+    original = recipe.load("smoke")
+    # execute
+    again = recipe.load(_write(tmp_path, yaml.safe_dump(original.to_dict())))
+    # assert
+    assert again == original
