@@ -13,12 +13,17 @@ COLUMNS = (
     "artifact",
     "status",
     "size KiB",
+    "runtime",
     "threads",
     "batch",
     "init ms",
+    "first µs",
+    "mean µs",
+    "std µs",
     "p50 µs",
     "p90 µs",
     "p99 µs",
+    "runs",
     "peak RSS MiB",
     "AUC",
     "LogLoss",
@@ -33,6 +38,12 @@ def _fmt(value: Any, scale: float = 1.0, digits: int = 1) -> str:
     return f"{value / scale:.{digits}f}"
 
 
+def _runtime(runtime: dict[str, Any]) -> str:
+    if not runtime.get("name"):
+        return MISSING
+    return f"{runtime['name']} {runtime.get('version') or ''}".strip()
+
+
 def _cells(row: dict[str, Any]) -> list[str]:
     latency = row.get("latency_us") or {}
     metrics = row.get("metrics") or {}
@@ -40,12 +51,12 @@ def _cells(row: dict[str, Any]) -> list[str]:
         str(row.get("artifact", MISSING)),
         str(row.get("status", MISSING)).replace("|", "\\|"),
         _fmt(row.get("bytes"), 1024),
+        _runtime(row.get("runtime") or {}),
         str(row.get("threads", MISSING)),
         str(row.get("batch", MISSING)),
         _fmt(latency.get("init"), 1e3, 2),
-        _fmt(latency.get("p50")),
-        _fmt(latency.get("p90")),
-        _fmt(latency.get("p99")),
+        *(_fmt(latency.get(key)) for key in ("first", "mean", "std", "p50", "p90", "p99")),
+        MISSING if latency.get("runs") is None else str(latency["runs"]),
         _fmt(row.get("peak_rss_bytes"), 2**20),
         *(_fmt(metrics.get(key), digits=4) for key in ("auc", "logloss", "hr@10", "ndcg@10")),
     ]

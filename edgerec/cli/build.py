@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import click
@@ -42,6 +43,8 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, dump
     from edgerec._keras import tf
 
     tf.get_logger().setLevel("ERROR")
+    # The converter calibrates with TensorFlow's own deprecated interpreter and says so on every call.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
     from edgerec.compress.base import StepError
     from edgerec.data.schema import DataError
 

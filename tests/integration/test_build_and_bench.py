@@ -76,6 +76,11 @@ def test_bench_without_tensorflow_prints_a_row_per_artifact(smoke_bundle, tmp_pa
     assert not log.exists(), f"tried to import: {log.read_text()}"
     for name in ARTIFACTS:
         assert f"| {name} | ok |" in proc.stdout
+    header = proc.stdout.splitlines()[0]
+    for column in ["size KiB", "runtime", "threads", "batch", "init ms", "first µs", "mean µs", "std µs",
+                   "p50 µs", "p90 µs", "p99 µs", "runs", "peak RSS MiB", "AUC", "LogLoss", "HR@10", "NDCG@10"]:
+        assert f"| {column} |" in header
+    assert "ai_edge_litert" in proc.stdout
     assert [tuple(r) for r in json.loads(out.read_text())["rows"]] == [rows.ROW_KEYS] * len(ARTIFACTS)
 
 
