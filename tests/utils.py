@@ -89,3 +89,36 @@ def blocked_import_env(tmp_path, blocked) -> tuple[dict, "Path"]:
     log = Path(tmp_path) / "blocked.log"
     env = {**os.environ, "PYTHONPATH": str(shim), "BLOCKED_IMPORTS": ",".join(blocked), "BLOCKED_IMPORT_LOG": str(log)}
     return env, log
+
+
+def write_movielens(folder, layout: str, users: int = 30, items: int = 80, per_user: int = 10, seed: int = 0):
+    """A small MovieLens folder in one of the three published layouts (made up, never real data)."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    ratings = []
+    for u in range(1, users + 1):
+        for i, item in enumerate(rng.choice(np.arange(1, items + 1), size=per_user, replace=False)):
+            ratings.append((u, int(item), int(rng.integers(1, 6)), 978300000 + 1000 * u + i))
+    genres = ["Comedy", "Drama", "Action|Thriller", "Children's|Comedy"]
+    if layout == "100k":
+        (folder / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in ratings))
+        (folder / "u.user").write_text("".join(f"{u}|{20 + u}|{'MF'[u % 2]}|writer|1000{u}\n" for u in range(1, users + 1)))
+        flags = lambda i: "|".join("1" if g == i % 19 else "0" for g in range(19))  # noqa: E731
+        (folder / "u.item").write_bytes("".join(
+            f"{i}|Film \xe9 {i} (1995)|01-Jan-1995||http://x|{flags(i)}\n" for i in range(1, items + 1)
+        ).encode("latin-1"))
+    elif layout == "1m":
+        (folder / "ratings.dat").write_text("".join(f"{u}::{i}::{r}::{t}\n" for u, i, r, t in ratings))
+        (folder / "users.dat").write_text("".join(f"{u}::{'MF'[u % 2]}::{[1, 18, 25][u % 3]}::{u % 21}::0000{u}\n" for u in range(1, users + 1)))
+        (folder / "movies.dat").write_bytes("".join(
+            f"{i}::Film \xe9 {i} (1995)::{genres[i % 4]}\n" for i in range(1, items + 1)
+        ).encode("latin-1"))
+    elif layout == "latest":
+        (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "".join(f"{u},{i},{r}.5,{t}\n" for u, i, r, t in ratings))
+        (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(f'{i},"Film, {i} (1995)",{genres[i % 4]}\n' for i in range(1, items + 1)))
+    else:
+        raise ValueError(layout)
+    return ratings

@@ -1,0 +1,88 @@
+"""A prepared dataset folder: what `edgerec data prepare` writes and `edgerec build --data` reads.
+
+    interactions.parquet   user, item (model ids), timestamp
+    users.parquet          user side features, row = user id (absent when there are none)
+    items.parquet          item side features, row = item id (absent when there are none)
+    vocab/<feature>.txt    raw value per line; line number = model id
+    schema.json            source, counts, features (name, vocab size, owner), label definition
+
+Preparing once and building many times keeps parsing (and its errors) out of training runs.
+`schema.json` is written last, so a folder without it is an unfinished prepare, not a dataset.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edgerec import io
+from edgerec.data.schema import DataError, Interactions
+
+SCHEMA = "schema.json"
+
+
+def save(data: Interactions, out: Path) -> dict:
+    import pandas as pd
+
+    out = Path(out)
+    frames = {
+        "interactions.parquet": pd.DataFrame({"user": data.user, "item": data.item, "timestamp": data.timestamp}),
+    }
+    if data.user_features:
+        frames["users.parquet"] = pd.DataFrame(data.user_features)
+    if data.item_features:
+        frames["items.parquet"] = pd.DataFrame(data.item_features)
+    for name, frame in frames.items():
+        with io.atomic_path(out / name) as tmp:
+            frame.to_parquet(tmp, index=False)
+    for feature, values in data.vocabularies.items():
+        io.write_text(out / "vocab" / f"{feature}.txt", "\n".join(values) + "\n")
+    schema = {
+        "format": 1,
+        "source": data.source,
+        "interactions": int(len(data.user)),
+        "users": data.num_users,
+        "items": data.num_items,
+        "features": [f.to_dict() for f in data.features()],
+        "label": "implicit feedback: every interaction is a positive",
+    }
+    io.write_json(out / SCHEMA, schema)
+    return schema
+
+
+def is_prepared(folder: Path) -> bool:
+    return (Path(folder) / SCHEMA).is_file()
+
+
+def load(folder: Path) -> Interactions:
+    import pandas as pd
+
+    folder = Path(folder)
+    try:
+        schema = json.loads((folder / SCHEMA).read_text())
+        features = schema["features"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{folder / SCHEMA}: not a prepared dataset schema ({exc})") from None
+    interactions = pd.read_parquet(folder / "interactions.parquet")
+    tables = {}
+    for owner, name in (("user", "users.parquet"), ("item", "items.parquet")):
+        wanted = [f["name"] for f in features if f["owner"] == owner and not f["name"].endswith("_id")]
+        frame = pd.read_parquet(folder / name) if wanted else None
+        tables[owner] = {n: frame[n].to_numpy().astype(np.int32) for n in wanted}
+    vocab = {}
+    for feature in features:
+        path = folder / "vocab" / f"{feature['name']}.txt"
+        vocab[feature["name"]] = path.read_text().splitlines() if path.is_file() else []
+        if len(vocab[feature["name"]]) != feature["vocab_size"]:
+            raise DataError(f"{path}: expected {feature['vocab_size']} lines as schema.json says")
+    return Interactions(
+        user=interactions["user"].to_numpy().astype(np.int32),
+        item=interactions["item"].to_numpy().astype(np.int32),
+        timestamp=interactions["timestamp"].to_numpy().astype(np.int64),
+        user_features=tables["user"],
+        item_features=tables["item"],
+        vocabularies=vocab,
+        source=schema["source"],
+    )

@@ -1,0 +1,36 @@
+"""Every way interactions enter edgerec, behind one function per use.
+
+`prepare(source, path)` parses a raw source (for `edgerec data prepare`); `load(path)` takes
+what `edgerec build --data` is given: a prepared folder or a plain interactions file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgerec.data import files, movielens, prepared
+from edgerec.data.schema import DataError, Interactions
+
+SOURCES = ("movielens", "csv", "parquet")
+
+
+def prepare(source: str, path: Path, min_rating: float | None = None) -> Interactions:
+    if source == "movielens":
+        return movielens.load(path, min_rating=min_rating)
+    if source in ("csv", "parquet"):
+        if Path(path).suffix not in (".csv", ".tsv", ".parquet"):
+            raise DataError(f"{path}: --source {source} expects a .csv, .tsv or .parquet file")
+        return files.load_interactions(path)
+    raise DataError(f"unknown source '{source}'; expected one of {', '.join(SOURCES)}")
+
+
+def load(path: Path) -> Interactions:
+    path = Path(path)
+    if path.is_dir():
+        if prepared.is_prepared(path):
+            return prepared.load(path)
+        raise DataError(
+            f"{path}: a folder without {prepared.SCHEMA}; prepare it first: "
+            f"edgerec data prepare --source movielens --path {path} --out DIR"
+        )
+    return files.load_interactions(path)

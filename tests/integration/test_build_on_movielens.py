@@ -1,0 +1,31 @@
+"""`edgerec data prepare` + `edgerec build --data` on a (made-up) MovieLens-1M folder."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from edgerec.cli import main
+from tests.utils import write_movielens
+
+pytestmark = pytest.mark.slow
+
+
+def test_prepare_then_build_writes_a_bundle_with_movielens_features(tmp_path):
+    # setup
+    write_movielens(tmp_path / "ml-1m", "1m", users=40, items=90, per_user=12)
+    runner = CliRunner()
+    prepared = runner.invoke(main, ["data", "prepare", "--source", "movielens", "--path", str(tmp_path / "ml-1m"),
+                                    "--out", str(tmp_path / "prepared")])
+    assert prepared.exit_code == 0, prepared.output
+    # execute
+    result = runner.invoke(main, ["build", "--recipe", "smoke", "--data", str(tmp_path / "prepared"),
+                                  "--out", str(tmp_path / "bundle")])
+    # assert
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    assert manifest["schema"]["source"].startswith("movielens-1m:")
+    names = [f["name"] for f in manifest["schema"]["features"]]
+    assert names == ["user_id", "item_id", "user_gender", "user_age", "user_occupation", "item_genre"]
+    rows = json.loads((tmp_path / "bundle" / "bench.json").read_text())["rows"]
+    assert [r["status"] for r in rows] == ["ok"] * 4
