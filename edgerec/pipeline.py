@@ -24,8 +24,7 @@ from device_bench import run as bench_run
 from device_bench import table
 from edgerec import compress, io, report, train
 from edgerec._keras import keras
-from edgerec.data import synthetic
-from edgerec.data.files import load_interactions
+from edgerec.data import sources, synthetic
 from edgerec.data.task import RankingTask
 from edgerec.distill.distiller import Distiller
 from edgerec.distill.losses import LogitsDistillation
@@ -33,7 +32,6 @@ from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
 
 Log = Callable[[str], None]
-BUNDLE_FILES = ("manifest.json", "eval.npz", "bench.json", "report.md")
 PARITY_USERS = 300  # users whose full candidate lists are scored by Keras and TFLite for parity
 
 
@@ -63,7 +61,7 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
 
     log(f"[data] {'synthetic ' + recipe.data.synthetic_size if data is None else data}")
     interactions = (
-        synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else load_interactions(data)
+        synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
     )
     task = RankingTask(interactions, recipe.data.negatives_per_positive, recipe.data.eval_candidates, recipe.seed)
     log(
@@ -139,7 +137,9 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
         progress=lambda row: log(f"  {row['artifact']} threads={row['threads']} batch={row['batch']}: {row['status']}"),
     )
     bench_rows.write_json(out / "bench.json", table.environment(), result_rows)
-    io.write_text(out / "report.md", report.markdown(manifest, result_rows, time.perf_counter() - started))
+    written = report.write(out, seconds=time.perf_counter() - started)
+    if written.note:
+        log(f"  {written.note}")
     log(f"[done] bundle in {out} ({time.perf_counter() - started:.0f}s)")
     return manifest
 

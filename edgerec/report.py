@@ -1,14 +1,34 @@
-"""Bench rows + manifest -> report.md: what the user gained (bytes, latency) and lost (accuracy).
+"""Bench rows + manifest -> report.md and plots: what the user gained (bytes, latency) and lost (accuracy).
 
 Every number comes from the bundle: device-side metrics and latency from bench rows,
 Keras-side metrics and baselines from the manifest's stages. Ratios are against the teacher.
+
+The plots put each artifact at (bytes or p50 latency, AUC or NDCG@10) and mark the Pareto
+front: the artifacts that no other artifact beats on both axes at once, i.e. the only ones
+worth shipping for that trade-off. ``plots.json`` holds the exact numbers behind them, so a
+reader can check a point without reading pixels. matplotlib (the ``report`` extra) is imported
+only when drawing; without it report.md is still written, minus the pictures.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from device_bench import table
+from edgerec import io
 
 METRICS = ("auc", "logloss", "hr@10", "ndcg@10")
+# (x key, y key): one plot each; the x axis is a cost (smaller is better), y a metric (larger is better).
+PLOTS = (("bytes", "auc"), ("bytes", "ndcg@10"), ("p50_us", "auc"), ("p50_us", "ndcg@10"))
+AXIS_LABELS = {"bytes": "file size (log scale)", "p50_us": "p50 latency (µs)", "auc": "AUC",
+               "ndcg@10": "NDCG@10"}
+NO_MATPLOTLIB = "plots skipped: matplotlib is not installed (pip install 'edgerec[report]')"
+
+
+class ReportInputError(ValueError):
+    """A bundle file the report needs is missing or unreadable (the message names it)."""
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -69,10 +89,12 @@ def stage_table(stages: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def markdown(manifest: dict, rows: list[dict], seconds: float) -> str:
-    env = table.environment()
+def markdown(manifest: dict, rows: list[dict], seconds: float | None = None, environment: dict | None = None) -> str:
+    """The report's tables; ``environment`` is where the rows were measured (default: this machine)."""
+    env = table.environment() if environment is None else environment
     recipe = manifest["recipe"]
     steps = ", ".join(s["name"] for s in recipe["compress"]) or "none"
+    built = "" if seconds is None else f" Built in {seconds:.0f} s."
     parity = "\n".join(
         f"| {a['file']} | {a['mode']} | {a['parity']['max_abs_logit_diff']:.2e} | "
         f"{a['parity']['mean_abs_logit_diff']:.2e} | {a['parity'].get('top10_overlap', float('nan')):.3f} |"
@@ -81,7 +103,7 @@ def markdown(manifest: dict, rows: list[dict], seconds: float) -> str:
     return f"""# edgerec bundle report
 
 Recipe `{recipe['name']}` (seed {manifest['seed']}), data `{manifest['schema']['source']}`,
-compression steps: {steps}. Built in {seconds:.0f} s.
+compression steps: {steps}.{built}
 
 ## Artifacts on this machine
 
@@ -107,3 +129,170 @@ top-10 overlap is the mean share of each user's Keras top-10 that the artifact a
 |---|---|---:|---:|---:|
 {parity}
 """
+
+
+def plot_id(x: str, y: str) -> str:
+    """Name of one plot, e.g. ``auc_vs_bytes``; also its PNG's stem."""
+    return f"{y.replace('@', '')}_vs_{x.removesuffix('_us')}"
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
+    """For each (cost, metric) point: True unless another point is no worse on both and better on one.
+
+    Lower cost and higher metric are better; equal points do not dominate each other.
+    """
+    return [
+        not any(cx <= x and cy >= y and (cx < x or cy > y) for cx, cy in points)
+        for x, y in points
+    ]
+
+
+def _comparable_rows(rows: list[dict]) -> list[dict]:
+    """One ok row per artifact, all at the smallest (threads, batch) the bench measured."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    if not ok:
+        return []
+    config = min((r["threads"], r["batch"]) for r in ok)
+    return [r for r in ok if (r["threads"], r["batch"]) == config]
+
+
+def plot_data(rows: list[dict]) -> dict:
+    """What plots.json holds: per artifact its coordinates and, per plot, whether it is on the front.
+
+    An artifact without a value for an axis (no eval set, failed row) is left out of that plot.
+    """
+    chosen = _comparable_rows(rows)
+    artifacts = [
+        {
+            "artifact": r["artifact"],
+            "bytes": r["bytes"],
+            "p50_us": r["latency_us"]["p50"],
+            "auc": (r["metrics"] or {}).get("auc"),
+            "ndcg@10": (r["metrics"] or {}).get("ndcg@10"),
+            "on_front": {},
+        }
+        for r in chosen
+    ]
+    plots = []
+    for x, y in PLOTS:
+        name = plot_id(x, y)
+        drawn = [a for a in artifacts if a[x] is not None and a[y] is not None]
+        for a, on_front in zip(drawn, pareto_front([(a[x], a[y]) for a in drawn])):
+            a["on_front"][name] = on_front
+        plots.append({
+            "name": name, "file": None, "x": x, "y": y, "x_log": x == "bytes",
+            "front": [a["artifact"] for a in drawn if a["on_front"][name]],
+        })
+    config = {"threads": chosen[0]["threads"], "batch": chosen[0]["batch"]} if chosen else None
+    return {"config": config, "artifacts": artifacts, "plots": plots}
+
+
+def _draw(data: dict, plot: dict, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
+
+    x, y, name = plot["x"], plot["y"], plot["name"]
+    points = [a for a in data["artifacts"] if name in a["on_front"]]
+    fig = Figure(figsize=(6, 4), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    front = sorted((a for a in points if a["on_front"][name]), key=lambda a: a[x])
+    rest = [a for a in points if not a["on_front"][name]]
+    ax.step([a[x] for a in front], [a[y] for a in front], where="post", color="tab:red", alpha=0.5,
+            label="Pareto front")
+    ax.scatter([a[x] for a in front], [a[y] for a in front], color="tab:red", zorder=3)
+    ax.scatter([a[x] for a in rest], [a[y] for a in rest], facecolors="none", edgecolors="tab:gray", zorder=3,
+               label="dominated")
+    for a in points:
+        ax.annotate(a["artifact"].removesuffix(".tflite"), (a[x], a[y]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8)
+    if plot["x_log"]:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(EngFormatter(unit="B"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(AXIS_LABELS[x])
+    ax.set_ylabel(AXIS_LABELS[y])
+    ax.set_title(f"{AXIS_LABELS[y]} vs {AXIS_LABELS[x].split(' (')[0]}")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+def _plots_markdown(data: dict, note: str | None) -> str:
+    config = data["config"]
+    where = f" (threads {config['threads']}, batch {config['batch']})" if config else ""
+    lines = [
+        "## Accuracy against size and latency",
+        "",
+        f"Each point is one artifact{where}; the numbers are in `plots.json`. The Pareto front joins the artifacts",
+        "that no other artifact beats on both axes at once (smaller or faster, and more accurate).",
+        "",
+    ]
+    if note:
+        lines += [f"_{note}._", ""]
+    if not data["artifacts"]:
+        lines += ["_No artifact has an ok bench row: nothing to plot._", ""]
+    for plot in data["plots"]:
+        front = ", ".join(plot["front"]) or "—"
+        if plot["file"]:
+            lines += [f"![{plot['name']}]({plot['file']})", ""]
+        lines += [f"Front of {plot['name'].replace('_', ' ')}: {front}", ""]
+    return "\n".join(lines)
+
+
+@dataclass
+class Written:
+    """What :func:`write` produced, for the caller to print."""
+
+    files: list[Path] = field(default_factory=list)
+    note: str | None = None  # set when the plots were skipped
+
+
+def _read_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise ReportInputError(f"{path}: no such file ({what})")
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise ReportInputError(f"{path}: not valid JSON ({exc})") from None
+
+
+def write(bundle: str | Path, bench: str | Path | None = None, seconds: float | None = None) -> Written:
+    """Write report.md, plots.json and the PNG plots into ``bundle`` from its manifest and bench rows.
+
+    ``bench`` defaults to the bundle's bench.json; ``seconds`` is the build time when called by
+    the pipeline. Without matplotlib the PNGs are skipped and ``Written.note`` says so.
+
+    Raises:
+      ReportInputError: the bundle folder, its manifest.json or the bench JSON is missing or unreadable.
+    """
+    bundle = Path(bundle)
+    if not bundle.is_dir():
+        raise ReportInputError(f"{bundle}: no such bundle folder")
+    manifest = _read_json(bundle / "manifest.json", "the bundle manifest")
+    bench_path = bundle / "bench.json" if bench is None else Path(bench)
+    result = _read_json(bench_path, "bench rows; run `edgerec bench BUNDLE --json FILE`")
+    if not isinstance(result.get("rows"), list):
+        raise ReportInputError(f"{bench_path}: has no \"rows\" list")
+    rows = result["rows"]
+
+    data = plot_data(rows)
+    written = Written()
+    try:
+        import matplotlib  # noqa: F401 - only to learn whether the plots can be drawn
+    except ImportError:
+        written.note = NO_MATPLOTLIB
+    else:
+        for plot in (p for p in data["plots"] if any(p["name"] in a["on_front"] for a in data["artifacts"])):
+            plot["file"] = f"{plot['name']}.png"
+            _draw(data, plot, bundle / plot["file"])
+            written.files.append(bundle / plot["file"])
+    io.write_json(bundle / "plots.json", data)
+    text = markdown(manifest, rows, seconds, result.get("environment")) + "\n" + _plots_markdown(data, written.note)
+    io.write_text(bundle / "report.md", text)
+    written.files += [bundle / "plots.json", bundle / "report.md"]
+    return written

@@ -8,6 +8,8 @@ import click
 
 from edgerec.cli.bench import bench
 from edgerec.cli.build import build
+from edgerec.cli.data import data
+from edgerec.cli.report import report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +20,5 @@ def main() -> None:
 
 main.add_command(build)
 main.add_command(bench)
+main.add_command(data)
+main.add_command(report)

@@ -19,16 +19,36 @@ def data() -> None:
               help="movielens: an unpacked MovieLens 100K / 1M / latest folder; csv/parquet: an interactions file.")
 @click.option("--path", "path", type=click.Path(path_type=Path), required=True, help="Folder or file to read.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Prepared dataset folder to write.")
-@click.option("--min-rating", type=float, default=None, help="MovieLens: keep only ratings >= this value.")
-def prepare(source: str, path: Path, out: Path, min_rating: float | None) -> None:
+@click.option("--min-rating", type=float, default=None,
+              help="Keep only interactions whose rating/label is >= this (MovieLens ratings; csv/parquet --label-col).")
+@click.option("--user-col", default="user_id", show_default=True, help="csv/parquet: user id column.")
+@click.option("--item-col", default="item_id", show_default=True, help="csv/parquet: item id column.")
+@click.option("--time-col", default="timestamp", show_default=True, help="csv/parquet: numeric timestamp column.")
+@click.option("--label-col", default=None, help="csv/parquet: rating or label column, filtered by --min-rating.")
+@click.option("--user-features", default=None,
+              help="csv/parquet: comma-separated user side-feature columns (default: every user_* column).")
+@click.option("--item-features", default=None,
+              help="csv/parquet: comma-separated item side-feature columns (default: every item_* column).")
+def prepare(source, path, out, min_rating, user_col, item_col, time_col, label_col, user_features, item_features):
     """Parse, validate and encode interactions once; builds then read the prepared folder."""
     if not path.exists():
         raise UserError(f"--path: {path}: no such file or folder")
-    from edgerec.data import prepared, sources
+    if label_col and min_rating is None:
+        raise UserError("--label-col needs --min-rating (the threshold that makes a row a positive)")
+    from edgerec.data import files, prepared, sources
     from edgerec.data.schema import DataError
 
+    columns = files.Columns(
+        user=user_col,
+        item=item_col,
+        timestamp=time_col,
+        label=label_col,
+        min_label=min_rating,
+        user_features=None if user_features is None else tuple(c for c in user_features.split(",") if c),
+        item_features=None if item_features is None else tuple(c for c in item_features.split(",") if c),
+    )
     try:
-        schema = prepared.save(sources.prepare(source, path, min_rating=min_rating), out)
+        schema = prepared.save(sources.prepare(source, path, min_rating=min_rating, columns=columns), out)
     except DataError as exc:
         raise UserError(str(exc)) from None
     click.echo(

@@ -14,13 +14,16 @@ from edgerec.data.schema import DataError, Interactions
 SOURCES = ("movielens", "csv", "parquet")
 
 
-def prepare(source: str, path: Path, min_rating: float | None = None) -> Interactions:
+def prepare(
+    source: str, path: Path, min_rating: float | None = None, columns: files.Columns = files.Columns()
+) -> Interactions:
     if source == "movielens":
         return movielens.load(path, min_rating=min_rating)
     if source in ("csv", "parquet"):
-        if Path(path).suffix not in (".csv", ".tsv", ".parquet"):
-            raise DataError(f"{path}: --source {source} expects a .csv, .tsv or .parquet file")
-        return files.load_interactions(path)
+        expected = (".csv", ".tsv") if source == "csv" else (".parquet",)
+        if Path(path).suffix not in expected:
+            raise DataError(f"{path}: --source {source} expects a {' or '.join(expected)} file")
+        return files.load_interactions(path, columns)
     raise DataError(f"unknown source '{source}'; expected one of {', '.join(SOURCES)}")
 
 

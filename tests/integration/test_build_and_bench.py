@@ -118,3 +118,21 @@ def test_existing_bundle_is_not_overwritten_without_force(smoke_bundle, tmp_path
     result = CliRunner().invoke(main, ["build", "--recipe", "smoke", "--out", str(bundle)])
     assert result.exit_code == 2
     assert "already holds a bundle" in result.output and "--force" in result.output
+
+
+def test_build_plots_and_report_reruns_without_tensorflow(smoke_bundle, tmp_path):
+    # setup: the build drew the plots (matplotlib is in CI's extras); re-run the report where TensorFlow is blocked
+    plots = json.loads((smoke_bundle / "plots.json").read_text())
+    assert [a["artifact"] for a in plots["artifacts"]] == ARTIFACTS
+    assert all((smoke_bundle / p["file"]).read_bytes().startswith(b"\x89PNG") for p in plots["plots"])
+    bundle = tmp_path / "bundle"
+    shutil.copytree(smoke_bundle, bundle)
+    env, log = blocked_import_env(tmp_path, (*NO_TENSORFLOW, "converters"))
+    # execute
+    proc = subprocess.run([sys.executable, "-c", "from edgerec.cli import main; main()", "report", str(bundle)],
+                          env=env, capture_output=True, text=True)
+    # assert
+    assert proc.returncode == 0, proc.stderr
+    assert not log.exists(), f"tried to import: {log.read_text()}"
+    assert json.loads((bundle / "plots.json").read_text()) == plots
+    assert "![auc_vs_bytes](auc_vs_bytes.png)" in (bundle / "report.md").read_text()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from edgerec.data import synthetic
-from edgerec.data.files import load_interactions
+from edgerec.data.files import Columns, load_interactions
 from edgerec.data.negatives import PositiveSet, sample_candidates, sample_uniform
 from edgerec.data.schema import DataError
 from edgerec.data.splits import leave_last_out
@@ -111,3 +111,68 @@ def test_csv_loader_errors_name_file_row_and_column(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(DataError, match=rf"bad.csv: {message}"):
         load_interactions(path)
+
+
+def _log(tmp_path, rows=40):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "uid": [f"u{u}" for u in rng.integers(0, 7, rows)],
+        "mid": rng.integers(100, 120, rows),
+        "when": rng.integers(0, 10**6, rows),
+        "stars": rng.integers(1, 6, rows),
+        "country": rng.choice(["fr", "de", "it"], rows),
+        "genre": rng.choice(["a", "b"], rows),
+    })
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    frame.to_parquet(tmp_path / "log.parquet", index=False)
+    return frame
+
+
+MAPPED = Columns(user="uid", item="mid", timestamp="when", label="stars", min_label=3,
+                 user_features=("country",), item_features=("genre",))
+
+
+@pytest.mark.parametrize("name", ["log.csv", "log.parquet"])
+def test_column_mapping_threshold_and_side_features(tmp_path, name):
+    # setup
+    frame = _log(tmp_path)
+    kept = frame[frame.stars >= 3]
+    # execute
+    data = load_interactions(tmp_path / name, MAPPED)
+    # assert
+    assert len(data.user) == len(kept)
+    np.testing.assert_array_equal(np.asarray(data.vocabularies["user_id"])[data.user], kept.uid.to_numpy())
+    np.testing.assert_array_equal(np.asarray(data.vocabularies["item_id"])[data.item].astype(int), kept.mid.to_numpy())
+    first_country = kept.groupby("uid").country.first()
+    table = np.asarray(data.vocabularies["country"])[data.user_features["country"]]
+    assert dict(zip(data.vocabularies["user_id"], table)) == first_country.to_dict()
+
+
+def test_chunk_size_does_not_change_the_result(tmp_path):
+    _log(tmp_path, rows=101)
+    whole = load_interactions(tmp_path / "log.csv", MAPPED)
+    chunked = load_interactions(tmp_path / "log.csv", MAPPED, chunk_rows=7)
+    np.testing.assert_array_equal(whole.user, chunked.user)
+    np.testing.assert_array_equal(whole.item, chunked.item)
+    assert whole.vocabularies == chunked.vocabularies
+    for name in whole.user_features:
+        np.testing.assert_array_equal(whole.user_features[name], chunked.user_features[name])
+
+
+def test_bad_label_is_named_with_its_row_in_a_later_chunk(tmp_path):
+    _log(tmp_path, rows=30)
+    text = (tmp_path / "log.csv").read_text().splitlines()
+    parts = text[25].split(",")
+    parts[3] = "NaN"
+    text[25] = ",".join(parts)
+    (tmp_path / "log.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(DataError, match=r"log.csv: row 26: column 'stars' must be a number. Received: 'NaN'"):
+        load_interactions(tmp_path / "log.csv", MAPPED, chunk_rows=10)
+
+
+def test_missing_mapped_feature_column_lists_available(tmp_path):
+    _log(tmp_path)
+    with pytest.raises(DataError, match=r"missing feature column\(s\) age; the file has: uid, mid, when"):
+        load_interactions(tmp_path / "log.csv", Columns(user="uid", item="mid", timestamp="when", user_features=("age",)))

@@ -1,0 +1,148 @@
+"""`edgerec report`: plots and plots.json from a fabricated bundle; no TensorFlow, no interpreter."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from device_bench import rows as bench_rows
+from edgerec import report
+from edgerec.cli import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# artifact: (bytes, p50 µs, auc, ndcg@10). "wide" is bigger, slower and worse than "teacher": dominated everywhere.
+ARTIFACTS = {
+    "teacher.tflite": (3_000_000, 20.0, 0.90, 0.48),
+    "wide.tflite": (4_000_000, 25.0, 0.89, 0.47),
+    "student.tflite": (600_000, 2.0, 0.89, 0.475),
+    "student_int8.tflite": (150_000, 1.9, 0.885, 0.47),
+}
+
+
+def _row(name, size, p50, auc, ndcg):
+    row = {key: None for key in bench_rows.ROW_KEYS}
+    row.update(
+        artifact=name, path=f"b/{name}", bytes=size, runtime={"name": "ai_edge_litert", "version": "2.3.0"},
+        threads=1, batch=1, status="ok",
+        latency_us={**dict.fromkeys(bench_rows.LATENCY_KEYS, 1.0), "p50": p50, "runs": 100},
+        metrics={"auc": auc, "logloss": 0.3, "hr@10": 0.7, "ndcg@10": ndcg},
+    )
+    return row
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    """manifest.json + bench.json shaped like `edgerec build` writes them (see a real bundle)."""
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    metrics = {"auc": 0.9, "logloss": 0.3, "hr@10": 0.7, "ndcg@10": 0.48}
+    manifest = {
+        "format": 1,
+        "artifacts": [
+            {"file": name, "mode": "fp32", "bytes": size,
+             "parity": {"max_abs_logit_diff": 1e-6, "mean_abs_logit_diff": 1e-7, "top10_overlap": 1.0}}
+            for name, (size, *_) in ARTIFACTS.items()
+        ],
+        "eval": {"file": "eval.npz", "protocol": "leave-last-out", "users": 10},
+        "schema": {"source": "tiny"},
+        "stages": [{"name": "teacher", "metrics": metrics, "params": 100, "seconds": 1.0, "facts": {}}],
+        "recipe": {"name": "tiny", "compress": [{"name": "qat"}]},
+        "seed": 0,
+    }
+    rows = [_row(name, *values) for name, values in ARTIFACTS.items()]
+    rows.append({**_row("student.tflite", 600_000, 1.0, 0.89, 0.475), "threads": 4})  # another config: not plotted
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    bench_rows.write_json(folder / "bench.json", {"cpu": "test cpu", "cores": 2}, rows)
+    return folder
+
+
+def test_pareto_front_by_hand():
+    # setup: (cost, metric); b is beaten by a on both axes, d ties c exactly
+    points = [(1.0, 0.9), (2.0, 0.8), (3.0, 0.95), (3.0, 0.95)]
+    # execute / assert
+    assert report.pareto_front(points) == [True, False, True, True]
+
+
+def test_report_writes_valid_pngs_and_exact_plot_data(bundle):
+    # execute
+    result = CliRunner().invoke(main, ["report", str(bundle)])
+    # assert
+    assert result.exit_code == 0, result.output
+    data = json.loads((bundle / "plots.json").read_text())
+    assert [p["name"] for p in data["plots"]] == ["auc_vs_bytes", "ndcg10_vs_bytes", "auc_vs_p50", "ndcg10_vs_p50"]
+    for plot in data["plots"]:
+        png = (bundle / plot["file"]).read_bytes()
+        assert len(png) > 1000 and png.startswith(PNG_MAGIC)
+        assert f"]({plot['file']})" in (bundle / "report.md").read_text()
+    bench = [r for r in json.loads((bundle / "bench.json").read_text())["rows"] if r["threads"] == 1]
+    assert data["config"] == {"threads": 1, "batch": 1}
+    assert [a["artifact"] for a in data["artifacts"]] == [r["artifact"] for r in bench]
+    for point, row in zip(data["artifacts"], bench):
+        assert (point["bytes"], point["p50_us"]) == (row["bytes"], row["latency_us"]["p50"])
+        assert (point["auc"], point["ndcg@10"]) == (row["metrics"]["auc"], row["metrics"]["ndcg@10"])
+    assert not list(bundle.glob(".*.tmp")), "no temporary file left behind"
+
+
+def test_dominated_artifact_is_off_every_front(bundle):
+    report.write(bundle)
+    points = {a["artifact"]: a["on_front"] for a in json.loads((bundle / "plots.json").read_text())["artifacts"]}
+    assert not any(points["wide.tflite"].values())
+    assert all(points["teacher.tflite"].values()) and all(points["student_int8.tflite"].values())
+    # student: nothing smaller or faster is as accurate (it ties wide's AUC, and wide is bigger and slower)
+    assert points["student.tflite"] == {
+        "auc_vs_bytes": True, "ndcg10_vs_bytes": True, "auc_vs_p50": True, "ndcg10_vs_p50": True
+    }
+
+
+def test_missing_bench_json_exits_2_naming_it(bundle):
+    (bundle / "bench.json").unlink()
+    result = CliRunner().invoke(main, ["report", str(bundle)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(bundle / "bench.json") in lines[0]
+
+
+def test_missing_bundle_exits_2_naming_it(tmp_path):
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: {tmp_path / 'nope'}: no such bundle folder"
+
+
+def test_bench_option_reads_that_file(bundle, tmp_path):
+    other = tmp_path / "pi.json"
+    bench_rows.write_json(other, {"cpu": "pi"}, [_row("student.tflite", 600_000, 9.5, 0.89, 0.475)])
+    result = CliRunner().invoke(main, ["report", str(bundle), "--bench", str(other)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((bundle / "plots.json").read_text())
+    assert [(a["artifact"], a["p50_us"]) for a in data["artifacts"]] == [("student.tflite", 9.5)]
+
+
+def test_without_matplotlib_writes_report_and_says_so(bundle, monkeypatch):
+    # setup: importing matplotlib fails, as without the `report` extra
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    # execute
+    result = CliRunner().invoke(main, ["report", str(bundle)])
+    # assert
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == report.NO_MATPLOTLIB
+    assert not list(bundle.glob("*.png"))
+    assert report.NO_MATPLOTLIB in (bundle / "report.md").read_text()
+    assert all(p["file"] is None for p in json.loads((bundle / "plots.json").read_text())["plots"])
+
+
+def test_failed_rows_give_a_report_without_points(bundle):
+    # setup: every artifact failed on the device
+    failed = [{**_row(name, *values), "status": "error: boom"} for name, values in ARTIFACTS.items()]
+    bench_rows.write_json(bundle / "bench.json", {}, failed)
+    # execute
+    result = CliRunner().invoke(main, ["report", str(bundle)])
+    # assert
+    assert result.exit_code == 0, result.output
+    data = json.loads((bundle / "plots.json").read_text())
+    assert data["artifacts"] == [] and all(p["file"] is None and p["front"] == [] for p in data["plots"])
+    assert "nothing to plot" in (bundle / "report.md").read_text()
