@@ -32,7 +32,7 @@ from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
 
 Log = Callable[[str], None]
-PARITY_USERS = 300  # users whose full candidate lists are scored by Keras and TFLite for parity
+PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite for parity
 
 
 class BundleExistsError(FileExistsError):
@@ -63,7 +63,7 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
     interactions = (
         synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
     )
-    task = RankingTask(interactions, recipe.data.negatives_per_positive, recipe.data.eval_candidates, recipe.seed)
+    task = RankingTask(interactions, recipe.data, recipe.seed)
     log(
         f"  {interactions.num_users} users, {interactions.num_items} items, {len(interactions.user)} interactions; "
         f"{len(task.train_user)} train positives x (1 + {recipe.data.negatives_per_positive} negatives) per epoch"
@@ -106,10 +106,8 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
         "artifacts": entries,
         "eval": {
             "file": "eval.npz",
-            "protocol": "leave-last-out per user by timestamp; ranking among "
-            f"{recipe.data.eval_candidates - 1} sampled unseen items; pointwise with "
-            f"{recipe.data.negatives_per_positive} sampled negatives per held-out positive",
-            "users": interactions.num_users,
+            "protocol": task.describe(),
+            "held_out": int(len(task.holdout_item)),
         },
         "schema": {
             "source": interactions.source,
@@ -195,8 +193,7 @@ def _stage(name, model, task, t0, log) -> Stage:
 
 
 def _parity_rows(task: RankingTask) -> dict[str, np.ndarray]:
-    users = min(PARITY_USERS, task.data.num_users)
-    n = users * task.candidates.shape[1]
+    n = min(PARITY_GROUPS, len(task.candidates)) * task.candidates.shape[1]
     return {name: values[:n] for name, values in task.ranking_eval().items()}
 
 

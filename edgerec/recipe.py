@@ -32,18 +32,32 @@ def _check(condition: bool, key: str, expected: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where interactions come from and how the task is built from them."""
+    """Where interactions come from and how the task is built from them (see data/task.py)."""
 
     synthetic_size: str = "default"  # used when no --data is given
+    split: str = "leave_last_out"  # leave_last_out | random | time
+    holdout_fraction: float = 0.2  # split: random
+    time_quantile: float = 0.9  # split: time
     negatives_per_positive: int = 4  # pointwise training/eval negatives per positive
     eval_candidates: int = 100  # NCF: the held-out positive ranked among 99 sampled negatives
+    negative_sampling: str = "uniform"  # training negatives: uniform | popularity
+    eval_negative_sampling: str = "uniform"  # eval candidates and pointwise negatives
+    popularity_exponent: float = 0.75
 
     def __post_init__(self) -> None:
+        from edgerec.data.negatives import SAMPLING
+        from edgerec.data.splits import SPLITS
         from edgerec.data.synthetic import SIZES
 
         _check(self.synthetic_size in SIZES, "synthetic_size", f"one of {sorted(SIZES)}", self.synthetic_size)
+        _check(self.split in SPLITS, "split", f"one of {list(SPLITS)}", self.split)
+        _check(0 < self.holdout_fraction < 1, "holdout_fraction", "a value in (0, 1)", self.holdout_fraction)
+        _check(0 < self.time_quantile < 1, "time_quantile", "a value in (0, 1)", self.time_quantile)
         _check(self.negatives_per_positive >= 1, "negatives_per_positive", ">= 1", self.negatives_per_positive)
         _check(self.eval_candidates >= 2, "eval_candidates", ">= 2", self.eval_candidates)
+        for key in ("negative_sampling", "eval_negative_sampling"):
+            _check(getattr(self, key) in SAMPLING, key, f"one of {list(SAMPLING)}", getattr(self, key))
+        _check(self.popularity_exponent >= 0, "popularity_exponent", ">= 0", self.popularity_exponent)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from tests.utils import tiny_interactions
 @pytest.fixture(scope="session")
 def tiny_task():
     from edgerec.data.task import RankingTask
+    from edgerec.recipe import DataConfig
 
-    return RankingTask(tiny_interactions(), negatives_per_positive=2, eval_candidates=10, seed=0)
+    return RankingTask(tiny_interactions(), DataConfig(negatives_per_positive=2, eval_candidates=10), seed=0)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,17 @@
-"""Negative sampling that never returns a user's own positives, reproducible by seed."""
+"""Negative sampling that never returns a user's own positives, reproducible by seed.
+
+Uniform sampling is the NCF protocol. Popularity-weighted sampling (weight = count^exponent,
+word2vec's 0.75 by default) draws harder negatives: popular items the user did not pick, which
+a popularity-biased model cannot separate from positives for free.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edgerec.data.schema import DataError
+
+SAMPLING = ("uniform", "popularity")
 
 
 class PositiveSet:
@@ -13,8 +20,6 @@ class PositiveSet:
     def __init__(self, user: np.ndarray, item: np.ndarray, num_items: int):
         self.num_items = num_items
         self._keys = np.unique(user.astype(np.int64) * num_items + item)
-        self._users = user
-        self._items = item
 
     def contains(self, user: np.ndarray, item: np.ndarray) -> np.ndarray:
         keys = user.astype(np.int64) * self.num_items + item
@@ -27,30 +32,54 @@ class PositiveSet:
         return (self._keys[lo:hi] - user * self.num_items).astype(np.int64)
 
 
-def sample_uniform(users: np.ndarray, positives: PositiveSet, rng: np.random.Generator) -> np.ndarray:
-    """One uniformly drawn non-positive item per entry of `users` (with replacement across entries).
+def item_weights(kind: str, train_item_counts: np.ndarray, exponent: float) -> np.ndarray | None:
+    """None for uniform; else (count + 1)^exponent, normalised (+1 so unseen items stay possible)."""
+    if kind == "uniform":
+        return None
+    if kind != "popularity":
+        raise DataError(f"unknown negative sampling '{kind}'; expected one of {', '.join(SAMPLING)}")
+    weights = (train_item_counts.astype(np.float64) + 1.0) ** exponent
+    return weights / weights.sum()
+
+
+def _draw(size: int, num_items: int, rng: np.random.Generator, weights: np.ndarray | None) -> np.ndarray:
+    if weights is None:
+        return rng.integers(0, num_items, size=size)
+    return np.minimum(np.searchsorted(np.cumsum(weights), rng.random(size)), num_items - 1)
+
+
+def sample_negatives(
+    users: np.ndarray, positives: PositiveSet, rng: np.random.Generator, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """One non-positive item per entry of `users` (with replacement across entries).
 
     Rejection sampling: redraw only the collisions until none is left. Every user must have at
-    least one item they did not interact with (the dataset checks this).
+    least one item they did not interact with (the task checks this via the eval candidates).
     """
-    items = rng.integers(0, positives.num_items, size=len(users))
+    items = _draw(len(users), positives.num_items, rng, weights)
     clash = np.flatnonzero(positives.contains(users, items))
     while clash.size:
-        items[clash] = rng.integers(0, positives.num_items, size=clash.size)
+        items[clash] = _draw(clash.size, positives.num_items, rng, weights)
         clash = clash[positives.contains(users[clash], items[clash])]
     return items.astype(np.int32)
 
 
-def sample_candidates(num_users: int, count: int, positives: PositiveSet, rng: np.random.Generator) -> np.ndarray:
-    """`count` distinct non-positive items per user, shape (num_users, count) — fixed eval candidates."""
-    out = np.empty((num_users, count), dtype=np.int32)
+def sample_candidates(
+    users: np.ndarray, count: int, positives: PositiveSet, rng: np.random.Generator, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """`count` distinct non-positive items for each entry of `users`, shape (len(users), count)."""
+    out = np.empty((len(users), count), dtype=np.int32)
     all_items = np.arange(positives.num_items)
-    for u in range(num_users):
-        unseen = np.setdiff1d(all_items, positives.items_of(u), assume_unique=True)
+    order = np.argsort(users, kind="stable")
+    unique, starts = np.unique(users[order], return_index=True)
+    for u, rows in zip(unique, np.split(order, starts[1:])):
+        unseen = np.setdiff1d(all_items, positives.items_of(int(u)), assume_unique=True)
         if unseen.size < count:
             raise DataError(
                 f"user {u} has only {unseen.size} items they never interacted with; "
                 f"{count} eval negatives are needed (lower data.eval_candidates)"
             )
-        out[u] = rng.choice(unseen, size=count, replace=False)
+        p = None if weights is None else weights[unseen] / weights[unseen].sum()
+        for row in rows:
+            out[row] = rng.choice(unseen, size=count, replace=False, p=p)
     return out

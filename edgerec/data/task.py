@@ -1,12 +1,13 @@
 """The pointwise ranking task built from interactions: what every model trains and is scored on.
 
-Training: observed interactions are positives, `negatives_per_positive` uniformly sampled
-unseen items per positive are negatives, resampled each epoch (seeded by epoch).
-Evaluation (NCF protocol, fixed once per dataset so all models see the same candidates):
-- ranking: each user's held-out last interaction ranked among `eval_candidates - 1` sampled
-  items the user never interacted with -> HR@10, NDCG@10;
+Training: observed (training-split) interactions are positives; `negatives_per_positive`
+sampled unseen items per positive are negatives, resampled each epoch (seeded by epoch).
+Evaluation, fixed once per dataset and seed so every model sees the same candidates:
+- ranking (NCF protocol): each held-out interaction's item ranked among `eval_candidates - 1`
+  sampled items its user never interacted with -> HR@10, NDCG@10;
 - pointwise: the held-out positives plus `negatives_per_positive` sampled negatives each ->
   AUC, LogLoss at the training class balance.
+Negatives never include any of the user's interactions, held-out ones included.
 """
 
 from __future__ import annotations
@@ -15,49 +16,66 @@ from pathlib import Path
 
 import numpy as np
 
-from edgerec.data.negatives import PositiveSet, sample_candidates, sample_uniform
+from edgerec.data import splits
+from edgerec.data.negatives import PositiveSet, item_weights, sample_candidates, sample_negatives
 from edgerec.data.schema import DataError, FeatureSpec, Interactions
-from edgerec.data.splits import leave_last_out
 from edgerec.io import atomic_path
+from edgerec.recipe import DataConfig
 
 
 class RankingTask:
-    def __init__(self, data: Interactions, negatives_per_positive: int, eval_candidates: int, seed: int):
+    def __init__(self, data: Interactions, config: DataConfig, seed: int):
         self.data = data
+        self.config = config
         self.features: list[FeatureSpec] = data.features()
-        self.negatives_per_positive = negatives_per_positive
+        self.negatives_per_positive = config.negatives_per_positive
         self.seed = seed
         counts = np.bincount(data.user, minlength=data.num_users)
         if counts.min() < 2:
             raise DataError(
-                f"{int((counts < 2).sum())} users have fewer than 2 interactions; leave-last-out "
-                "needs at least one to train on and one to hold out"
+                f"{int((counts < 2).sum())} users have fewer than 2 interactions; the split needs at least "
+                "one to train on and one to hold out (filter them out before preparing)"
             )
-        train_idx, holdout_idx = leave_last_out(data.user, data.timestamp)
+        rng = np.random.default_rng([seed, 1])
+        train_idx, holdout_idx = splits.split(
+            config.split, data.user, data.timestamp, config.holdout_fraction, config.time_quantile, rng
+        )
         self.train_user = data.user[train_idx]
         self.train_item = data.item[train_idx]
+        self.holdout_user = data.user[holdout_idx]
         self.holdout_item = data.item[holdout_idx]
         self.positives = PositiveSet(data.user, data.item, data.num_items)
+        self.train_weights = item_weights(config.negative_sampling, self.train_item_counts(), config.popularity_exponent)
+        eval_weights = item_weights(config.eval_negative_sampling, self.train_item_counts(), config.popularity_exponent)
 
-        rng = np.random.default_rng([seed, 1])
-        negatives = sample_candidates(data.num_users, eval_candidates - 1, self.positives, rng)
+        negatives = sample_candidates(self.holdout_user, config.eval_candidates - 1, self.positives, rng, eval_weights)
         self.candidates = np.concatenate([self.holdout_item[:, None], negatives], axis=1)
-        users = np.arange(data.num_users, dtype=np.int32)
-        pw_users = np.repeat(users, 1 + negatives_per_positive)
-        pw_items = np.empty(len(pw_users), dtype=np.int32)
-        per_user = pw_items.reshape(data.num_users, 1 + negatives_per_positive)
-        per_user[:, 0] = self.holdout_item
-        per_user[:, 1:] = sample_uniform(np.repeat(users, negatives_per_positive), self.positives, rng).reshape(
-            data.num_users, negatives_per_positive
-        )
-        self.pointwise_users = pw_users
-        self.pointwise_items = pw_items
-        self.pointwise_labels = np.zeros(len(pw_users), dtype=np.float32)
-        self.pointwise_labels[:: 1 + negatives_per_positive] = 1.0
+        k = config.negatives_per_positive
+        per_row = np.empty((len(holdout_idx), 1 + k), dtype=np.int32)
+        per_row[:, 0] = self.holdout_item
+        per_row[:, 1:] = sample_negatives(np.repeat(self.holdout_user, k), self.positives, rng, eval_weights).reshape(-1, k)
+        self.pointwise_users = np.repeat(self.holdout_user, 1 + k)
+        self.pointwise_items = per_row.reshape(-1)
+        self.pointwise_labels = np.zeros(len(self.pointwise_users), dtype=np.float32)
+        self.pointwise_labels[:: 1 + k] = 1.0
 
     @property
     def input_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    def describe(self) -> str:
+        """The evaluation protocol in one sentence, for the manifest and the report."""
+        c = self.config
+        split = {
+            "leave_last_out": "leave-last-out per user by timestamp",
+            "random": f"random {c.holdout_fraction:.0%} of each user's interactions held out",
+            "time": f"global time cut-off at the {c.time_quantile:.0%} quantile",
+        }[c.split]
+        return (
+            f"{split}; {len(self.holdout_item)} held-out interactions, each ranked among "
+            f"{c.eval_candidates - 1} {c.eval_negative_sampling}-sampled unseen items; pointwise with "
+            f"{c.negatives_per_positive} sampled negatives per held-out positive"
+        )
 
     def rows(self, user: np.ndarray, item: np.ndarray) -> dict[str, np.ndarray]:
         """Model inputs (one int32 array per feature) for (user, item) pairs."""
@@ -73,7 +91,7 @@ class RankingTask:
     def _sample_rows(self, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
         k = self.negatives_per_positive
         neg_users = np.repeat(self.train_user, k)
-        neg_items = sample_uniform(neg_users, self.positives, rng)
+        neg_items = sample_negatives(neg_users, self.positives, rng, self.train_weights)
         users = np.concatenate([self.train_user, neg_users])
         items = np.concatenate([self.train_item, neg_items])
         labels = np.r_[np.ones(len(self.train_user), np.float32), np.zeros(len(neg_users), np.float32)]
@@ -84,8 +102,8 @@ class RankingTask:
         return self.rows(self.pointwise_users, self.pointwise_items), self.pointwise_labels
 
     def ranking_eval(self) -> dict[str, np.ndarray]:
-        """Rows grouped by user, `candidates.shape[1]` per user, the held-out positive first."""
-        users = np.repeat(np.arange(self.data.num_users, dtype=np.int32), self.candidates.shape[1])
+        """Rows grouped by held-out interaction, `candidates.shape[1]` each, the positive first."""
+        users = np.repeat(self.holdout_user, self.candidates.shape[1])
         return self.rows(users, self.candidates.reshape(-1))
 
     def representative_rows(self, count: int) -> dict[str, np.ndarray]:

@@ -3,10 +3,12 @@ import pytest
 
 from edgerec.data import synthetic
 from edgerec.data.files import Columns, load_interactions
-from edgerec.data.negatives import PositiveSet, sample_candidates, sample_uniform
+from edgerec.data.negatives import PositiveSet, item_weights, sample_candidates, sample_negatives
 from edgerec.data.schema import DataError
+from edgerec.data import splits
 from edgerec.data.splits import leave_last_out
 from edgerec.data.task import RankingTask
+from edgerec.recipe import DataConfig
 from tests.utils import tiny_interactions
 
 
@@ -48,8 +50,8 @@ def test_negatives_never_hit_positives():
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(data.num_users), 50)
     # execute
-    negatives = sample_uniform(users, positives, rng)
-    candidates = sample_candidates(data.num_users, 9, positives, rng)
+    negatives = sample_negatives(users, positives, rng)
+    candidates = sample_candidates(np.arange(data.num_users), 9, positives, rng)
     # assert
     assert not positives.contains(users, negatives).any()
     assert not positives.contains(np.repeat(np.arange(data.num_users), 9), candidates.reshape(-1)).any()
@@ -59,7 +61,7 @@ def test_negatives_never_hit_positives():
 def test_too_few_unseen_items_for_eval_is_a_clear_error():
     data = tiny_interactions(items=12, per_user=8)
     with pytest.raises(DataError, match=r"user 0 has only 4 items .* 9 eval negatives"):
-        RankingTask(data, 1, 10, 0)
+        RankingTask(data, DataConfig(negatives_per_positive=1, eval_candidates=10), 0)
 
 
 def test_task_rows_carry_side_features_and_eval_layout(tiny_task):
@@ -176,3 +178,56 @@ def test_missing_mapped_feature_column_lists_available(tmp_path):
     _log(tmp_path)
     with pytest.raises(DataError, match=r"missing feature column\(s\) age; the file has: uid, mid, when"):
         load_interactions(tmp_path / "log.csv", Columns(user="uid", item="mid", timestamp="when", user_features=("age",)))
+
+
+def test_random_split_holds_out_a_fraction_and_keeps_one_train_row_per_user():
+    # setup
+    rng = np.random.default_rng(0)
+    user = np.repeat(np.arange(50), rng.integers(2, 30, 50))
+    timestamp = rng.integers(0, 1000, len(user))
+    # execute
+    train, holdout = splits.random_fraction(user, timestamp, 0.25, np.random.default_rng(1))
+    # assert
+    assert len(np.intersect1d(train, holdout)) == 0 and len(train) + len(holdout) == len(user)
+    counts, held = np.bincount(user), np.bincount(user[holdout], minlength=50)
+    np.testing.assert_array_equal(held, np.minimum(np.round(counts * 0.25), counts - 1))
+    assert np.all(np.bincount(user[train], minlength=50) >= 1)
+    again = splits.random_fraction(user, timestamp, 0.25, np.random.default_rng(1))[1]
+    np.testing.assert_array_equal(holdout, again)
+
+
+def test_time_split_holds_out_late_rows_of_known_users_only():
+    user = np.array([0, 0, 1, 1, 2])
+    timestamp = np.array([1, 9, 2, 8, 10])
+    train, holdout = splits.time_cutoff(user, timestamp, 0.5)  # cut-off at 8
+    np.testing.assert_array_equal(train, [0, 2, 3])
+    np.testing.assert_array_equal(holdout, [1])  # user 2's only interaction is late: cold, dropped
+
+
+def test_popularity_negatives_follow_count_power_and_avoid_positives():
+    # setup: item 0 is 99x more frequent than the others in training
+    data = tiny_interactions(users=20, items=30)
+    positives = PositiveSet(data.user, data.item, data.num_items)
+    counts = np.ones(data.num_items)
+    counts[0] = 99.0
+    weights = item_weights("popularity", counts - 1, 1.0)
+    users = np.repeat(np.flatnonzero(~positives.contains(np.arange(20), np.zeros(20, int))), 2000)
+    # execute
+    items = sample_negatives(users, positives, np.random.default_rng(0), weights)
+    # assert: item 0 drawn far above uniform 1/30 (its weight is 99/128 before rejection)
+    assert not positives.contains(users, items).any()
+    assert (items == 0).mean() > 0.5
+    assert item_weights("uniform", counts, 0.75) is None
+
+
+@pytest.mark.parametrize("split", ["leave_last_out", "random", "time"])
+def test_every_split_gives_a_consistent_task(split):
+    # execute
+    data = synthetic.generate("smoke", 0)  # users active over overlapping periods, as a time split needs
+    task = RankingTask(data, DataConfig(split=split, eval_candidates=10, negative_sampling="popularity"), seed=0)
+    # assert: candidate groups lead with the held-out item; nothing held out is trained on
+    assert task.candidates.shape == (len(task.holdout_item), 10)
+    np.testing.assert_array_equal(task.candidates[:, 0], task.holdout_item)
+    train_pairs = set(zip(task.train_user, task.train_item))
+    assert not train_pairs & set(zip(task.holdout_user, task.holdout_item))
+    assert {"leave_last_out": "leave-last-out", "random": "random 20%", "time": "cut-off"}[split] in task.describe()
