@@ -6,18 +6,10 @@ dtypes, vocabularies), so it holds facts about the bytes on disk, taken from the
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from device_bench import runtime
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from device_bench.run import sha256
 
 
 def tensor_facts(path: Path) -> dict:

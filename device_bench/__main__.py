@@ -1,7 +1,7 @@
 """``python -m device_bench PATH...``: benchmark on a device that has no edgerec CLI.
 
 Prints a markdown table (progress goes to stderr) and, with ``--json FILE``,
-writes ``{"environment": ..., "rows": [...]}``. Exits 0 when the run
+writes ``{"environment": ..., "rows": [...]}`` (``--csv FILE``: flat rows). Exits 0 when the run
 completes, even if some rows are errors (they are results); 2 on bad input.
 """
 
@@ -32,8 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-seconds", type=float, default=1.0, help="minimum timed wall-clock seconds")
     parser.add_argument("--runtime", choices=list(RUNTIMES), default=None, help="interpreter package (default: auto)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per configuration before it is killed")
+    parser.add_argument("--xnnpack", choices=["on", "off"], default="on", help="allow the XNNPACK delegate")
+    parser.add_argument("--cpus", type=_int_list, default=None, help="pin runs to these CPU ids, e.g. 0,1 (Linux)")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the eval-set pass")
+    parser.add_argument("--reference", help="artifact to compare rankings with (default: student.tflite beside each)")
+    parser.add_argument("--baseline", help="artifact file name for the table's ratio columns")
     parser.add_argument("--json", metavar="FILE", help="write environment and rows as JSON")
+    parser.add_argument("--csv", metavar="FILE", help="write rows as flat CSV")
     return parser
 
 
@@ -56,13 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=args.timeout,
             accuracy=not args.no_accuracy,
             progress=_report_progress,
+            xnnpack=args.xnnpack == "on",
+            cpus=args.cpus,
+            reference=args.reference,
         )
     except run.BenchInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(table.markdown(results))
+    print(table.markdown(results, args.baseline))
     if args.json:
         rows.write_json(args.json, table.environment(), results)
+    if args.csv:
+        rows.write_csv(args.csv, results)
     return 0
 
 

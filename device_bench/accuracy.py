@@ -44,18 +44,35 @@ def predict(interpreter: Any, columns: dict[str, np.ndarray], batch_size: int = 
     return logits
 
 
+def score(
+    interpreter: Any, evalset: EvalSet, batch_size: int = BATCH_SIZE
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Logits for the pointwise rows, shape (N,), and the ranking rows, shape (U, C) or None.
+
+    The ranking scores are returned (not only their metrics) so that the
+    parent can compare an artifact's per-user ordering with a reference's.
+    """
+    pointwise = predict(interpreter, evalset.pointwise, batch_size)
+    if not evalset.num_candidates:
+        return pointwise, None
+    return pointwise, predict(interpreter, evalset.ranking, batch_size).reshape(-1, evalset.num_candidates)
+
+
+def metrics_of(evalset: EvalSet, pointwise: np.ndarray, ranking: np.ndarray | None) -> dict[str, float]:
+    """``auc`` and ``logloss`` on the pointwise logits; ``hr@10``, ``ndcg@10`` when there are ranking scores."""
+    result = {
+        "auc": metrics.auc(evalset.labels, pointwise),
+        "logloss": metrics.logloss(evalset.labels, metrics.sigmoid(pointwise)),
+    }
+    if ranking is not None:
+        ranked = metrics.ranking_metrics(ranking, k=10)
+        result.update({"hr@10": ranked["hr@10"], "ndcg@10": ranked["ndcg@10"]})
+    return {key: round(value, 6) for key, value in result.items()}
+
+
 def evaluate(interpreter: Any, evalset: EvalSet, batch_size: int = BATCH_SIZE) -> dict[str, float]:
     """``auc`` and ``logloss`` on the pointwise part; ``hr@10``, ``ndcg@10`` on the ranking part.
 
     The ranking keys are absent when the eval set has no ranking part.
     """
-    logits = predict(interpreter, evalset.pointwise, batch_size)
-    result = {
-        "auc": metrics.auc(evalset.labels, logits),
-        "logloss": metrics.logloss(evalset.labels, metrics.sigmoid(logits)),
-    }
-    if evalset.num_candidates:
-        scores = predict(interpreter, evalset.ranking, batch_size).reshape(-1, evalset.num_candidates)
-        ranking = metrics.ranking_metrics(scores, k=10)
-        result.update({"hr@10": ranking["hr@10"], "ndcg@10": ranking["ndcg@10"]})
-    return {key: round(value, 6) for key, value in result.items()}
+    return metrics_of(evalset, *score(interpreter, evalset, batch_size))

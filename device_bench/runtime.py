@@ -13,6 +13,7 @@ import functools
 import importlib
 import importlib.metadata
 import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,36 @@ def resolve(runtime: str | None = None) -> tuple[type, RuntimeInfo]:
     )
 
 
-def load(path: str | Path, num_threads: int = 1, runtime: str | None = None) -> tuple[Any, RuntimeInfo]:
-    """Construct an interpreter for the ``.tflite`` at ``path`` (tensors not yet allocated)."""
+def _without_default_delegates(interpreter_class: type) -> Any:
+    """The ``OpResolverType`` member that keeps XNNPACK (the default CPU delegate) out.
+
+    All three packages define ``OpResolverType`` in the module that defines
+    ``Interpreter`` (for TensorFlow, ``tensorflow.lite.python.interpreter``).
+    """
+    resolver_types = getattr(sys.modules[interpreter_class.__module__], "OpResolverType", None)
+    member = getattr(resolver_types, "BUILTIN_WITHOUT_DEFAULT_DELEGATES", None)
+    if member is None:
+        raise RuntimeUnavailableError(
+            f"{interpreter_class.__module__} cannot disable XNNPACK (no OpResolverType."
+            "BUILTIN_WITHOUT_DEFAULT_DELEGATES); run with XNNPACK on."
+        )
+    return member
+
+
+def load(
+    path: str | Path, num_threads: int = 1, runtime: str | None = None, xnnpack: bool = True
+) -> tuple[Any, RuntimeInfo]:
+    """Construct an interpreter for the ``.tflite`` at ``path`` (tensors not yet allocated).
+
+    ``xnnpack=False`` builds the interpreter with the builtin kernels only, to
+    measure what the XNNPACK delegate buys (or to rule it out when a model
+    misbehaves under it).
+    """
     interpreter_class, info = resolve(runtime)
-    return interpreter_class(model_path=str(path), num_threads=num_threads), info
+    options: dict[str, Any] = {"model_path": str(path), "num_threads": num_threads}
+    if not xnnpack:
+        options["experimental_op_resolver_type"] = _without_default_delegates(interpreter_class)
+    return interpreter_class(**options), info
 
 
 def _strip_tensor_name(name: str) -> str:

@@ -1,12 +1,22 @@
-"""Human-readable output: a markdown table of rows, and the machine they ran on."""
+"""Human-readable output: a markdown table of rows, and the machine they ran on.
+
+With a baseline artifact (``teacher.tflite`` by default in the CLI) the table
+also gives each row's ratios to the baseline's row of the same threads and
+batch: ``size ×`` = bytes / baseline bytes (below 1 is smaller), ``speed-up ×``
+= baseline p50 / p50 (above 1 is faster), ``AUC ×`` and ``NDCG@10 ×`` = metric /
+baseline metric.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 from typing import Any
 
 import numpy as np
+
+from device_bench.runtime import RUNTIMES
 
 MISSING = "—"
 COLUMNS = (
@@ -24,12 +34,17 @@ COLUMNS = (
     "p90 µs",
     "p99 µs",
     "runs",
+    "items/s",
+    "XNNPACK",
     "peak RSS MiB",
     "AUC",
     "LogLoss",
     "HR@10",
     "NDCG@10",
+    "top-10 ∩ ref",
+    "Kendall τ ref",
 )
+RATIO_COLUMNS = ("size ×", "speed-up ×", "AUC ×", "NDCG@10 ×")
 
 
 def _fmt(value: Any, scale: float = 1.0, digits: int = 1) -> str:
@@ -44,9 +59,29 @@ def _runtime(runtime: dict[str, Any]) -> str:
     return f"{runtime['name']} {runtime.get('version') or ''}".strip()
 
 
+def _ratio(numerator: Any, denominator: Any) -> str:
+    if numerator is None or not denominator:
+        return MISSING
+    return f"{numerator / denominator:.2f}"
+
+
+def _ratio_cells(row: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
+    if base is None:
+        return [MISSING] * len(RATIO_COLUMNS)
+    metrics, base_metrics = row.get("metrics") or {}, base.get("metrics") or {}
+    return [
+        _ratio(row.get("bytes"), base.get("bytes")),
+        _ratio((base.get("latency_us") or {}).get("p50"), (row.get("latency_us") or {}).get("p50")),
+        _ratio(metrics.get("auc"), base_metrics.get("auc")),
+        _ratio(metrics.get("ndcg@10"), base_metrics.get("ndcg@10")),
+    ]
+
+
 def _cells(row: dict[str, Any]) -> list[str]:
     latency = row.get("latency_us") or {}
     metrics = row.get("metrics") or {}
+    agreement = row.get("fidelity") or {}
+    xnnpack = row.get("xnnpack")
     return [
         str(row.get("artifact", MISSING)),
         str(row.get("status", MISSING)).replace("|", "\\|"),
@@ -57,15 +92,30 @@ def _cells(row: dict[str, Any]) -> list[str]:
         _fmt(latency.get("init"), 1e3, 2),
         *(_fmt(latency.get(key)) for key in ("first", "mean", "std", "p50", "p90", "p99")),
         MISSING if latency.get("runs") is None else str(latency["runs"]),
+        _fmt(row.get("items_per_s"), digits=0),
+        MISSING if xnnpack is None else ("on" if xnnpack else "off"),
         _fmt(row.get("peak_rss_bytes"), 2**20),
         *(_fmt(metrics.get(key), digits=4) for key in ("auc", "logloss", "hr@10", "ndcg@10")),
+        *(_fmt(agreement.get(key), digits=3) for key in ("top10_overlap", "kendall_tau")),
     ]
 
 
-def markdown(rows: list[dict[str, Any]]) -> str:
-    """One table line per row; "—" where a value is missing (error rows, no eval set)."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
+def markdown(rows: list[dict[str, Any]], baseline: str | None = None) -> str:
+    """One table line per row; "—" where a value is missing (error rows, no eval set).
+
+    ``baseline`` names an artifact (file name) to add the ratio columns for;
+    a row is compared with the baseline's row of the same threads and batch.
+    """
+    columns = COLUMNS + (RATIO_COLUMNS if baseline else ())
+    bases = {(r["threads"], r["batch"]): r for r in rows if baseline and r.get("artifact") == baseline}
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = _cells(row)
+        if baseline:
+            cells += _ratio_cells(row, bases.get((row.get("threads"), row.get("batch"))))
+        lines.append("| " + " | ".join(cells) + " |")
+    if baseline:
+        lines.append(f"\nRatios vs {baseline}: size × = bytes / baseline, speed-up × = baseline p50 / p50.")
     return "\n".join(lines)
 
 
@@ -86,13 +136,48 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _read_first_line(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.readline().strip() or None
+    except OSError:
+        return None
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None  # no such sysconf name (e.g. some BSDs)
+
+
+def _runtime_versions() -> dict[str, str]:
+    # From package metadata, not by importing: importing TensorFlow here would cost seconds and memory.
+    versions = {}
+    for name, (_, _, distribution) in RUNTIMES.items():
+        try:
+            versions[name] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
 def environment() -> dict[str, Any]:
-    """Where the rows were measured; stored next to them in the JSON."""
+    """Where the rows were measured; stored next to them in the JSON.
+
+    The frequency governor matters on a Pi or phone: "ondemand"/"schedutil"
+    ramp the clock during a run, "performance" holds it; None where unreadable.
+    """
     return {
         "platform": platform.platform(),
+        "os": platform.system(),
+        "kernel": platform.release(),
         "machine": platform.machine(),
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "runtimes": _runtime_versions(),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
+        "cpu_governor": _read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "memory_bytes": _memory_bytes(),
     }

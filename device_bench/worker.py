@@ -2,12 +2,15 @@
 
 ``python -m device_bench.worker`` reads a job on stdin::
 
-    {"path", "threads", "batch", "runs", "warmup", "min_seconds",
-     "runtime", "eval": path or null, "with_accuracy": bool}
+    {"path", "threads", "batch", "runs", "warmup", "min_seconds", "runtime",
+     "xnnpack": bool, "cpus": [int] or null, "eval": path or null,
+     "with_accuracy": bool, "ranking_out": path or null}
 
 and writes the measured part of a result row on stdout (``runtime``,
-``latency_us``, ``peak_rss_bytes``, ``rss_before_load_bytes``, ``metrics``,
-``status``). Running each configuration in a fresh process means a corrupt
+``latency_us``, ``items_per_s``, ``peak_rss_bytes``, ``rss_before_load_bytes``,
+``metrics``, ``status``). With accuracy and a ranking part in the eval set,
+the (users, candidates) ranking logits are saved to ``ranking_out`` (``.npy``)
+for the parent's fidelity comparison: they are too large for the JSON line. Running each configuration in a fresh process means a corrupt
 model that crashes the interpreter, or one that hangs, costs one row rather
 than the whole run, and ``ru_maxrss`` is this artifact's own peak.
 
@@ -25,6 +28,8 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
+
 from device_bench import accuracy, evalset, inputs, latency, memory, rows, runtime
 
 
@@ -33,19 +38,23 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "runtime": {"name": None, "version": None},
         "latency_us": dict.fromkeys(rows.LATENCY_KEYS),
+        "items_per_s": None,
         "peak_rss_bytes": None,
         "rss_before_load_bytes": None,
         "metrics": {},
         "status": None,
     }
     try:
+        if job["cpus"]:
+            # Before anything starts threads: the interpreter's pool inherits the mask.
+            os.sched_setaffinity(0, job["cpus"])
         _, info = runtime.resolve(job["runtime"])
         result["runtime"] = {"name": info.name, "version": info.version}
         eval_set = evalset.load(job["eval"]) if job["eval"] else None
 
         result["rss_before_load_bytes"] = memory.current_rss_bytes()
         start = time.perf_counter_ns()
-        interpreter, _ = runtime.load(job["path"], job["threads"], job["runtime"])
+        interpreter, _ = runtime.load(job["path"], job["threads"], job["runtime"], job["xnnpack"])
         specs = runtime.input_specs(interpreter)
         runtime.resize(interpreter, specs, job["batch"])
         init_us = round((time.perf_counter_ns() - start) / 1e3, 3)
@@ -55,10 +64,14 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         pool = inputs.latency_pool(specs, job["batch"], eval_set)
         timings = latency.measure(interpreter, pool, job["warmup"], job["runs"], job["min_seconds"])
         result["latency_us"] = {"init": init_us, **timings}
+        result["items_per_s"] = round(job["batch"] / (timings["mean"] / 1e6), 3)
         result["peak_rss_bytes"] = memory.peak_rss_bytes()
 
         if job["with_accuracy"] and eval_set is not None:
-            result["metrics"] = accuracy.evaluate(interpreter, eval_set)
+            pointwise, ranking = accuracy.score(interpreter, eval_set)
+            result["metrics"] = accuracy.metrics_of(eval_set, pointwise, ranking)
+            if ranking is not None and job["ranking_out"]:
+                np.save(job["ranking_out"], ranking)
         result["status"] = rows.OK
     except Exception as exc:  # noqa: BLE001 - any failure of this artifact is reported in its row
         result["status"] = rows.error(f"{type(exc).__name__}: {exc}")

@@ -27,13 +27,15 @@ class Bundle:
     eval_path: Path
     keras_pointwise_logits: np.ndarray  # Keras predictions for eval.npz's pointwise rows
     keras_ranking_logits: np.ndarray  # ... and its ranking rows, shape (N_USERS * N_CANDIDATES,)
+    other: Path  # same inputs, other weights; in a folder of its own (no eval set)
+    other_ranking_logits: np.ndarray  # other's Keras logits for eval.npz's ranking rows
 
 
-def _build_model():
+def _build_model(seed: int = 0):
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     import tf_keras as keras
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     user = keras.Input(shape=(), dtype="int32", name="user_id")
     item = keras.Input(shape=(), dtype="int32", name="item_id")
     x = keras.layers.Concatenate()([keras.layers.Embedding(VOCAB, 4)(user), keras.layers.Embedding(VOCAB, 4)(item)])
@@ -77,6 +79,9 @@ def bundle(tmp_path_factory) -> Bundle:
     noisy = pointwise_logits + rng.normal(0, pointwise_logits.std(), N_POINTWISE)
     labels = (noisy > np.median(noisy)).astype(np.float32)
     ranking_users = np.repeat(np.arange(N_USERS), N_CANDIDATES).astype(np.int32)
+    other_folder = tmp_path_factory.mktemp("other")
+    other_model = _build_model(seed=1)
+    (other_folder / "other.tflite").write_bytes(_to_tflite(other_model))
     ranking_items = rng.integers(0, VOCAB, N_USERS * N_CANDIDATES).astype(np.int32)
     np.savez(
         folder / "eval.npz",
@@ -96,7 +101,27 @@ def bundle(tmp_path_factory) -> Bundle:
         eval_path=folder / "eval.npz",
         keras_pointwise_logits=pointwise_logits,
         keras_ranking_logits=_predict(model, ranking_users, ranking_items),
+        other=other_folder / "other.tflite",
+        other_ranking_logits=_predict(other_model, ranking_users, ranking_items),
     )
+
+
+@pytest.fixture(scope="session")
+def hanging_model(tmp_path_factory) -> Path:
+    """A real TFLite model whose ``invoke()`` never returns: a WHILE loop whose condition is always true.
+
+    ``|v| >= 0`` holds for every float the loop can produce (it saturates at inf),
+    but the converter cannot fold it away, and the output depends on the loop.
+    """
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def spin(x):
+        return tf.while_loop(lambda v: tf.reduce_min(tf.abs(v)) >= 0.0, lambda v: v + 1.0, [x])[0]
+
+    path = tmp_path_factory.mktemp("hanging") / "hanging.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([spin.get_concrete_function()], spin).convert())
+    return path
 
 
 @pytest.fixture

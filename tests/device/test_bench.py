@@ -1,11 +1,13 @@
-"""run.bench: discovery, error rows, latency statistics, batch resizing."""
+"""run.bench: discovery, error rows, latency statistics, batch resizing, fidelity, pinning."""
 
+import json
+import os
 import stat
 
 import numpy as np
 import pytest
 
-from device_bench import rows, run
+from device_bench import fidelity, rows, run, worker
 
 FAST = {"runs": 30, "warmup": 2, "min_seconds": 0.0}
 
@@ -108,3 +110,117 @@ def test_eval_set_missing_an_input_names_it(bundle, copy_model):
 
     assert row["status"].startswith("error: EvalSetError")
     assert "missing model inputs ['item_id']; the file has ['user_id']" in row["status"]
+
+
+def test_hanging_and_corrupt_artifacts_are_error_rows_beside_a_good_one(bundle, hanging_model, tmp_path):
+    # setup: a flatbuffer whose root offset and identifier are overwritten
+    flipped = tmp_path / "flipped.tflite"
+    flatbuffer = bytearray(bundle.model.read_bytes())
+    flatbuffer[:8] = bytes(b ^ 0xFF for b in flatbuffer[:8])
+    flipped.write_bytes(bytes(flatbuffer))
+
+    # execute
+    result = run.bench([hanging_model, bundle.model, flipped, bundle.truncated], timeout=8, accuracy=False, **FAST)
+
+    # assert
+    status = {row["artifact"]: row["status"] for row in result}
+    assert status["hanging.tflite"] == "error: timeout after 8 s (worker killed)"
+    assert status["model.tflite"] == "ok"
+    assert status["flipped.tflite"].startswith("error") and "timeout" not in status["flipped.tflite"]
+    assert status["truncated.tflite"].startswith("error") and "timeout" not in status["truncated.tflite"]
+    assert all(tuple(row) == rows.ROW_KEYS for row in result)
+
+
+def test_default_reference_is_the_student_beside_the_artifact(bundle, copy_model):
+    # setup: the same model under the student's name, so agreement must be perfect
+    with np.load(bundle.eval_path) as npz:
+        folder = copy_model(eval_arrays=dict(npz))
+    (folder / "student.tflite").write_bytes(bundle.model.read_bytes())
+
+    result = run.bench([folder / "model.tflite"], **FAST)
+
+    assert result[0]["fidelity"] == {"reference": "student.tflite", "top10_overlap": 1.0, "kendall_tau": 1.0}
+
+
+def test_explicit_reference_is_scored_on_the_artifacts_eval_set(bundle):
+    # execute: other.tflite is not benched itself, so an extra worker scores it on bundle's eval set
+    [row] = run.bench([bundle.model], reference=bundle.other, **FAST)
+
+    # assert: the interpreter's agreement equals the agreement of the two Keras models
+    want = fidelity.compare(
+        bundle.keras_ranking_logits.reshape(-1, 100), bundle.other_ranking_logits.reshape(-1, 100)
+    )
+    assert row["fidelity"]["reference"] == "other.tflite"
+    assert row["fidelity"]["kendall_tau"] == pytest.approx(want["kendall_tau"], abs=1e-3)
+    assert row["fidelity"]["top10_overlap"] == pytest.approx(want["top10_overlap"], abs=0.02)
+    assert row["fidelity"]["kendall_tau"] < 0.99
+
+
+def test_without_reference_or_accuracy_fidelity_is_null(bundle):
+    [row] = run.bench([bundle.model], **FAST)  # the bundle has no student.tflite
+
+    assert row["fidelity"] == dict.fromkeys(rows.FIDELITY_KEYS)
+
+
+def test_missing_reference_file_raises(bundle, tmp_path):
+    with pytest.raises(run.BenchInputError, match="reference: .*nope.tflite: expected an existing .tflite"):
+        run.bench([bundle.model], reference=tmp_path / "nope.tflite")
+
+
+def test_keras_delta_is_device_minus_manifest_metric(bundle):
+    # setup: a manifest whose Keras AUC is 0.1 below what the interpreter measures
+    [measured] = run.bench([bundle.model], **FAST)
+    with np.load(bundle.eval_path) as npz:
+        arrays = dict(npz)
+    folder = bundle.folder.parent / "with_keras_metrics"
+    folder.mkdir(exist_ok=True)
+    (folder / "model.tflite").write_bytes(bundle.model.read_bytes())
+    np.savez(folder / "eval.npz", **arrays)
+    keras_metrics = {"auc": measured["metrics"]["auc"] - 0.1, "hr@10": measured["metrics"]["hr@10"], "other": 1.0}
+    (folder / "manifest.json").write_text(json.dumps({"artifacts": [{"file": "model.tflite", "keras_metrics": keras_metrics}]}))
+
+    [row] = run.bench([folder], **FAST)
+
+    assert row["keras_delta"] == {"auc": pytest.approx(0.1), "hr@10": 0.0}
+
+
+def test_items_per_s_is_batch_over_mean_latency_and_xnnpack_is_recorded(bundle):
+    result = run.bench([bundle.model], batches=[1, 16], xnnpack=False, accuracy=False, **FAST)
+
+    for row in result:
+        assert row["status"] == "ok" and row["xnnpack"] is False
+        assert row["items_per_s"] == pytest.approx(row["batch"] / row["latency_us"]["mean"] * 1e6, rel=1e-3)
+
+
+def test_cpus_pin_the_worker_and_are_recorded(bundle):
+    cpu = min(os.sched_getaffinity(0))
+
+    [row] = run.bench([bundle.model], cpus=[cpu], accuracy=False, **FAST)
+
+    assert row["status"] == "ok" and row["cpus"] == [cpu]
+
+
+def test_worker_pins_itself_before_loading(bundle, monkeypatch):
+    # setup: record the call instead of pinning the test process
+    calls = []
+    monkeypatch.setattr(worker.os, "sched_setaffinity", lambda pid, cpus: calls.append((pid, list(cpus))))
+    job = {
+        "path": str(bundle.model), "threads": 1, "batch": 1, "runs": 2, "warmup": 0, "min_seconds": 0.0,
+        "runtime": None, "xnnpack": True, "cpus": [0], "eval": None, "with_accuracy": False, "ranking_out": None,
+    }
+
+    result = worker.run(job)
+
+    assert result["status"] == "ok" and calls == [(0, [0])]
+
+
+def test_cpus_outside_the_allowed_set_are_refused(bundle):
+    with pytest.raises(run.BenchInputError, match=r"cpus must be a non-empty subset of .*Received: cpus=\[4096\]"):
+        run.bench([bundle.model], cpus=[4096])
+
+
+def test_cpus_without_sched_setaffinity_is_a_clear_error(bundle, monkeypatch):
+    monkeypatch.delattr(run.os, "sched_setaffinity")
+
+    with pytest.raises(run.BenchInputError, match="CPU pinning needs Linux"):
+        run.bench([bundle.model], cpus=[0])

@@ -58,3 +58,17 @@ def test_latency_pool_without_eval_set_is_zero_ids(bundle):
     pool = inputs.latency_pool(specs, 4, None)
 
     assert all(np.array_equal(value, np.zeros(4, np.int32)) for feed in pool for value in feed.values())
+
+
+@pytest.mark.parametrize("xnnpack, delegated", [(True, True), (False, False)])
+def test_xnnpack_off_leaves_no_delegate_node(bundle, xnnpack, delegated):
+    # XNNPACK replaces the ops it takes with one DELEGATE node once the model has run
+    interpreter, _ = runtime.load(bundle.model, xnnpack=xnnpack)
+    runtime.resize(interpreter, runtime.input_specs(interpreter), 1)
+    for spec in runtime.input_specs(interpreter):
+        interpreter.set_tensor(spec.index, np.zeros(1, spec.dtype))
+    interpreter.invoke()
+
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+
+    assert ("DELEGATE" in ops) is delegated

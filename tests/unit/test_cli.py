@@ -64,3 +64,46 @@ def test_cli_does_not_import_tensorflow_until_needed(argv):
     )
     proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def _bench_json(path, ndcg, p50=10.0):
+    from pathlib import Path as _Path
+
+    from device_bench import rows
+
+    row = rows.new_row(_Path("s.tflite"), 1, 1)
+    row.update(status="ok", bytes=1000, metrics={"ndcg@10": ndcg})
+    row["latency_us"]["p50"] = p50
+    rows.write_json(path, {}, [row])
+    return str(path)
+
+
+def test_bench_compare_exit_codes(tmp_path):
+    a = _bench_json(tmp_path / "a.json", 0.50)
+    b = _bench_json(tmp_path / "b.json", 0.49, p50=20.0)
+
+    passed = CliRunner().invoke(main, ["bench", "--compare", a, b, "--max-drop", "0.05"])
+    failed = CliRunner().invoke(main, ["bench", "--compare", a, b, "--metric", "ndcg@10", "--max-drop", "0.01"])
+    slower = CliRunner().invoke(main, ["bench", "--compare", a, b, "--max-drop", "0.05", "--max-slowdown", "0.5"])
+
+    assert passed.exit_code == 0 and "| s.tflite | 1 | 1 | ndcg@10 | 0.5 | 0.49 | -2.00% |" in passed.output
+    assert failed.exit_code == 1 and "FAIL s.tflite threads=1 batch=1: ndcg@10 dropped 2.00%" in failed.output
+    assert slower.exit_code == 1 and "p50 slowed 100.00%" in slower.output
+
+
+def test_bench_compare_bad_input_is_exit_2(tmp_path):
+    a = _bench_json(tmp_path / "a.json", 0.5)
+    (tmp_path / "bad.json").write_text("[]")
+
+    unreadable = CliRunner().invoke(main, ["bench", "--compare", a, str(tmp_path / "bad.json")])
+    one_file = CliRunner().invoke(main, ["bench", "--compare", a])
+
+    assert unreadable.exit_code == 2 and "bad.json: not a readable bench JSON" in unreadable.output
+    assert one_file.exit_code == 2 and "exactly two bench JSON files" in one_file.output
+
+
+def test_bench_unknown_baseline_is_named(tmp_path):
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    result = CliRunner().invoke(main, ["bench", str(tmp_path), "--baseline", "teacher.tflite"])
+    assert result.exit_code == 2
+    assert _error_lines(result) == ["Error: --baseline 'teacher.tflite' is not among the artifacts: m.tflite"]
