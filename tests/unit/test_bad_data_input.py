@@ -1,0 +1,74 @@
+"""Bad data through the CLI: exit code 2 and one line naming the file, the row or column, and what was expected."""
+
+import pytest
+from click.testing import CliRunner
+
+from edgerec.cli import main
+from tests.utils import write_movielens
+
+
+def _prepare(*args):
+    return CliRunner().invoke(main, ["data", "prepare", *args])
+
+
+def _one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+CSV_CASES = {
+    "missing column": ("user_id,item,timestamp\n1,2,3\n", ["log.csv", "missing column(s) item_id", "the file has: user_id, item, timestamp"]),
+    "non-numeric timestamp": ("user_id,item_id,timestamp\n1,2,3\n1,3,tomorrow\n", ["log.csv: row 3", "'timestamp' must be a number", "'tomorrow'"]),
+    "empty id": ("user_id,item_id,timestamp\n1,2,3\n,3,4\n", ["log.csv: row 3", "'user_id' is empty"]),
+    "empty file": ("user_id,item_id,timestamp\n", ["log.csv: no rows"]),
+    "wrong separator": ("user_id;item_id;timestamp\n1;2;3\n", ["log.csv", "missing column(s) user_id, item_id, timestamp", "the file has: user_id;item_id;timestamp"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CSV_CASES))
+def test_generic_csv_errors(tmp_path, case):
+    text, needles = CSV_CASES[case]
+    (tmp_path / "log.csv").write_text(text)
+    _one_line_error(_prepare("--source", "csv", "--path", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o")), *needles)
+
+
+def test_nan_label_names_row(tmp_path):
+    (tmp_path / "log.csv").write_text("user_id,item_id,timestamp,rating\n1,2,3,4\n1,3,4,nan\n")
+    result = _prepare("--source", "csv", "--path", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o"),
+                      "--label-col", "rating", "--min-rating", "4")
+    _one_line_error(result, "row 3", "'rating' must be a number")
+
+
+def test_empty_after_filtering(tmp_path):
+    (tmp_path / "log.csv").write_text("user_id,item_id,timestamp,rating\n1,2,3,1\n1,3,4,2\n")
+    result = _prepare("--source", "csv", "--path", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o"),
+                      "--label-col", "rating", "--min-rating", "4")
+    _one_line_error(result, "log.csv: no rows with rating >= 4.0")
+
+
+def test_not_utf8_text_is_named(tmp_path):
+    (tmp_path / "log.csv").write_bytes("user_id,item_id,timestamp\n\xe9t\xe9,2,3\n".encode("latin-1"))
+    result = _prepare("--source", "csv", "--path", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o"))
+    _one_line_error(result, "log.csv: cannot be read as csv")
+
+
+def test_movielens_non_integer_id(tmp_path):
+    write_movielens(tmp_path / "ml", "1m")
+    (tmp_path / "ml" / "ratings.dat").write_text("1::2::5::978300000\nx7::3::4::978300001\n")
+    _one_line_error(_prepare("--source", "movielens", "--path", str(tmp_path / "ml"), "--out", str(tmp_path / "o")),
+                    "ratings.dat: line 2: column 'user' must be an integer. Received: 'x7'")
+
+
+def test_too_few_interactions_per_user_for_the_split(tmp_path):
+    # setup: user 2 has a single interaction, so leave-last-out leaves nothing to train on
+    (tmp_path / "log.csv").write_text("user_id,item_id,timestamp\n1,2,3\n1,3,4\n2,2,5\n")
+    # execute
+    result = CliRunner().invoke(main, ["build", "--recipe", "smoke", "--data", str(tmp_path / "log.csv"),
+                                       "--out", str(tmp_path / "b")])
+    # assert: progress lines, then one error line, no traceback
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("Error: 1 users have fewer than 2 interactions")
+    assert "Traceback" not in result.output
