@@ -61,12 +61,18 @@ def _manifest_entries(folder: Path) -> list[dict[str, Any]] | None:
         return None
     try:
         entries = json.loads(manifest.read_text())["artifacts"]
-        return [
+        entries = [
             {"file": str(entry["file"]), "sha256": entry.get("sha256"), "keras_metrics": entry.get("keras_metrics")}
             for entry in entries
         ]
     except (ValueError, KeyError, TypeError) as exc:
         raise BenchInputError(f"{manifest}: not a bundle manifest with artifacts[*].file ({exc!r})") from exc
+    for entry in entries:
+        # A manifest comes with a downloaded bundle: it may only name files inside that bundle.
+        name = entry["file"]
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise BenchInputError(f"{manifest}: artifact file {name!r} points outside the bundle folder; refused")
+    return entries
 
 
 def _eval_path(folder: Path) -> Path | None:

@@ -224,3 +224,13 @@ def test_cpus_without_sched_setaffinity_is_a_clear_error(bundle, monkeypatch):
 
     with pytest.raises(run.BenchInputError, match="CPU pinning needs Linux"):
         run.bench([bundle.model], cpus=[0])
+
+
+def test_manifest_entries_cannot_escape_the_bundle(tmp_path):
+    # setup: a bundle whose manifest names a file outside it
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    for name in ["../outside.tflite", "/etc/passwd", "sub/../../x.tflite"]:
+        (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": [{"file": name}]}))
+        # execute / assert
+        with pytest.raises(run.BenchInputError, match="points outside the bundle folder; refused"):
+            run.discover([tmp_path])
