@@ -1,0 +1,56 @@
+import pytest
+from click.testing import CliRunner
+
+from converters import representative, tflite
+from converters.inspect import inspect
+from edgerec.cli import main
+
+
+@pytest.fixture(scope="module")
+def artifacts(tiny_student, tiny_task, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inspect")
+    (folder / "fp32.tflite").write_bytes(tflite.convert(tiny_student, "fp32"))
+    calibration = representative.dataset(tiny_task.representative_rows(100))
+    (folder / "int8.tflite").write_bytes(tflite.convert(tiny_student, "int8", calibration))
+    return folder
+
+
+def _embedding_values(task, dim=4):
+    return sum(f.vocab_size * dim for f in task.features)
+
+
+@pytest.mark.parametrize("name, itemsize, full_integer", [("fp32.tflite", 4, False), ("int8.tflite", 1, True)])
+def test_bytes_by_kind_and_integer_check(artifacts, tiny_task, name, itemsize, full_integer):
+    # execute
+    result = inspect(artifacts / name)
+    # assert: embedding bytes are exactly the tables (vocab x 4 dims per feature)
+    assert result.bytes_by_kind["embedding"] == _embedding_values(tiny_task) * itemsize
+    assert result.bytes_by_kind["dense"] > 0
+    assert result.ops["GATHER"] == len(tiny_task.features)
+    assert result.all_int8 is full_integer
+    tables = [c for c in result.constants if c["kind"] == "embedding"]
+    assert {c["dtype"] for c in tables} == {"INT8" if full_integer else "FLOAT32"}
+
+
+def test_cli_summary_and_json(artifacts):
+    result = CliRunner().invoke(main, ["inspect", str(artifacts / "int8.tflite")])
+    assert result.exit_code == 0 and "every op is int8" in result.output and "embedding" in result.output
+    result = CliRunner().invoke(main, ["inspect", str(artifacts / "fp32.tflite"), "--json"])
+    assert result.exit_code == 0 and '"all_int8": false' in result.output
+
+
+def test_cli_rejects_missing_and_non_tflite_files(tmp_path):
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "none.tflite")])
+    assert result.exit_code == 2 and "no such file" in result.output
+    (tmp_path / "bad.tflite").write_bytes(b"not a model at all")
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "bad.tflite")])
+    assert result.exit_code == 2 and "not a TFLite flatbuffer" in result.output
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9])
+def test_cli_names_a_truncated_model_without_traceback(artifacts, tmp_path, keep):
+    data = (artifacts / "int8.tflite").read_bytes()
+    (tmp_path / "cut.tflite").write_bytes(data[: int(len(data) * keep)])
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "cut.tflite")])
+    assert result.exit_code == 2, result.output
+    assert "cut.tflite: damaged TFLite flatbuffer" in result.output and "Traceback" not in result.output
