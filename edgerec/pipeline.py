@@ -26,6 +26,7 @@ from edgerec import compress, io, report, train
 from edgerec._keras import keras
 from edgerec.data import sources, synthetic
 from edgerec.data.task import RankingTask
+from edgerec.data.vocab import OOV_INDEX
 from edgerec.distill.distiller import Distiller
 from edgerec.distill.losses import LogitsDistillation
 from edgerec.models.zoo import build_ranker
@@ -100,7 +101,7 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
         entries.append(_export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log))
 
     task.save_eval(out / "eval.npz")
-    vocab_files = _write_vocabularies(interactions.vocabularies, out)
+    vocab_files = _write_vocabularies(task.data.vocabularies, out)
     manifest = {
         "format": 1,
         "artifacts": entries,
@@ -113,6 +114,8 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
             "source": interactions.source,
             "features": [f.to_dict() for f in task.features],
             "vocabularies": vocab_files,
+            "oov_index": OOV_INDEX,
+            "oov": "map any raw value missing from a vocabulary file to index 0",
             "label": "implicit feedback: observed interaction = 1, sampled unseen item = 0",
             "output": "logit; apply sigmoid for a probability",
         },

@@ -43,6 +43,7 @@ class DataConfig:
     negative_sampling: str = "uniform"  # training negatives: uniform | popularity
     eval_negative_sampling: str = "uniform"  # eval candidates and pointwise negatives
     popularity_exponent: float = 0.75
+    min_count: int = 1  # side-feature values on fewer users/items than this map to the OOV index
 
     def __post_init__(self) -> None:
         from edgerec.data.negatives import SAMPLING
@@ -58,6 +59,7 @@ class DataConfig:
         for key in ("negative_sampling", "eval_negative_sampling"):
             _check(getattr(self, key) in SAMPLING, key, f"one of {list(SAMPLING)}", getattr(self, key))
         _check(self.popularity_exponent >= 0, "popularity_exponent", ">= 0", self.popularity_exponent)
+        _check(self.min_count >= 1, "min_count", ">= 1", self.min_count)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,14 @@ SAMPLING = ("uniform", "popularity")
 
 
 class PositiveSet:
-    """All (user, item) pairs a user interacted with, as sorted int64 keys for fast lookup."""
+    """All (user, item) pairs a user interacted with, as sorted int64 keys for fast lookup.
 
-    def __init__(self, user: np.ndarray, item: np.ndarray, num_items: int):
+    Item ids below `first_item` (the OOV index) are not real items and are never sampled.
+    """
+
+    def __init__(self, user: np.ndarray, item: np.ndarray, num_items: int, first_item: int = 0):
         self.num_items = num_items
+        self.first_item = first_item
         self._keys = np.unique(user.astype(np.int64) * num_items + item)
 
     def contains(self, user: np.ndarray, item: np.ndarray) -> np.ndarray:
@@ -32,20 +36,22 @@ class PositiveSet:
         return (self._keys[lo:hi] - user * self.num_items).astype(np.int64)
 
 
-def item_weights(kind: str, train_item_counts: np.ndarray, exponent: float) -> np.ndarray | None:
+def item_weights(kind: str, train_item_counts: np.ndarray, exponent: float, first_item: int = 0) -> np.ndarray | None:
     """None for uniform; else (count + 1)^exponent, normalised (+1 so unseen items stay possible)."""
     if kind == "uniform":
         return None
     if kind != "popularity":
         raise DataError(f"unknown negative sampling '{kind}'; expected one of {', '.join(SAMPLING)}")
     weights = (train_item_counts.astype(np.float64) + 1.0) ** exponent
+    weights[:first_item] = 0.0
     return weights / weights.sum()
 
 
-def _draw(size: int, num_items: int, rng: np.random.Generator, weights: np.ndarray | None) -> np.ndarray:
+def _draw(size: int, positives: PositiveSet, rng: np.random.Generator, weights: np.ndarray | None) -> np.ndarray:
     if weights is None:
-        return rng.integers(0, num_items, size=size)
-    return np.minimum(np.searchsorted(np.cumsum(weights), rng.random(size)), num_items - 1)
+        return rng.integers(positives.first_item, positives.num_items, size=size)
+    drawn = np.searchsorted(np.cumsum(weights), rng.random(size), side="right")
+    return np.clip(drawn, positives.first_item, positives.num_items - 1)
 
 
 def sample_negatives(
@@ -56,27 +62,36 @@ def sample_negatives(
     Rejection sampling: redraw only the collisions until none is left. Every user must have at
     least one item they did not interact with (the task checks this via the eval candidates).
     """
-    items = _draw(len(users), positives.num_items, rng, weights)
+    items = _draw(len(users), positives, rng, weights)
     clash = np.flatnonzero(positives.contains(users, items))
     while clash.size:
-        items[clash] = _draw(clash.size, positives.num_items, rng, weights)
+        items[clash] = _draw(clash.size, positives, rng, weights)
         clash = clash[positives.contains(users[clash], items[clash])]
     return items.astype(np.int32)
 
 
 def sample_candidates(
-    users: np.ndarray, count: int, positives: PositiveSet, rng: np.random.Generator, weights: np.ndarray | None = None
+    users: np.ndarray,
+    count: int,
+    positives: PositiveSet,
+    rng: np.random.Generator,
+    weights: np.ndarray | None = None,
+    user_names: list[str] | None = None,
 ) -> np.ndarray:
-    """`count` distinct non-positive items for each entry of `users`, shape (len(users), count)."""
+    """`count` distinct non-positive items for each entry of `users`, shape (len(users), count).
+
+    `user_names` (the user vocabulary) lets an error name the user by the id the data used.
+    """
     out = np.empty((len(users), count), dtype=np.int32)
-    all_items = np.arange(positives.num_items)
+    all_items = np.arange(positives.first_item, positives.num_items)
     order = np.argsort(users, kind="stable")
     unique, starts = np.unique(users[order], return_index=True)
     for u, rows in zip(unique, np.split(order, starts[1:])):
         unseen = np.setdiff1d(all_items, positives.items_of(int(u)), assume_unique=True)
         if unseen.size < count:
+            name = repr(user_names[u]) if user_names else str(u)
             raise DataError(
-                f"user {u} has only {unseen.size} items they never interacted with; "
+                f"user {name} has only {unseen.size} items they never interacted with; "
                 f"{count} eval negatives are needed (lower data.eval_candidates)"
             )
         p = None if weights is None else weights[unseen] / weights[unseen].sum()

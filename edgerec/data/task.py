@@ -7,7 +7,8 @@ Evaluation, fixed once per dataset and seed so every model sees the same candida
   sampled items its user never interacted with -> HR@10, NDCG@10;
 - pointwise: the held-out positives plus `negatives_per_positive` sampled negatives each ->
   AUC, LogLoss at the training class balance.
-Negatives never include any of the user's interactions, held-out ones included.
+Negatives never include any of the user's interactions, held-out ones included, nor the OOV
+item. The task owns the model vocabularies: index 0 of each is OOV (see data/vocab.py).
 """
 
 from __future__ import annotations
@@ -19,18 +20,20 @@ import numpy as np
 from edgerec.data import splits
 from edgerec.data.negatives import PositiveSet, item_weights, sample_candidates, sample_negatives
 from edgerec.data.schema import DataError, FeatureSpec, Interactions
+from edgerec.data.vocab import OOV_INDEX, with_oov
 from edgerec.io import atomic_path
 from edgerec.recipe import DataConfig
 
 
 class RankingTask:
     def __init__(self, data: Interactions, config: DataConfig, seed: int):
+        data = with_oov(data, config.min_count)
         self.data = data
         self.config = config
         self.features: list[FeatureSpec] = data.features()
         self.negatives_per_positive = config.negatives_per_positive
         self.seed = seed
-        counts = np.bincount(data.user, minlength=data.num_users)
+        counts = np.bincount(data.user, minlength=data.num_users)[1:]  # index 0 is OOV
         if counts.min() < 2:
             raise DataError(
                 f"{int((counts < 2).sum())} users have fewer than 2 interactions; the split needs at least "
@@ -44,11 +47,14 @@ class RankingTask:
         self.train_item = data.item[train_idx]
         self.holdout_user = data.user[holdout_idx]
         self.holdout_item = data.item[holdout_idx]
-        self.positives = PositiveSet(data.user, data.item, data.num_items)
-        self.train_weights = item_weights(config.negative_sampling, self.train_item_counts(), config.popularity_exponent)
-        eval_weights = item_weights(config.eval_negative_sampling, self.train_item_counts(), config.popularity_exponent)
+        self.positives = PositiveSet(data.user, data.item, data.num_items, first_item=OOV_INDEX + 1)
+        counts, exponent = self.train_item_counts(), config.popularity_exponent
+        self.train_weights = item_weights(config.negative_sampling, counts, exponent, OOV_INDEX + 1)
+        eval_weights = item_weights(config.eval_negative_sampling, counts, exponent, OOV_INDEX + 1)
 
-        negatives = sample_candidates(self.holdout_user, config.eval_candidates - 1, self.positives, rng, eval_weights)
+        negatives = sample_candidates(
+            self.holdout_user, config.eval_candidates - 1, self.positives, rng, eval_weights, data.vocabularies["user_id"]
+        )
         self.candidates = np.concatenate([self.holdout_item[:, None], negatives], axis=1)
         k = config.negatives_per_positive
         per_row = np.empty((len(holdout_idx), 1 + k), dtype=np.int32)

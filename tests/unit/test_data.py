@@ -60,7 +60,7 @@ def test_negatives_never_hit_positives():
 
 def test_too_few_unseen_items_for_eval_is_a_clear_error():
     data = tiny_interactions(items=12, per_user=8)
-    with pytest.raises(DataError, match=r"user 0 has only 4 items .* 9 eval negatives"):
+    with pytest.raises(DataError, match=r"user '0' has only 4 items .* 9 eval negatives"):
         RankingTask(data, DataConfig(negatives_per_positive=1, eval_candidates=10), 0)
 
 
@@ -72,15 +72,16 @@ def test_task_rows_carry_side_features_and_eval_layout(tiny_task):
     data = tiny_task.data
     np.testing.assert_array_equal(ranking["user_age"], data.user_features["user_age"][ranking["user_id"]])
     np.testing.assert_array_equal(ranking["item_category"], data.item_features["item_category"][ranking["item_id"]])
-    np.testing.assert_array_equal(ranking["item_id"].reshape(data.num_users, -1)[:, 0], tiny_task.holdout_item)
-    assert labels.sum() == data.num_users and labels[0] == 1 and labels[1] == 0
+    np.testing.assert_array_equal(ranking["item_id"].reshape(len(tiny_task.holdout_item), -1)[:, 0], tiny_task.holdout_item)
+    assert labels.sum() == len(tiny_task.holdout_item) == data.num_users - 1  # one per user; row 0 is OOV
+    assert labels[0] == 1 and labels[1] == 0
     assert list(features) == tiny_task.input_names
 
 
 def test_train_epochs_exclude_holdout_and_differ_by_epoch(tiny_task):
     a, labels = tiny_task.train_epoch(0)
     b, _ = tiny_task.train_epoch(1)
-    held = set(zip(range(tiny_task.data.num_users), tiny_task.holdout_item))
+    held = set(zip(tiny_task.holdout_user, tiny_task.holdout_item))
     assert not held & set(zip(a["user_id"][labels == 1], a["item_id"][labels == 1]))
     assert labels.mean() == pytest.approx(1 / 3)
     assert not np.array_equal(a["item_id"], b["item_id"])
@@ -231,3 +232,26 @@ def test_every_split_gives_a_consistent_task(split):
     train_pairs = set(zip(task.train_user, task.train_item))
     assert not train_pairs & set(zip(task.holdout_user, task.holdout_item))
     assert {"leave_last_out": "leave-last-out", "random": "random 20%", "time": "cut-off"}[split] in task.describe()
+
+
+def test_oov_index_reserved_and_rare_side_values_collapse():
+    # setup: category 4 is carried by items 4, 9, ... (6 items); with min_count 7 every category is rare
+    from edgerec.data.vocab import OOV, with_oov
+
+    data = tiny_interactions()
+    # execute
+    kept, collapsed = with_oov(data, 1), with_oov(data, 7)
+    # assert
+    assert all(v[0] == OOV for v in kept.vocabularies.values())
+    np.testing.assert_array_equal(kept.user, data.user + 1)
+    assert kept.vocabularies["item_id"][1:] == data.vocabularies["item_id"]
+    np.testing.assert_array_equal(kept.item_features["item_category"][1:], data.item_features["item_category"] + 1)
+    assert kept.item_features["item_category"][0] == 0 and kept.user_features["user_age"][0] == 0
+    assert collapsed.vocabularies["item_category"] == [OOV] and not collapsed.item_features["item_category"].any()
+
+
+def test_task_never_samples_the_oov_item(tiny_task):
+    features, labels = tiny_task.train_epoch(0)
+    assert (features["item_id"] > 0).all() and (features["user_id"] > 0).all()
+    assert (tiny_task.candidates > 0).all() and (tiny_task.pointwise_items > 0).all()
+    assert tiny_task.features[1].vocab_size == tiny_task.data.num_items == 31  # 30 items + OOV
