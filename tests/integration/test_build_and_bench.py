@@ -136,3 +136,22 @@ def test_build_plots_and_report_reruns_without_tensorflow(smoke_bundle, tmp_path
     assert not log.exists(), f"tried to import: {log.read_text()}"
     assert json.loads((bundle / "plots.json").read_text()) == plots
     assert "![auc_vs_bytes](auc_vs_bytes.png)" in (bundle / "report.md").read_text()
+
+
+def test_unknown_ids_map_to_oov_and_every_artifact_runs_on_them(smoke_bundle):
+    # setup: what an app does with a user, item or category it has never seen
+    import numpy as np
+
+    from device_bench import accuracy, runtime
+
+    manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    assert manifest["schema"]["oov_index"] == 0
+    for relative in manifest["schema"]["vocabularies"].values():
+        assert (smoke_bundle / relative).read_text().splitlines()[0] == "<oov>"
+    rows = {f["name"]: np.zeros(8, dtype=np.int32) for f in manifest["schema"]["features"]}
+    for artifact in manifest["artifacts"]:
+        # execute
+        interpreter, _ = runtime.load(smoke_bundle / artifact["file"])
+        logits = accuracy.predict(interpreter, rows)
+        # assert
+        assert logits.shape == (8,) and np.isfinite(logits).all()
