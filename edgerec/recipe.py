@@ -212,7 +212,7 @@ def builtin_names() -> list[str]:
 def load(name_or_path: str) -> Recipe:
     """Loads a built-in recipe by name or a YAML file by path."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or path.is_file():  # a folder named like a built-in is not a recipe
         if not path.is_file():
             raise RecipeError(f"recipe file not found: {path}")
         source = path

@@ -19,9 +19,11 @@ from edgerec.cli.errors import UserError
               "Default: the built-in synthetic dataset.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/bundle"), show_default=True,
               help="Bundle folder to write.")
-@click.option("--force", is_flag=True, help="Overwrite a bundle already in --out.")
+@click.option("--force", is_flag=True, help="Overwrite a bundle (or an interrupted build) already in --out.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted build in --out: finished stages are restored from their checkpoints.")
 @click.option("--dump-recipe", is_flag=True, help="Print the resolved recipe as YAML and exit.")
-def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, dump_recipe: bool) -> None:
+def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resume: bool, dump_recipe: bool) -> None:
     """Train teacher and student, distil, compress, convert, and benchmark: one bundle."""
     import yaml
 
@@ -45,12 +47,13 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, dump
     tf.get_logger().setLevel("ERROR")
     # The converter calibrates with TensorFlow's own deprecated interpreter and says so on every call.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
+    from edgerec.checkpoints import ResumeError
     from edgerec.compress.base import StepError
     from edgerec.data.schema import DataError
 
     try:
-        pipeline.run(recipe, out, data=data_path, force=force, log=lambda m: click.echo(m, err=True))
-    except (DataError, StepError, pipeline.BundleExistsError) as exc:
+        pipeline.run(recipe, out, data=data_path, force=force, resume=resume, log=lambda m: click.echo(m, err=True))
+    except (DataError, StepError, ResumeError, pipeline.BundleExistsError) as exc:
         raise UserError(str(exc)) from None
     click.echo(f"bundle written to {out}; see {out / 'report.md'}")
 

@@ -57,3 +57,11 @@ def test_round_trip_through_dict(tmp_path):
     again = recipe.load(_write(tmp_path, yaml.safe_dump(original.to_dict())))
     # assert
     assert again == original
+
+
+def test_a_folder_named_like_a_builtin_does_not_shadow_it(tmp_path, monkeypatch):
+    # setup: e.g. a bundle written to ./smoke
+    (tmp_path / "smoke").mkdir()
+    monkeypatch.chdir(tmp_path)
+    # execute / assert
+    assert recipe.load("smoke").name == "smoke"
