@@ -47,11 +47,13 @@ class BuildState:
 
     @classmethod
     def start(cls, out: Path, fingerprint: dict[str, Any]) -> BuildState:
-        """A fresh state, discarding any earlier one in `out`."""
+        """A fresh state, discarding any earlier one in `out`.
+
+        Nothing is written until the first stage finishes, so a build that fails on its input
+        (bad data, say) leaves no interrupted build behind to be refused next time.
+        """
         shutil.rmtree(Path(out) / STATE_DIR, ignore_errors=True)
-        state = cls(out, fingerprint)
-        state._write()
-        return state
+        return cls(out, fingerprint)
 
     @classmethod
     def resume(cls, out: Path, fingerprint: dict[str, Any]) -> BuildState:

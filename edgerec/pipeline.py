@@ -189,6 +189,8 @@ def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resum
         what = "an interrupted build (use --resume to continue it" if interrupted else "a bundle (manifest.json"
         raise BundleExistsError(f"{out} already holds {what}); use --force to overwrite it")
     else:
+        if resume:
+            log(f"[resume] {out} holds no interrupted build; starting one")
         state = BuildState.start(out, fingerprint)
     atomic.remove_leftovers(out)
     return state

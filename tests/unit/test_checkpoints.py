@@ -27,8 +27,9 @@ def test_saved_weights_come_back_bit_exact_and_in_order(tmp_path):
 
 
 def test_a_stage_is_recorded_only_after_its_weights_file_is_whole(tmp_path, monkeypatch):
-    # setup: the weights write dies half-way, as under kill -9
+    # setup: one stage finished; the next one's weights write dies half-way, as under kill -9
     state = BuildState.start(tmp_path, FINGERPRINT)
+    state.save("data", {})
 
     def dying_savez(fh, *arrays):
         fh.write(b"PK\x03\x04 half")
@@ -40,13 +41,13 @@ def test_a_stage_is_recorded_only_after_its_weights_file_is_whole(tmp_path, monk
         state.save("teacher", {"name": "teacher"}, [np.zeros(3)])
     # assert: the state does not name the stage and no file sits under its final name
     saved = json.loads((tmp_path / STATE_DIR / "state.json").read_text())
-    assert saved["stages"] == {}
+    assert saved["stages"] == {"data": {}}
     assert not (tmp_path / STATE_DIR / "teacher.npz").exists()
 
 
 def test_resume_refuses_another_recipe_and_names_what_changed(tmp_path):
     # setup
-    BuildState.start(tmp_path, FINGERPRINT)
+    BuildState.start(tmp_path, FINGERPRINT).save("teacher", {})
     other = {**FINGERPRINT, "recipe": {"name": "smoke", "seed": 1}}
     # execute / assert
     with pytest.raises(ResumeError, match="started with a different recipe; resume it with the same ones, or use --force"):
@@ -72,8 +73,13 @@ def _one_line_error(result, *needles):
         assert needle in lines[0], lines[0]
 
 
-def test_an_interrupted_build_is_not_overwritten_without_resume_or_force(tmp_path):
+def test_a_fresh_state_writes_nothing_until_a_stage_finishes(tmp_path):
     BuildState.start(tmp_path, FINGERPRINT)
+    assert not (tmp_path / STATE_DIR).exists()
+
+
+def test_an_interrupted_build_is_not_overwritten_without_resume_or_force(tmp_path):
+    BuildState.start(tmp_path, FINGERPRINT).save("teacher", {})
     _one_line_error(_build("--out", str(tmp_path)), "holds an interrupted build", "--resume", "--force")
 
 
@@ -87,7 +93,7 @@ def test_resume_and_force_together_are_refused(tmp_path):
 
 
 def test_resume_with_another_recipe_is_refused_before_any_training(tmp_path):
-    BuildState.start(tmp_path, {"recipe": {}, "data": None, "versions": {}})
+    BuildState.start(tmp_path, {"recipe": {}, "data": None, "versions": {}}).save("teacher", {})
     _one_line_error(_build("--out", str(tmp_path), "--resume"), "started with a different recipe and versions")
 
 
