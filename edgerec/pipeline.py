@@ -1,6 +1,6 @@
 """`run(recipe) -> bundle`: the only place the order of the stages lives.
 
-interactions -> task -> teacher -> student trained alone (baseline) -> distilled student
+interactions or labelled rows -> task -> teacher -> student trained alone (baseline) -> distilled student
 -> compression steps (each fine-tuned under the distiller) -> TFLite artifacts with parity
 -> eval.npz, vocabularies, manifest.json -> on-device bench rows -> report.md
 """
@@ -28,7 +28,7 @@ from edgerec import compress, io, report, train
 from edgerec._keras import keras, tf
 from edgerec.checkpoints import BuildState
 from edgerec.data import sources, synthetic
-from edgerec.data.task import RankingTask
+from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.data.vocab import OOV_INDEX
 from edgerec.distill.distiller import Distiller
 from edgerec.distill.losses import LogitsDistillation
@@ -37,6 +37,7 @@ from edgerec.recipe import Recipe
 
 Log = Callable[[str], None]
 PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite for parity
+PARITY_ROWS = 30_000  # CTR tasks (no candidate lists): held-out rows scored by both
 
 
 class BundleExistsError(FileExistsError):
@@ -72,15 +73,10 @@ def run(
     tf.config.experimental.enable_op_determinism()
 
     log(f"[data] {'synthetic ' + recipe.data.synthetic_size if data is None else data}")
-    interactions = (
-        synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
-    )
-    task = RankingTask(interactions, recipe.data, recipe.seed)
-    log(
-        f"  {interactions.num_users} users, {interactions.num_items} items, {len(interactions.user)} interactions; "
-        f"{len(task.train_user)} train positives x (1 + {recipe.data.negatives_per_positive} negatives) per epoch"
-    )
-    stages = [Stage("popularity (baseline)", train.popularity_metrics(task))]
+    dataset = synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
+    task = make_task(dataset, recipe.data, recipe.seed)
+    log(f"  {task.summary()}")
+    stages = [Stage(*train.baseline(task))]
     checkpointed = _Checkpointed(state, task, recipe.seed, log)
 
     teacher, teacher_stage = _train_alone(checkpointed, task, recipe, "teacher", recipe.teacher, recipe.teacher_training, log)
@@ -132,15 +128,16 @@ def run(
         "eval": {
             "file": "eval.npz",
             "protocol": task.describe(),
-            "held_out": int(len(task.holdout_item)),
+            "held_out": task.held_out,
+            "metrics": list(task.metric_names),
         },
         "schema": {
-            "source": interactions.source,
+            "source": dataset.source,
             "features": [f.to_dict() for f in task.features],
             "vocabularies": vocab_files,
             "oov_index": OOV_INDEX,
             "oov": "map any raw value missing from a vocabulary file to index 0",
-            "label": "implicit feedback: observed interaction = 1, sampled unseen item = 0",
+            "label": task.label,
             "output": "logit; apply sigmoid for a probability",
         },
         "stages": [vars(s) for s in stages],
@@ -204,7 +201,7 @@ class _Checkpointed:
     stage redone after `--resume` gives what it would have given in an uninterrupted build.
     """
 
-    def __init__(self, state: BuildState, task: RankingTask, seed: int, log: Log):
+    def __init__(self, state: BuildState, task: RankingTask | CtrTask, seed: int, log: Log):
         self.state, self.task, self.seed, self.log = state, task, seed, log
 
     def __call__(self, key, label, build, train_fn, restore=lambda model: model):
@@ -244,9 +241,7 @@ def _compress(checkpointed, teacher, student, task, recipe, stages, log):
     """Applies the recipe's steps in order to a copy of the distilled student."""
     model = keras.models.clone_model(student)
     model.set_weights(student.get_weights())
-    steps_per_epoch = math.ceil(
-        len(task.train_user) * (1 + recipe.data.negatives_per_positive) / recipe.student_training.batch_size
-    )
+    steps_per_epoch = math.ceil(task.train_rows_per_epoch / recipe.student_training.batch_size)
     done: list[str] = []
     facts = []
     for index, step_config in enumerate(recipe.compress):
@@ -278,7 +273,9 @@ def _stage(name, model, task, t0, log) -> Stage:
     return Stage(name, metrics, int(model.count_params()), round(time.perf_counter() - t0, 1))
 
 
-def _parity_rows(task: RankingTask) -> dict[str, np.ndarray]:
+def _parity_rows(task: RankingTask | CtrTask) -> dict[str, np.ndarray]:
+    if not task.num_candidates:
+        return {name: values[:PARITY_ROWS] for name, values in task.pointwise_eval()[0].items()}
     n = min(PARITY_GROUPS, len(task.candidates)) * task.candidates.shape[1]
     return {name: values[:n] for name, values in task.ranking_eval().items()}
 
@@ -290,7 +287,7 @@ def _export(name, model, mode, out, calibration, parity_rows, task, produced_by,
     check = parity.compare(
         train.predict_logits(model, parity_rows),
         parity.tflite_logits(path, parity_rows),
-        candidates_per_user=task.candidates.shape[1],
+        candidates_per_user=task.num_candidates or None,
     )
     log(f"  {path.name}: {path.stat().st_size / 1024:.1f} KiB, parity {check} ({time.perf_counter() - t0:.0f}s)")
     return manifest_mod.artifact_entry(path, mode, name, produced_by, stage.metrics, check)

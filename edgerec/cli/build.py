@@ -15,7 +15,8 @@ from edgerec.cli.errors import UserError
 @click.option("--recipe", "recipe_name", default="default", show_default=True,
               help="Built-in recipe name (default, smoke) or a path to a YAML recipe.")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
-              help="Interactions file (.csv/.tsv/.parquet with user_id, item_id, timestamp). "
+              help="A folder from `edgerec data prepare`, or an interactions file (.csv/.tsv/.parquet with user_id, "
+              "item_id, timestamp). "
               "Default: the built-in synthetic dataset.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/bundle"), show_default=True,
               help="Bundle folder to write.")
