@@ -107,3 +107,15 @@ def test_bench_unknown_baseline_is_named(tmp_path):
     result = CliRunner().invoke(main, ["bench", str(tmp_path), "--baseline", "teacher.tflite"])
     assert result.exit_code == 2
     assert _error_lines(result) == ["Error: --baseline 'teacher.tflite' is not among the artifacts: m.tflite"]
+
+
+def test_unwritable_out_folder_is_refused(tmp_path, monkeypatch):
+    # setup: permissions cannot stop root (CI), so the permission check itself is made to say no
+    import os
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    # execute
+    result = CliRunner().invoke(main, ["build", "--recipe", "smoke", "--out", str(tmp_path / "bundle")])
+    # assert
+    assert result.exit_code == 2
+    assert _error_lines(result) == [f"Error: --out: {tmp_path} is not writable"]

@@ -65,3 +65,12 @@ def test_a_folder_named_like_a_builtin_does_not_shadow_it(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     # execute / assert
     assert recipe.load("smoke").name == "smoke"
+
+
+def test_invalid_yaml_is_one_line_with_its_position(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("teacher: [unclosed\n")
+    with pytest.raises(RecipeError) as info:
+        recipe.load(str(path))
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith(f"{path}: not valid YAML at line 2, column 1: expected ',' or ']'")
