@@ -62,20 +62,34 @@ class DataConfig:
         _check(self.min_count >= 1, "min_count", ">= 1", self.min_count)
 
 
+# The teacher zoo (built by edgerec.models.zoo, which must define exactly these names).
+ARCHITECTURES = ("mlp", "neumf", "deepfm", "dcn_v2")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of one ranker: embeddings per feature, optional DCN-v2 cross layers, an MLP."""
+    """Architecture of one ranker: embeddings per feature, then the `architecture`'s towers.
+
+    `cross_layers` / `cross_projection_dim` belong to dcn_v2 (the default, which with no cross
+    layers is the plain MLP every earlier recipe built).
+    """
 
     embedding_dim: int
     hidden: tuple[int, ...]
     cross_layers: int = 0
     cross_projection_dim: int = 0  # 0: full-rank cross matrices
+    architecture: str = "dcn_v2"
 
     def __post_init__(self) -> None:
+        _check(self.architecture in ARCHITECTURES, "architecture", f"one of {list(ARCHITECTURES)}", self.architecture)
         _check(self.embedding_dim >= 1, "embedding_dim", ">= 1", self.embedding_dim)
         _check(self.cross_projection_dim >= 0, "cross_projection_dim", ">= 0 (0 = full rank)", self.cross_projection_dim)
         _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
         _check(self.cross_layers >= 0, "cross_layers", ">= 0", self.cross_layers)
+        if self.architecture != "dcn_v2":
+            for key in ("cross_layers", "cross_projection_dim"):
+                _check(getattr(self, key) == 0, key, f"0 for architecture '{self.architecture}' (dcn_v2 only)",
+                       getattr(self, key))
 
 
 @dataclass(frozen=True)
