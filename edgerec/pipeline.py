@@ -27,10 +27,10 @@ from edgerec._keras import keras
 from edgerec.data import sources, synthetic
 from edgerec.data.task import RankingTask
 from edgerec.data.vocab import OOV_INDEX
+from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
-from edgerec.distill.losses import LogitsDistillation
 from edgerec.models.zoo import build_ranker
-from edgerec.recipe import Recipe
+from edgerec.recipe import DistillMethod, Recipe
 
 Log = Callable[[str], None]
 PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite for parity
@@ -155,10 +155,13 @@ def _train_alone(task, recipe, name, model_config, train_config, log):
     return model, _stage(name, model, task, t0, log)
 
 
-def _distill(teacher, student, task, recipe, epochs, label, log, callbacks=None):
-    distiller = Distiller(teacher, student, LogitsDistillation(recipe.distill.temperature), recipe.distill.alpha)
+def _distill(teacher, student, task, recipe, epochs, label, log, callbacks=None,
+             methods: tuple[DistillMethod, ...] | None = None):
+    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`."""
+    loss = losses.from_config(recipe.distill, methods)
+    distiller = Distiller(teacher, student, loss, recipe.distill.alpha)
     distiller.compile(optimizer=keras.optimizers.Adam(recipe.student_training.learning_rate))
-    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks)
+    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks, distiller.candidates)
 
 
 def _compress(teacher, student, task, recipe, stages, log):

@@ -57,3 +57,51 @@ def test_round_trip_through_dict(tmp_path):
     again = recipe.load(_write(tmp_path, yaml.safe_dump(original.to_dict())))
     # assert
     assert again == original
+
+
+def test_distill_methods_parse_with_weights_and_parameters(tmp_path):
+    # execute
+    loaded = recipe.load(_write(tmp_path, (
+        "distill:\n  alpha: 0.3\n  methods:\n    - {name: logits, weight: 1.0}\n"
+        "    - {name: hint, weight: 0.1, student_layer: hidden_0, teacher_layer: hidden_1}\n"
+        "    - {name: ranking, weight: 0.5, top_k: 3}\n"
+    )))
+    # assert
+    methods = loaded.distill.methods
+    assert [(m.name, m.weight) for m in methods] == [("logits", 1.0), ("hint", 0.1), ("ranking", 0.5)]
+    assert (methods[1].student_layer, methods[1].teacher_layer) == ("hidden_0", "hidden_1")
+    assert methods[2].top_k == 3 and methods[2].candidates is None
+
+
+def test_default_distillation_is_logits_only():
+    assert recipe.load("default").distill.methods == (recipe.DistillMethod("logits", 1.0),)
+
+
+@pytest.mark.parametrize(
+    "method, message",
+    [
+        ("{name: hint, studnet_layer: h}", r"distill.methods\[0\]: unknown key 'studnet_layer'. Did you mean 'student_layer'"),
+        ("{name: logit}", r"distill.methods\[0\].name: expected one of \['logits', 'ranking', 'hint', 'embedding'\]"),
+        ("{name: logits, top_k: 3}", r"distill.methods\[0\].top_k: not a parameter of method 'logits' \(it takes: none\)"),
+        ("{name: hint, student_layer: hidden_0}", r"distill.methods\[0\].teacher_layer: expected a layer name"),
+        ("{name: ranking, top_k: three}", r"distill.methods\[0\].top_k: expected int. Received: 'three'"),
+        ("{name: ranking, top_k: 4, candidates: 4}", r"distill.methods\[0\].candidates: expected > top_k. Received: 4"),
+        ("{name: logits, weight: 0}", r"distill.methods\[0\].weight: expected > 0. Received: 0.0"),
+    ],
+)
+def test_bad_distill_methods_are_named(tmp_path, method, message):
+    with pytest.raises(RecipeError, match=message):
+        recipe.load(_write(tmp_path, f"distill: {{methods: [{method}]}}\n"))
+
+
+def test_round_trip_keeps_methods_and_omits_unset_parameters(tmp_path):
+    # setup
+    import yaml
+
+    original = recipe.load(_write(tmp_path, "distill: {methods: [{name: ranking, top_k: 2}, {name: embedding}]}\n"))
+    # execute
+    plain = original.to_dict()
+    again = recipe.load(_write(tmp_path, yaml.safe_dump(plain)))
+    # assert
+    assert plain["distill"]["methods"] == [{"name": "ranking", "weight": 1.0, "top_k": 2}, {"name": "embedding", "weight": 1.0}]
+    assert again == original
