@@ -146,7 +146,7 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
 
 
 def _train_alone(task, recipe, name, model_config, train_config, log):
-    log(f"[{name}] embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
+    log(f"[{name}] {model_config.architecture}, embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
         f"cross layers {model_config.cross_layers}")
     t0 = time.perf_counter()
     model = build_ranker(task.features, model_config, name, seed=recipe.seed)

@@ -21,7 +21,7 @@ candidate items per row (see `RankingTask.candidate_groups` and `train.fit`).
 from __future__ import annotations
 
 from edgerec._keras import keras, tf
-from edgerec.distill.losses import CANDIDATES, SCORE, DistillationLoss, WeightedSum, find_layer
+from edgerec.distill.losses import CANDIDATES, SCORE, DistillationLoss, WeightedSum, layer_output
 
 
 class Distiller(keras.Model):
@@ -88,7 +88,7 @@ def _named_outputs(model: keras.Model, keys: set[str]):
     if not layers:
         return lambda x, training: {SCORE: model(x, training=training)}
     extractor = keras.Model(
-        model.inputs, [model.outputs[0]] + [find_layer(model, name).output for name in layers], name=f"{model.name}_outputs"
+        model.inputs, [model.outputs[0]] + [layer_output(model, name) for name in layers], name=f"{model.name}_outputs"
     )
 
     def outputs(x, training):

@@ -132,8 +132,8 @@ class HintDistillation(DistillationLoss):
         self.projection: keras.layers.Layer | None = None
 
     def build(self, teacher: keras.Model, student: keras.Model) -> None:
-        teacher_dim = find_layer(teacher, self.reads[0]).output.shape[-1]
-        student_dim = find_layer(student, self.reads[1]).output.shape[-1]
+        teacher_dim = layer_output(teacher, self.reads[0]).shape[-1]
+        student_dim = layer_output(student, self.reads[1]).shape[-1]
         self.projection = keras.layers.Dense(teacher_dim, name=f"hint_{self.reads[1]}_to_{self.reads[0]}")
         self.projection.build((None, student_dim))
 
@@ -168,8 +168,8 @@ class EmbeddingDistillation(HintDistillation):
                 f"Received: {len(teacher.inputs)} teacher and {len(student.inputs)} student inputs"
             )
         self.fields = len(student.inputs)
-        teacher_dim = find_layer(teacher, "embeddings").output.shape[-1] // self.fields
-        student_dim = find_layer(student, "embeddings").output.shape[-1] // self.fields
+        teacher_dim = layer_output(teacher, "embeddings").shape[-1] // self.fields
+        student_dim = layer_output(student, "embeddings").shape[-1] // self.fields
         self.projection = keras.layers.EinsumDense(
             "bfs,fst->bft", output_shape=(self.fields, teacher_dim), bias_axes="ft", name="embedding_projection"
         )
@@ -218,6 +218,18 @@ class WeightedSum(DistillationLoss):
 
     def get_config(self) -> dict:
         return {"terms": [(w, type(loss).__name__, loss.get_config()) for w, loss in self.terms]}
+
+
+def layer_output(model: keras.Model, name: str) -> tf.Tensor:
+    """The symbolic output of layer `name` in `model`'s own graph.
+
+    A compression step's clone_model keeps unchanged layers as the same objects, so such a
+    layer has one node per model and `layer.output` (node 0) may belong to the model it was
+    cloned from; tf_keras has no public lookup of a model's node, hence `_network_nodes`.
+    """
+    layer = find_layer(model, name)
+    nodes = range(len(layer._inbound_nodes))
+    return next(layer.get_output_at(i) for i in nodes if f"{layer.name}_ib-{i}" in model._network_nodes)
 
 
 def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:

@@ -322,18 +322,24 @@ def test_with_candidate_groups_spreads_the_groups_over_the_epoch():
     assert batches[2][0][1]["user_id"][0, 0] == 60 and batches[2][0][1]["user_id"][1, 0] == 0  # repeats
 
 
-def test_hint_works_on_a_pruned_student(tiny_task, tiny_teacher, tiny_student):
-    # setup: distillation continues under compression, where layers are wrapped and renamed
+@pytest.mark.parametrize("step_name", ["prune", "qat"])
+def test_hint_and_embedding_work_on_a_compressed_student(step_name, tiny_task, tiny_teacher, tiny_student):
+    # setup: distillation continues under compression, where layers are wrapped and renamed and
+    # clone_model shares the unchanged ones (e.g. "embeddings") with the model it cloned
     from edgerec import compress
 
-    step = compress.get("prune")
+    step = compress.get(step_name)
     params = step.resolve({})
     _, labels = tiny_task.train_epoch(0)
     ctx = compress.StepContext(int(np.ceil(len(labels) / 64)), 1)
-    pruned = step.apply(_copy(tiny_student), params, ctx)
-    loss = WeightedSum([(1.0, LogitsDistillation(2.0)), (0.1, HintDistillation("hidden_0", "hidden_0"))])
+    wrapped = step.apply(_copy(tiny_student), params, ctx)
+    loss = WeightedSum([
+        (1.0, LogitsDistillation(2.0)),
+        (0.1, HintDistillation("hidden_0", "hidden_0")),
+        (0.1, EmbeddingDistillation()),
+    ])
     # execute / assert
-    _fit_and_check(tiny_teacher, pruned, loss, tiny_task, callbacks=step.callbacks(params, ctx))
+    _fit_and_check(tiny_teacher, wrapped, loss, tiny_task, callbacks=step.callbacks(params, ctx))
 
 
 def test_unknown_hint_layer_names_the_layers(tiny_teacher, tiny_student):
