@@ -70,6 +70,10 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
         f"{len(task.train_user)} train positives x (1 + {recipe.data.negatives_per_positive} negatives) per epoch"
     )
     stages = [Stage("popularity (baseline)", train.popularity_metrics(task))]
+    if losses.from_config(recipe.distill).reads_layers:  # a wrong layer name fails now, not after training
+        losses.from_config(recipe.distill).build(
+            build_ranker(task.features, recipe.teacher, "teacher"), build_ranker(task.features, recipe.student, "student")
+        )
 
     teacher, teacher_stage = _train_alone(task, recipe, "teacher", recipe.teacher, recipe.teacher_training, log)
     scratch, scratch_stage = _train_alone(

@@ -47,10 +47,11 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, dump
     warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
     from edgerec.compress.base import StepError
     from edgerec.data.schema import DataError
+    from edgerec.distill.losses import DistillError
 
     try:
         pipeline.run(recipe, out, data=data_path, force=force, log=lambda m: click.echo(m, err=True))
-    except (DataError, StepError, pipeline.BundleExistsError) as exc:
+    except (DataError, StepError, DistillError, pipeline.BundleExistsError) as exc:
         raise UserError(str(exc)) from None
     click.echo(f"bundle written to {out}; see {out / 'report.md'}")
 

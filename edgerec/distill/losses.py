@@ -24,6 +24,7 @@ Methods (the recipe names, see `from_config`):
 
 from __future__ import annotations
 
+import difflib
 from typing import Sequence
 
 import numpy as np
@@ -33,6 +34,10 @@ from edgerec.recipe import DISTILL_METHODS, DistillConfig, DistillMethod
 
 SCORE = "score"  # the logit layer of every edgerec ranker
 CANDIDATES = "candidates/score"  # logits of the candidate groups, shape (groups, candidates)
+
+
+class DistillError(ValueError):
+    """A distillation method that cannot apply to these models (e.g. a layer name they lack)."""
 
 
 class DistillationLoss:
@@ -163,7 +168,7 @@ class EmbeddingDistillation(HintDistillation):
 
     def build(self, teacher: keras.Model, student: keras.Model) -> None:
         if len(teacher.inputs) != len(student.inputs):
-            raise ValueError(
+            raise DistillError(
                 f"embedding distillation needs the same features in both models. "
                 f"Received: {len(teacher.inputs)} teacher and {len(student.inputs)} student inputs"
             )
@@ -203,6 +208,11 @@ class WeightedSum(DistillationLoss):
         """The teacher and the student output keys some term reads."""
         return {loss.reads[0] for _, loss in self.terms}, {loss.reads[1] for _, loss in self.terms}
 
+    @property
+    def reads_layers(self) -> bool:
+        """Whether some term reads an intermediate layer (so the models must have it)."""
+        return any(key not in (SCORE, CANDIDATES) for keys in self.keys for key in keys)
+
     def build(self, teacher: keras.Model, student: keras.Model) -> None:
         for _, loss in self.terms:
             loss.build(teacher, student)
@@ -238,7 +248,9 @@ def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:
         if layer.name == name or getattr(getattr(layer, "layer", None), "name", None) == name:
             return layer
     names = [layer.name for layer in model.layers]
-    raise ValueError(f"model '{model.name}' has no layer '{name}'. Its layers: {', '.join(names)}")
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise DistillError(f"model '{model.name}' has no layer '{name}'.{hint} Its layers: {', '.join(names)}")
 
 
 METHODS = {  # recipe method name -> loss; the names and their parameters are recipe.DISTILL_METHODS

@@ -196,6 +196,7 @@ def test_from_config_builds_each_method_with_its_parameters():
     assert loss.terms[1][1].get_config() == {"top_k": 2, "candidates": 8, "position_weights": "exponential", "decay": 2.0}
     assert loss.terms[2][1].reads == ("hidden_1", "hidden_0")
     assert loss.candidates == 8
+    assert loss.reads_layers and not losses.from_config(DistillConfig()).reads_layers
 
 
 def _fit_and_check(teacher, student, loss, task, candidates=0, callbacks=None):
@@ -343,7 +344,7 @@ def test_hint_and_embedding_work_on_a_compressed_student(step_name, tiny_task, t
 
 
 def test_unknown_hint_layer_names_the_layers(tiny_teacher, tiny_student):
-    with pytest.raises(ValueError, match=r"model 'student' has no layer 'hiden_0'. Its layers: .*hidden_0"):
+    with pytest.raises(losses.DistillError, match=r"model 'student' has no layer 'hiden_0'. Did you mean 'hidden_0'\?"):
         Distiller(tiny_teacher, tiny_student, HintDistillation("hiden_0", "hidden_0"), alpha=0.5)
 
 
