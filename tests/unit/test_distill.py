@@ -311,6 +311,13 @@ def test_candidate_groups_exclude_every_interaction_of_their_user(tiny_task):
         assert not tiny_task.positives.contains(np.full(6, u), row).any()
 
 
+def test_too_many_candidates_names_the_setting(tiny_task):
+    from edgerec.data.schema import DataError
+
+    with pytest.raises(DataError, match=r"25 candidates are needed \(lower the ranking distillation's candidates\)"):
+        tiny_task.candidate_groups(0, 25)
+
+
 def test_with_candidate_groups_spreads_the_groups_over_the_epoch():
     # setup: 10 rows in batches of 4 (3 steps), 7 groups -> 3 groups per batch
     features = {"user_id": np.arange(10, dtype=np.int32)}
