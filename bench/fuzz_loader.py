@@ -41,32 +41,24 @@ def mutate(data: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
     return str(kind), bytes(buf)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", type=Path)
-    parser.add_argument("--cases", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timeout", type=float, default=10.0)
-    parser.add_argument("--batch", type=int, default=50, help="cases per bench() call")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    source = args.path / "student_int8.tflite" if args.path.is_dir() else args.path
+def fuzz(source: Path, cases: int, seed: int = 0, timeout: float = 10.0, batch: int = 50) -> dict:
+    """Runs `cases` seeded mutations of `source` through `run.bench`; returns the counts."""
     data = source.read_bytes()
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(seed)
     counts: collections.Counter = collections.Counter()
     kinds: collections.Counter = collections.Counter()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        for first in range(0, args.cases, args.batch):
+        for first in range(0, cases, batch):
             paths = []
-            for case in range(first, min(first + args.batch, args.cases)):
+            for case in range(first, min(first + batch, cases)):
                 kind, mutated = mutate(data, rng)
                 kinds[kind] += 1
                 path = Path(tmp) / f"case{case:05d}_{kind}.tflite"
                 path.write_bytes(mutated)
                 paths.append(path)
             try:
-                rows = run.bench(paths, runs=1, warmup=0, min_seconds=0.0, accuracy=False, timeout=args.timeout)
+                rows = run.bench(paths, runs=1, warmup=0, min_seconds=0.0, accuracy=False, timeout=timeout)
             except Exception as exc:  # the harness itself gave way: the failure this script hunts for
                 counts["parent crashes"] += len(paths)
                 print(f"bench() raised on cases {first}..: {exc!r}", file=sys.stderr)
@@ -84,19 +76,31 @@ def main() -> int:
                     counts["timeouts"] += "timeout" in row["status"]
             for path in paths:
                 path.unlink()
-    seconds = time.perf_counter() - start
-    result = {
+    return {
         "artifact": str(source),
-        "cases": args.cases,
+        "cases": cases,
         "mutations": dict(kinds),
         **{key: counts[key] for key in ("ok rows", "error rows", "worker crashes (signal)", "timeouts", "parent crashes")},
-        "seconds": round(seconds, 1),
+        "seconds": round(time.perf_counter() - start, 1),
     }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, default=50, help="cases per bench() call")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    source = args.path / "student_int8.tflite" if args.path.is_dir() else args.path
+    result = fuzz(source, args.cases, args.seed, args.timeout, args.batch)
     for key, value in result.items():
         print(f"{key:26s} {value}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 1 if counts["parent crashes"] else 0
+    return 1 if result["parent crashes"] else 0
 
 
 if __name__ == "__main__":

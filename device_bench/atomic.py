@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+TEMP_SUFFIX = ".tmp"
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -28,7 +30,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())
@@ -37,3 +39,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def remove_leftovers(folder: str | Path) -> list[Path]:
+    """Deletes the temporary files a killed writer left under `folder`; returns them.
+
+    Only names `atomic_path` makes (``.<name>.<random>.tmp``) are touched. Call it before
+    writing into a folder a killed run may have used, never while another writer works in it.
+    """
+    leftovers = [p for p in Path(folder).rglob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    for path in leftovers:
+        path.unlink()
+    return leftovers

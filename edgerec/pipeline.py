@@ -1,6 +1,6 @@
 """`run(recipe) -> bundle`: the only place the order of the stages lives.
 
-interactions -> task -> teacher -> student trained alone (baseline) -> distilled student
+interactions or labelled rows -> task -> teacher -> student trained alone (baseline) -> distilled student
 -> compression steps (each fine-tuned under the distiller) -> TFLite artifacts with parity
 -> eval.npz, vocabularies, manifest.json -> on-device bench rows -> report.md
 """
@@ -11,6 +11,7 @@ import importlib.metadata
 import math
 import platform
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,10 +23,12 @@ from converters import parity, representative, tflite
 from device_bench import rows as bench_rows
 from device_bench import run as bench_run
 from device_bench import table
+from device_bench import atomic
 from edgerec import compress, io, report, train
-from edgerec._keras import keras
+from edgerec._keras import keras, tf
+from edgerec.checkpoints import BuildState
 from edgerec.data import sources, synthetic
-from edgerec.data.task import RankingTask
+from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.data.vocab import OOV_INDEX
 from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
@@ -34,6 +37,7 @@ from edgerec.recipe import DistillMethod, Recipe
 
 Log = Callable[[str], None]
 PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite for parity
+PARITY_ROWS = 30_000  # CTR tasks (no candidate lists): held-out rows scored by both
 
 
 class BundleExistsError(FileExistsError):
@@ -51,45 +55,50 @@ class Stage:
     facts: dict = field(default_factory=dict)
 
 
-def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False, log: Log = print) -> dict:
-    """Builds the whole bundle into `out`; returns the manifest."""
+def run(
+    recipe: Recipe, out: Path, data: Path | None = None, force: bool = False, resume: bool = False, log: Log = print
+) -> dict:
+    """Builds the whole bundle into `out`; returns the manifest.
+
+    Each stage is checkpointed (see `edgerec.checkpoints`); `resume=True` continues a build
+    that was killed, skipping the stages it finished.
+    """
     out = Path(out)
-    if (out / "manifest.json").exists() and not force:
-        raise BundleExistsError(f"{out} already holds a bundle (manifest.json); use --force to overwrite it")
-    out.mkdir(parents=True, exist_ok=True)
+    for step_config in recipe.compress:  # a typo in a step must fail now, not after the teacher trained
+        compress.get(step_config.name).resolve(step_config.params)
+    state = _open_state(out, recipe, data, force, resume, log)
     started = time.perf_counter()
-    keras.utils.set_random_seed(recipe.seed)
+    # Same seed and machine -> the same numbers: TensorFlow's parallel reductions otherwise sum
+    # in whatever order the threads finish.
+    tf.config.experimental.enable_op_determinism()
 
     log(f"[data] {'synthetic ' + recipe.data.synthetic_size if data is None else data}")
-    interactions = (
-        synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
-    )
-    task = RankingTask(interactions, recipe.data, recipe.seed)
-    log(
-        f"  {interactions.num_users} users, {interactions.num_items} items, {len(interactions.user)} interactions; "
-        f"{len(task.train_user)} train positives x (1 + {recipe.data.negatives_per_positive} negatives) per epoch"
-    )
-    stages = [Stage("popularity (baseline)", train.popularity_metrics(task))]
-    if losses.from_config(recipe.distill).reads_layers:  # a wrong layer name fails now, not after training
-        losses.from_config(recipe.distill).build(
-            build_ranker(task.features, recipe.teacher, "teacher"), build_ranker(task.features, recipe.student, "student")
-        )
+    dataset = synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
+    task = make_task(dataset, recipe.data, recipe.seed)
+    log(f"  {task.summary()}")
+    _check_distillation(recipe, task)
+    stages = [Stage(*train.baseline(task))]
+    checkpointed = _Checkpointed(state, task, recipe.seed, log)
 
-    teacher, teacher_stage = _train_alone(task, recipe, "teacher", recipe.teacher, recipe.teacher_training, log)
+    teacher, teacher_stage = _train_alone(checkpointed, task, recipe, "teacher", recipe.teacher, recipe.teacher_training, log)
     scratch, scratch_stage = _train_alone(
-        task, recipe, "student_scratch", recipe.student, recipe.student_training, log
+        checkpointed, task, recipe, "student_scratch", recipe.student, recipe.student_training, log,
+        label="student trained alone (baseline)",
     )
-    scratch_stage.name = "student trained alone (baseline)"
     stages += [teacher_stage, scratch_stage]
 
-    log("[distill] student under the frozen teacher")
-    t0 = time.perf_counter()
-    student = build_ranker(task.features, recipe.student, "student", seed=recipe.seed)
-    _distill(teacher, student, task, recipe, recipe.student_training.epochs, "distill", log)
-    student_stage = _stage("student distilled", student, task, t0, log)
+    def distill(student):
+        log("[distill] student under the frozen teacher")
+        _distill(teacher, student, task, recipe, recipe.student_training.epochs, "distill", log)
+        return student
+
+    student, student_stage = checkpointed(
+        "student", "student distilled", lambda: build_ranker(task.features, recipe.student, "student", seed=recipe.seed),
+        distill,
+    )
     stages.append(student_stage)
 
-    compressed, compress_facts = _compress(teacher, student, task, recipe, stages, log)
+    compressed, compress_facts = _compress(checkpointed, teacher, student, task, recipe, stages, log)
 
     log("[convert] TFLite artifacts")
     calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
@@ -101,8 +110,16 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
         ("student", student, "fp32", student_stage, {}),
         ("student_int8", compressed, "int8", stages[-1], {"steps": compress_facts}),
     ):
-        produced_by = {"stage": stage.name, **produced_by}
-        entries.append(_export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log))
+        key = f"artifact/{name}"
+        entry = state.done(key)
+        path = out / f"{name}.tflite"
+        if entry is None or not path.is_file() or bench_run.sha256(path) != entry["sha256"]:
+            produced_by = {"stage": stage.name, **produced_by}
+            entry = _export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log)
+            state.save(key, entry)
+        else:
+            log(f"  {entry['file']}: converted before the interruption (sha256 checked)")
+        entries.append(entry)
 
     task.save_eval(out / "eval.npz")
     vocab_files = _write_vocabularies(task.data.vocabularies, out)
@@ -112,15 +129,16 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
         "eval": {
             "file": "eval.npz",
             "protocol": task.describe(),
-            "held_out": int(len(task.holdout_item)),
+            "held_out": task.held_out,
+            "metrics": list(task.metric_names),
         },
         "schema": {
-            "source": interactions.source,
+            "source": dataset.source,
             "features": [f.to_dict() for f in task.features],
             "vocabularies": vocab_files,
             "oov_index": OOV_INDEX,
             "oov": "map any raw value missing from a vocabulary file to index 0",
-            "label": "implicit feedback: observed interaction = 1, sampled unseen item = 0",
+            "label": task.label,
             "output": "logit; apply sigmoid for a probability",
         },
         "stages": [vars(s) for s in stages],
@@ -145,18 +163,86 @@ def run(recipe: Recipe, out: Path, data: Path | None = None, force: bool = False
     written = report.write(out, seconds=time.perf_counter() - started)
     if written.note:
         log(f"  {written.note}")
+    state.finish()
     log(f"[done] bundle in {out} ({time.perf_counter() - started:.0f}s)")
     return manifest
 
 
-def _train_alone(task, recipe, name, model_config, train_config, log):
-    log(f"[{name}] {model_config.architecture}, embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
-        f"cross layers {model_config.cross_layers}")
-    t0 = time.perf_counter()
-    model = build_ranker(task.features, model_config, name, seed=recipe.seed)
-    train.compile_ranker(model, train_config)
-    train.fit(model, task, train_config, train_config.epochs, name, log)
-    return model, _stage(name, model, task, t0, log)
+def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resume: bool, log: Log) -> BuildState:
+    """Checks what `out` already holds against --force / --resume; returns the build's state."""
+    fingerprint = {
+        "recipe": recipe.to_dict(),
+        "data": None if data is None else str(Path(data).resolve()),
+        "versions": _versions(),
+    }
+    interrupted, complete = BuildState.exists(out), (out / "manifest.json").exists()
+    if resume and force:
+        raise BundleExistsError("--resume and --force contradict each other; give one")
+    if resume and interrupted:
+        state = BuildState.resume(out, fingerprint)
+        log(f"[resume] {out}: {len(state.stages)} finished stage(s) kept: {', '.join(state.stages) or 'none'}")
+    elif resume and complete:
+        raise BundleExistsError(f"--resume: {out} holds a complete bundle, nothing to resume; use --force to rebuild it")
+    elif (interrupted or complete) and not force:
+        what = "an interrupted build (use --resume to continue it" if interrupted else "a bundle (manifest.json"
+        raise BundleExistsError(f"{out} already holds {what}); use --force to overwrite it")
+    else:
+        if resume:
+            log(f"[resume] {out} holds no interrupted build; starting one")
+        state = BuildState.start(out, fingerprint)
+    atomic.remove_leftovers(out)
+    return state
+
+
+class _Checkpointed:
+    """Runs one model stage, or restores it when an earlier attempt of this build finished it.
+
+    Every stage seeds TensorFlow, numpy and Python from (recipe seed, stage key) before it
+    starts, so its result does not depend on which stages ran before it in this process: a
+    stage redone after `--resume` gives what it would have given in an uninterrupted build.
+    """
+
+    def __init__(self, state: BuildState, task: RankingTask | CtrTask, seed: int, log: Log):
+        self.state, self.task, self.seed, self.log = state, task, seed, log
+
+    def __call__(self, key, label, build, train_fn, restore=lambda model: model):
+        keras.utils.set_random_seed(zlib.crc32(f"{self.seed}/{key}".encode()))
+        model = build()
+        record = self.state.done(key)
+        if record is not None:
+            model = restore(model)
+            model.set_weights(self.state.weights(key))
+            self.log(f"[{key}] restored from its checkpoint")
+            return model, Stage(**record)
+        t0 = time.perf_counter()
+        model = train_fn(model)
+        stage = _stage(label, model, self.task, t0, self.log)
+        self.state.save(key, vars(stage), model.get_weights())
+        return model, stage
+
+
+def _check_distillation(recipe: Recipe, task) -> None:
+    """A method the data cannot feed, or a layer name the models lack, fails now, not after training."""
+    needs_candidates = [m.name for m in recipe.distill.methods if m.name == "ranking"]
+    if needs_candidates and not task.num_candidates:
+        raise losses.DistillError(
+            "distill.methods: 'ranking' distillation ranks each user's candidate items, and this dataset has no "
+            "users (CTR rows); use 'logits', 'hint' or 'embedding'"
+        )
+    loss = losses.from_config(recipe.distill)
+    if loss.reads_layers:
+        loss.build(build_ranker(task.features, recipe.teacher, "teacher"), build_ranker(task.features, recipe.student, "student"))
+
+
+def _train_alone(checkpointed, task, recipe, name, model_config, train_config, log, label=None):
+    def fit(model):
+        log(f"[{name}] {model_config.architecture}, embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
+            f"cross layers {model_config.cross_layers}")
+        train.compile_ranker(model, train_config)
+        train.fit(model, task, train_config, train_config.epochs, name, log)
+        return model
+
+    return checkpointed(name, label or name, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed), fit)
 
 
 def _distill(teacher, student, task, recipe, epochs, label, log, callbacks=None,
@@ -168,28 +254,30 @@ def _distill(teacher, student, task, recipe, epochs, label, log, callbacks=None,
     train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks, distiller.candidates)
 
 
-def _compress(teacher, student, task, recipe, stages, log):
+def _compress(checkpointed, teacher, student, task, recipe, stages, log):
     """Applies the recipe's steps in order to a copy of the distilled student."""
     model = keras.models.clone_model(student)
     model.set_weights(student.get_weights())
-    steps_per_epoch = math.ceil(
-        len(task.train_user) * (1 + recipe.data.negatives_per_positive) / recipe.student_training.batch_size
-    )
+    steps_per_epoch = math.ceil(task.train_rows_per_epoch / recipe.student_training.batch_size)
     done: list[str] = []
     facts = []
-    for step_config in recipe.compress:
+    for index, step_config in enumerate(recipe.compress):
         step = compress.get(step_config.name)
         params = step.resolve(step_config.params)
         ctx = compress.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done))
-        log(f"[compress] {step.name} {params}")
-        t0 = time.perf_counter()
-        trainable = step.apply(model, params, ctx)
-        if step_config.finetune_epochs:
-            _distill(teacher, trainable, task, recipe, step_config.finetune_epochs, step.name, log,
-                     step.callbacks(params, ctx))
-        model = step.finalize(trainable, params)
+
+        def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
+            log(f"[compress] {step.name} {params}")
+            if epochs:
+                _distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx))
+            return step.finalize(trainable, params)
+
+        model, stage = checkpointed(
+            f"compress/{index}_{step.name}", f"+ {step.name}",
+            lambda previous=model, step=step, params=params, ctx=ctx: step.apply(previous, params, ctx),
+            finetune, restore=lambda trainable, step=step, params=params: step.finalize(trainable, params),
+        )
         done.append(step.name)
-        stage = _stage(f"+ {step.name}", model, task, t0, log)
         stage.facts = {"params": params, **step.describe(model)}
         stages.append(stage)
         facts.append({"step": step.name, **stage.facts})
@@ -202,7 +290,9 @@ def _stage(name, model, task, t0, log) -> Stage:
     return Stage(name, metrics, int(model.count_params()), round(time.perf_counter() - t0, 1))
 
 
-def _parity_rows(task: RankingTask) -> dict[str, np.ndarray]:
+def _parity_rows(task: RankingTask | CtrTask) -> dict[str, np.ndarray]:
+    if not task.num_candidates:
+        return {name: values[:PARITY_ROWS] for name, values in task.pointwise_eval()[0].items()}
     n = min(PARITY_GROUPS, len(task.candidates)) * task.candidates.shape[1]
     return {name: values[:n] for name, values in task.ranking_eval().items()}
 
@@ -214,7 +304,7 @@ def _export(name, model, mode, out, calibration, parity_rows, task, produced_by,
     check = parity.compare(
         train.predict_logits(model, parity_rows),
         parity.tflite_logits(path, parity_rows),
-        candidates_per_user=task.candidates.shape[1],
+        candidates_per_user=task.num_candidates or None,
     )
     log(f"  {path.name}: {path.stat().st_size / 1024:.1f} KiB, parity {check} ({time.perf_counter() - t0:.0f}s)")
     return manifest_mod.artifact_entry(path, mode, name, produced_by, stage.metrics, check)

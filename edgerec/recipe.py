@@ -286,7 +286,7 @@ def builtin_names() -> list[str]:
 def load(name_or_path: str) -> Recipe:
     """Loads a built-in recipe by name or a YAML file by path."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or path.is_file():  # a folder named like a built-in is not a recipe
         if not path.is_file():
             raise RecipeError(f"recipe file not found: {path}")
         source = path
@@ -302,8 +302,10 @@ def load(name_or_path: str) -> Recipe:
             )
     try:
         raw = yaml.safe_load(source.read_text())
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{source}: not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # one line: where, and what the parser expected
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RecipeError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: expected a mapping at the top level")
     raw.setdefault("name", source.stem)

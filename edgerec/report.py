@@ -20,6 +20,7 @@ from device_bench import table
 from edgerec import io
 
 METRICS = ("auc", "logloss", "hr@10", "ndcg@10")
+NOT_APPLICABLE = "n/a"  # a metric the bundle's task cannot give (no HR@10 / NDCG@10 for CTR data)
 # (x key, y key): one plot each; the x axis is a cost (smaller is better), y a metric (larger is better).
 PLOTS = (("bytes", "auc"), ("bytes", "ndcg@10"), ("p50_us", "auc"), ("p50_us", "ndcg@10"))
 AXIS_LABELS = {"bytes": "file size (log scale)", "p50_us": "p50 latency (µs)", "auc": "AUC",
@@ -41,7 +42,17 @@ def _ratio(value, reference) -> str:
     return f"{value / reference:.3f}"
 
 
-def artifact_table(rows: list[dict], reference: str = "teacher.tflite") -> str:
+def _metric(metrics: dict, key: str, applicable: tuple[str, ...]) -> str:
+    """The metric's value; "n/a" when the task has no such metric, "—" when it was not measured."""
+    return _fmt(metrics.get(key)) if key in applicable else NOT_APPLICABLE
+
+
+def applicable_metrics(manifest: dict) -> tuple[str, ...]:
+    """The metrics the bundle's eval set can give; manifests older than the key had all of them."""
+    return tuple(manifest.get("eval", {}).get("metrics", METRICS))
+
+
+def artifact_table(rows: list[dict], reference: str = "teacher.tflite", applicable: tuple[str, ...] = METRICS) -> str:
     """One line per ok row: size and speed vs the reference artifact, accuracy and its ratio."""
     ref = next((r for r in rows if r["artifact"] == reference and r["status"] == "ok"), None)
     lines = [
@@ -67,9 +78,9 @@ def artifact_table(rows: list[dict], reference: str = "teacher.tflite") -> str:
                     f"{ref['bytes'] / r['bytes']:.1f}×" if ref and r["bytes"] else "—",
                     _fmt(p50, 1),
                     f"{same['latency_us']['p50'] / p50:.2f}×" if same and p50 else "—",
-                    *(_fmt(m.get(k)) for k in METRICS),
-                    _ratio(m.get("auc"), ref and ref["metrics"].get("auc")),
-                    _ratio(m.get("ndcg@10"), ref and ref["metrics"].get("ndcg@10")),
+                    *(_metric(m, k, applicable) for k in METRICS),
+                    *(_ratio(m.get(k), ref and ref["metrics"].get(k)) if k in applicable else NOT_APPLICABLE
+                      for k in ("auc", "ndcg@10")),
                     r["status"],
                 ]
             )
@@ -78,13 +89,13 @@ def artifact_table(rows: list[dict], reference: str = "teacher.tflite") -> str:
     return "\n".join(lines)
 
 
-def stage_table(stages: list[dict]) -> str:
+def stage_table(stages: list[dict], applicable: tuple[str, ...] = METRICS) -> str:
     lines = ["| model (Keras, held-out) | params | AUC | LogLoss | HR@10 | NDCG@10 | seconds |", "|---|---:|---:|---:|---:|---:|---:|"]
     for s in stages:
         m = s["metrics"]
         params = "—" if s.get("params") is None else f"{s['params']:,}"
         lines.append(
-            f"| {s['name']} | {params} | " + " | ".join(_fmt(m.get(k)) for k in METRICS) + f" | {s.get('seconds', 0):.0f} |"
+            f"| {s['name']} | {params} | " + " | ".join(_metric(m, k, applicable) for k in METRICS) + f" | {s.get('seconds', 0):.0f} |"
         )
     return "\n".join(lines)
 
@@ -95,10 +106,22 @@ def markdown(manifest: dict, rows: list[dict], seconds: float | None = None, env
     recipe = manifest["recipe"]
     steps = ", ".join(s["name"] for s in recipe["compress"]) or "none"
     built = "" if seconds is None else f" Built in {seconds:.0f} s."
+    applicable = applicable_metrics(manifest)
+    ranking = "ndcg@10" in applicable
     parity = "\n".join(
         f"| {a['file']} | {a['mode']} | {a['parity']['max_abs_logit_diff']:.2e} | "
-        f"{a['parity']['mean_abs_logit_diff']:.2e} | {a['parity'].get('top10_overlap', float('nan')):.3f} |"
+        f"{a['parity']['mean_abs_logit_diff']:.2e} | "
+        f"{_fmt(a['parity'].get('top10_overlap'), 3) if ranking else NOT_APPLICABLE} |"
         for a in manifest["artifacts"]
+    )
+    baseline = (
+        "the item-popularity ranking" if ranking
+        else "the training click rate as every row's score (AUC 0.5, the LogLoss of the prior)"
+    )
+    parity_rows = (
+        "candidate lists of the first users);\ntop-10 overlap is the mean share of each user's Keras top-10 that "
+        "the artifact also ranks top-10." if ranking
+        else "the first held-out rows; no candidate lists, so no top-10 overlap)."
     )
     return f"""# edgerec bundle report
 
@@ -111,19 +134,18 @@ Measured by `edgerec bench` on {env.get('cpu') or env.get('machine')} ({env.get(
 process per artifact; accuracy is computed by the TFLite interpreter on the bundle's held-out `eval.npz`
 ({manifest['eval']['protocol']}).
 
-{artifact_table(rows)}
+{artifact_table(rows, applicable=applicable)}
 
 ## Every model of the build, scored in Keras on the same held-out data
 
-The baselines show whether the teacher and the distilled student are worth it: the item-popularity
-ranking, and the student architecture trained alone on labels (no teacher, no compression).
+The baselines show whether the teacher and the distilled student are worth it: {baseline},
+and the student architecture trained alone on labels (no teacher, no compression).
 
-{stage_table(manifest['stages'])}
+{stage_table(manifest['stages'], applicable)}
 
 ## Keras vs TFLite parity
 
-Logits of the Keras model and of the written artifact on the same rows (candidate lists of the first users);
-top-10 overlap is the mean share of each user's Keras top-10 that the artifact also ranks top-10.
+Logits of the Keras model and of the written artifact on the same rows ({parity_rows}
 
 | artifact | mode | max abs logit diff | mean abs logit diff | top-10 overlap |
 |---|---|---:|---:|---:|
@@ -156,10 +178,11 @@ def _comparable_rows(rows: list[dict]) -> list[dict]:
     return [r for r in ok if (r["threads"], r["batch"]) == config]
 
 
-def plot_data(rows: list[dict]) -> dict:
+def plot_data(rows: list[dict], applicable: tuple[str, ...] = METRICS) -> dict:
     """What plots.json holds: per artifact its coordinates and, per plot, whether it is on the front.
 
-    An artifact without a value for an axis (no eval set, failed row) is left out of that plot.
+    An artifact without a value for an axis (no eval set, failed row) is left out of that plot;
+    a plot of a metric the task cannot give (`applicable`) is not made at all.
     """
     chosen = _comparable_rows(rows)
     artifacts = [
@@ -174,7 +197,7 @@ def plot_data(rows: list[dict]) -> dict:
         for r in chosen
     ]
     plots = []
-    for x, y in PLOTS:
+    for x, y in (p for p in PLOTS if p[1] in applicable):
         name = plot_id(x, y)
         drawn = [a for a in artifacts if a[x] is not None and a[y] is not None]
         for a, on_front in zip(drawn, pareto_front([(a[x], a[y]) for a in drawn])):
@@ -280,7 +303,7 @@ def write(bundle: str | Path, bench: str | Path | None = None, seconds: float | 
         raise ReportInputError(f"{bench_path}: has no \"rows\" list")
     rows = result["rows"]
 
-    data = plot_data(rows)
+    data = plot_data(rows, applicable_metrics(manifest))
     written = Written()
     try:
         import matplotlib  # noqa: F401 - only to learn whether the plots can be drawn

@@ -1,8 +1,9 @@
 """Training and evaluation loops shared by every stage of the pipeline.
 
-Each epoch gets freshly sampled negatives from the task (seeded by epoch, so every model sees
-the same data), and evaluation always uses the task's fixed held-out sets and the one metrics
-implementation in `device_bench.metrics`, so Keras-side and device-side numbers are comparable.
+Each epoch gets its data from the task (freshly sampled negatives, or reshuffled CTR rows,
+seeded by epoch, so every model sees the same data), and evaluation always uses the task's
+fixed held-out sets and the one metrics implementation in `device_bench.metrics`, so
+Keras-side and device-side numbers are comparable.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from device_bench import metrics
 from edgerec._keras import keras, tf
-from edgerec.data.task import RankingTask
+from edgerec.data.task import CtrTask, RankingTask
 from edgerec.recipe import TrainConfig
 
 Log = Callable[[str], None]
@@ -23,7 +24,7 @@ PREDICT_BATCH = 8192
 
 def fit(
     model: keras.Model,
-    task: RankingTask,
+    task: RankingTask | CtrTask,
     config: TrainConfig,
     epochs: int,
     label: str,
@@ -74,22 +75,35 @@ def predict_logits(model: keras.Model, features: dict[str, np.ndarray]) -> np.nd
     return np.asarray(model.predict(features, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64).reshape(-1)
 
 
-def evaluate(model: keras.Model, task: RankingTask) -> dict[str, float]:
-    """AUC and LogLoss on the pointwise held-out set; HR@10 and NDCG@10 on the NCF candidates."""
+def evaluate(model: keras.Model, task: RankingTask | CtrTask) -> dict[str, float]:
+    """AUC and LogLoss on the pointwise held-out set; HR@10 and NDCG@10 on the NCF candidates
+    when the task has them (a CTR task has none: its metrics have no ranking keys)."""
     features, labels = task.pointwise_eval()
     pointwise = predict_logits(model, features)
-    ranking = predict_logits(model, task.ranking_eval()).reshape(task.candidates.shape)
+    ranking = None
+    if task.num_candidates:
+        ranking = predict_logits(model, task.ranking_eval()).reshape(task.candidates.shape)
     return score_metrics(labels, pointwise, ranking)
 
 
-def score_metrics(labels: np.ndarray, pointwise_logits: np.ndarray, ranking_logits: np.ndarray) -> dict[str, float]:
-    ranked = metrics.ranking_metrics(ranking_logits, k=10)
-    return {
+def score_metrics(
+    labels: np.ndarray, pointwise_logits: np.ndarray, ranking_logits: np.ndarray | None
+) -> dict[str, float]:
+    scores = {
         "auc": round(metrics.auc(labels, pointwise_logits), 6),
         "logloss": round(metrics.logloss(labels, metrics.sigmoid(pointwise_logits)), 6),
-        "hr@10": round(ranked["hr@10"], 6),
-        "ndcg@10": round(ranked["ndcg@10"], 6),
     }
+    if ranking_logits is not None:
+        ranked = metrics.ranking_metrics(ranking_logits, k=10)
+        scores.update({"hr@10": round(ranked["hr@10"], 6), "ndcg@10": round(ranked["ndcg@10"], 6)})
+    return scores
+
+
+def baseline(task: RankingTask | CtrTask) -> tuple[str, dict[str, float | None]]:
+    """The no-model baseline of the task, as (stage name, metrics)."""
+    if task.num_candidates:
+        return "popularity (baseline)", popularity_metrics(task)
+    return "click-rate prior (baseline)", prior_metrics(task)
 
 
 def popularity_metrics(task: RankingTask) -> dict[str, float | None]:
@@ -103,3 +117,13 @@ def popularity_metrics(task: RankingTask) -> dict[str, float | None]:
         "hr@10": round(ranked["hr@10"], 6),
         "ndcg@10": round(ranked["ndcg@10"], 6),
     }
+
+
+def prior_metrics(task: CtrTask) -> dict[str, float]:
+    """Every held-out row scored with the training click rate: AUC 0.5 (all ties), LogLoss of the prior.
+
+    The LogLoss a model must beat to have learnt anything from the features.
+    """
+    _, labels = task.pointwise_eval()
+    prior = np.full(len(labels), task.train_click_rate)
+    return {"auc": round(metrics.auc(labels, prior), 6), "logloss": round(metrics.logloss(labels, prior), 6)}

@@ -149,3 +149,30 @@ def write_movielens(folder, layout: str, users: int = 30, items: int = 80, per_u
     else:
         raise ValueError(layout)
     return ratings
+
+
+def write_criteo(path, rows: int = 2000, seed: int = 0):
+    """A made-up file in the Criteo display-ads TSV layout (never real data), with a learnable click signal.
+
+    Clicks are drawn from sigmoid(-1.5 + effect[C1] + effect[C2] + 0.5 * (I1 > 5)): C1 and C2 take 12
+    hex values each with a fixed propensity, so a model that learns their embeddings beats the click
+    rate prior. Other categoricals draw from 40 values, I2 is sometimes negative, and about a tenth of
+    every field is empty. Returns the labels written.
+    """
+    from pathlib import Path
+
+    rng = np.random.default_rng(seed)
+    hexes = [f"{v:08x}" for v in rng.integers(0, 2**32, size=40)]
+    effect = rng.normal(0, 1.5, size=12)
+    c1, c2 = rng.integers(0, 12, rows), rng.integers(0, 12, rows)
+    i1 = rng.poisson(5, rows)
+    clicks = rng.random(rows) < 1 / (1 + np.exp(-(-1.5 + effect[c1] + effect[c2] + 0.5 * (i1 > 5))))
+    lines = []
+    for r in range(rows):
+        integers = [i1[r], rng.integers(-3, 50), *rng.geometric(0.05, 11)]
+        categoricals = [hexes[c1[r]], hexes[12 + c2[r]], *(hexes[v] for v in rng.integers(0, 40, 24))]
+        fields = [str(v) for v in integers] + categoricals
+        fields = ["" if rng.random() < 0.1 else f for f in fields]
+        lines.append("\t".join([str(int(clicks[r])), *fields]) + "\n")
+    Path(path).write_text("".join(lines))
+    return clicks.astype(np.float32)

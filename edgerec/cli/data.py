@@ -11,12 +11,13 @@ from edgerec.cli.errors import UserError
 
 @click.group()
 def data() -> None:
-    """Prepare interaction data (nothing is downloaded: point at files you have)."""
+    """Prepare interaction or CTR data (nothing is downloaded: point at files you have)."""
 
 
 @data.command()
-@click.option("--source", type=click.Choice(["movielens", "csv", "parquet"]), required=True,
-              help="movielens: an unpacked MovieLens 100K / 1M / latest folder; csv/parquet: an interactions file.")
+@click.option("--source", type=click.Choice(["movielens", "csv", "parquet", "criteo"]), required=True,
+              help="movielens: an unpacked MovieLens 100K / 1M / latest folder; csv/parquet: an interactions file; "
+              "criteo: a Criteo display-ads TSV (label, I1..I13, C1..C26; no header).")
 @click.option("--path", "path", type=click.Path(path_type=Path), required=True, help="Folder or file to read.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Prepared dataset folder to write.")
 @click.option("--min-rating", type=float, default=None,
@@ -29,13 +30,21 @@ def data() -> None:
               help="csv/parquet: comma-separated user side-feature columns (default: every user_* column).")
 @click.option("--item-features", default=None,
               help="csv/parquet: comma-separated item side-feature columns (default: every item_* column).")
-def prepare(source, path, out, min_rating, user_col, item_col, time_col, label_col, user_features, item_features):
-    """Parse, validate and encode interactions once; builds then read the prepared folder."""
+@click.option("--min-count", type=click.IntRange(min=1), default=None,
+              help="criteo: feature values seen fewer times share the OOV id 0 [default: 10]. "
+              "(Interaction data: recipe key data.min_count.)")
+def prepare(source, path, out, min_rating, user_col, item_col, time_col, label_col, user_features, item_features,
+            min_count):
+    """Parse, validate and encode the data once; builds then read the prepared folder."""
     if not path.exists():
         raise UserError(f"--path: {path}: no such file or folder")
     if label_col and min_rating is None:
         raise UserError("--label-col needs --min-rating (the threshold that makes a row a positive)")
-    from edgerec.data import files, prepared, sources
+    if source == "criteo" and (min_rating is not None or label_col):
+        raise UserError("--min-rating / --label-col do not apply to --source criteo (its label is column 0, 0 or 1)")
+    if source != "criteo" and min_count is not None:
+        raise UserError(f"--min-count applies to --source criteo; for {source} data set data.min_count in the recipe")
+    from edgerec.data import criteo, files, prepared, sources
     from edgerec.data.schema import DataError
 
     columns = files.Columns(
@@ -48,10 +57,13 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, label_c
         item_features=None if item_features is None else tuple(c for c in item_features.split(",") if c),
     )
     try:
-        schema = prepared.save(sources.prepare(source, path, min_rating=min_rating, columns=columns), out)
+        data = sources.prepare(source, path, min_rating=min_rating, columns=columns,
+                               min_count=criteo.DEFAULT_MIN_COUNT if min_count is None else min_count)
+        schema = prepared.save(data, out)
     except DataError as exc:
         raise UserError(str(exc)) from None
-    click.echo(
-        f"prepared {schema['interactions']} interactions, {schema['users']} users, {schema['items']} items "
-        f"({', '.join(f['name'] for f in schema['features'])}) in {out}"
-    )
+    if schema["kind"] == "ctr":
+        counts = f"{schema['rows']} rows, click rate {schema['click_rate']:.4f}"
+    else:
+        counts = f"{schema['interactions']} interactions, {schema['users']} users, {schema['items']} items"
+    click.echo(f"prepared {counts} ({', '.join(f['name'] for f in schema['features'])}) in {out}")

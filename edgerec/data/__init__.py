@@ -1,1 +1,1 @@
-"""Interactions in, model-ready tensors out: sources, splits, negatives, the ranking task."""
+"""Data in, model-ready tensors out: sources (interactions, Criteo CTR rows), splits, negatives, the tasks."""

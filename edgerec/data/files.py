@@ -37,7 +37,7 @@ class Columns:
 
 
 @dataclass
-class _Encoder:
+class Encoder:
     """Raw value -> code, growing chunk by chunk; `finish` renumbers codes in sorted raw order."""
 
     values: list = field(default_factory=list)
@@ -80,8 +80,8 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
         "user": _side_columns(path, header, columns.user_features, "user_", required),
         "item": _side_columns(path, header, columns.item_features, "item_", required),
     }
-    encoders = {"user": _Encoder(), "item": _Encoder()}
-    side_encoders = {name: _Encoder() for names in side.values() for name in names}
+    encoders = {"user": Encoder(), "item": Encoder()}
+    side_encoders = {name: Encoder() for names in side.values() for name in names}
     side_first: dict[str, dict[int, int]] = {name: {} for name in side_encoders}
     users, items, times = [], [], []
     row_offset = 0

@@ -1,10 +1,16 @@
 """A prepared dataset folder: what `edgerec data prepare` writes and `edgerec build --data` reads.
 
+Two kinds, recorded as `kind` in schema.json (a schema without it is "interactions"):
+
+interactions (implicit feedback: MovieLens, generic CSV / Parquet)
     interactions.parquet   user, item (model ids), timestamp
     users.parquet          user side features, row = user id (absent when there are none)
     items.parquet          item side features, row = item id (absent when there are none)
+ctr (labelled rows without users: Criteo)
+    rows.parquet           label (0/1) and one model-id column per feature, in file (time) order
+both
     vocab/<feature>.txt    raw value per line; line number = model id
-    schema.json            source, counts, features (name, vocab size, owner), label definition
+    schema.json            kind, source, counts, features (name, vocab size, owner), label definition
 
 Preparing once and building many times keeps parsing (and its errors) out of training runs.
 `schema.json` is written last, so a folder without it is an unfinished prepare, not a dataset.
@@ -18,22 +24,31 @@ from pathlib import Path
 import numpy as np
 
 from edgerec import io
-from edgerec.data.schema import DataError, Interactions
+from edgerec.data.schema import DataError, Interactions, LabeledRows
 
 SCHEMA = "schema.json"
+KINDS = ("interactions", "ctr")
 
 
-def save(data: Interactions, out: Path) -> dict:
+def save(data: Interactions | LabeledRows, out: Path) -> dict:
     import pandas as pd
 
     out = Path(out)
-    frames = {
-        "interactions.parquet": pd.DataFrame({"user": data.user, "item": data.item, "timestamp": data.timestamp}),
-    }
-    if data.user_features:
-        frames["users.parquet"] = pd.DataFrame(data.user_features)
-    if data.item_features:
-        frames["items.parquet"] = pd.DataFrame(data.item_features)
+    if isinstance(data, LabeledRows):
+        frames = {"rows.parquet": pd.DataFrame({"label": data.labels, **data.columns})}
+        counts = {"kind": "ctr", "rows": int(len(data.labels)), "click_rate": round(float(data.labels.mean()), 6)}
+        label = data.label
+    else:
+        frames = {
+            "interactions.parquet": pd.DataFrame({"user": data.user, "item": data.item, "timestamp": data.timestamp}),
+        }
+        if data.user_features:
+            frames["users.parquet"] = pd.DataFrame(data.user_features)
+        if data.item_features:
+            frames["items.parquet"] = pd.DataFrame(data.item_features)
+        counts = {"kind": "interactions", "interactions": int(len(data.user)), "users": data.num_users,
+                  "items": data.num_items}
+        label = "implicit feedback: every interaction is a positive"
     for name, frame in frames.items():
         with io.atomic_path(out / name) as tmp:
             frame.to_parquet(tmp, index=False)
@@ -42,11 +57,9 @@ def save(data: Interactions, out: Path) -> dict:
     schema = {
         "format": 1,
         "source": data.source,
-        "interactions": int(len(data.user)),
-        "users": data.num_users,
-        "items": data.num_items,
+        **counts,
         "features": [f.to_dict() for f in data.features()],
-        "label": "implicit feedback: every interaction is a positive",
+        "label": label,
     }
     io.write_json(out / SCHEMA, schema)
     return schema
@@ -56,7 +69,7 @@ def is_prepared(folder: Path) -> bool:
     return (Path(folder) / SCHEMA).is_file()
 
 
-def load(folder: Path) -> Interactions:
+def load(folder: Path) -> Interactions | LabeledRows:
     import pandas as pd
 
     folder = Path(folder)
@@ -65,18 +78,25 @@ def load(folder: Path) -> Interactions:
         features = schema["features"]
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"{folder / SCHEMA}: not a prepared dataset schema ({exc})") from None
+    kind = schema.get("kind", "interactions")
+    if kind not in KINDS:
+        raise DataError(f"{folder / SCHEMA}: unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    vocab = _vocabularies(folder, features)
+    if kind == "ctr":
+        frame = pd.read_parquet(folder / "rows.parquet")
+        return LabeledRows(
+            columns={f["name"]: frame[f["name"]].to_numpy().astype(np.int32) for f in features},
+            labels=frame["label"].to_numpy().astype(np.float32),
+            vocabularies=vocab,
+            source=schema["source"],
+            label=schema["label"],
+        )
     interactions = pd.read_parquet(folder / "interactions.parquet")
     tables = {}
     for owner, name in (("user", "users.parquet"), ("item", "items.parquet")):
         wanted = [f["name"] for f in features if f["owner"] == owner and not f["name"].endswith("_id")]
         frame = pd.read_parquet(folder / name) if wanted else None
         tables[owner] = {n: frame[n].to_numpy().astype(np.int32) for n in wanted}
-    vocab = {}
-    for feature in features:
-        path = folder / "vocab" / f"{feature['name']}.txt"
-        vocab[feature["name"]] = path.read_text().splitlines() if path.is_file() else []
-        if len(vocab[feature["name"]]) != feature["vocab_size"]:
-            raise DataError(f"{path}: expected {feature['vocab_size']} lines as schema.json says")
     return Interactions(
         user=interactions["user"].to_numpy().astype(np.int32),
         item=interactions["item"].to_numpy().astype(np.int32),
@@ -86,3 +106,13 @@ def load(folder: Path) -> Interactions:
         vocabularies=vocab,
         source=schema["source"],
     )
+
+
+def _vocabularies(folder: Path, features: list[dict]) -> dict[str, list[str]]:
+    vocab = {}
+    for feature in features:
+        path = folder / "vocab" / f"{feature['name']}.txt"
+        vocab[feature["name"]] = path.read_text().splitlines() if path.is_file() else []
+        if len(vocab[feature["name"]]) != feature["vocab_size"]:
+            raise DataError(f"{path}: expected {feature['vocab_size']} lines as schema.json says")
+    return vocab

@@ -16,7 +16,8 @@ class FeatureSpec:
     """One categorical model input: its name (= the model input name), vocabulary size and owner.
 
     `owner` says which id the feature is looked up by ("user" or "item"), so that a candidate
-    row for (user, item) can be assembled from per-user and per-item tables.
+    row for (user, item) can be assembled from per-user and per-item tables; "row" for
+    user-less CTR data, where every row carries its own value (see `LabeledRows`).
     """
 
     name: str
@@ -61,3 +62,23 @@ class Interactions:
         specs += [FeatureSpec(n, len(self.vocabularies[n]), "user") for n in self.user_features]
         specs += [FeatureSpec(n, len(self.vocabularies[n]), "item") for n in self.item_features]
         return specs
+
+
+@dataclass(frozen=True)
+class LabeledRows:
+    """User-less labelled rows, e.g. Criteo display-ad impressions: each row is one example.
+
+    `columns[name]` holds the model ids of one categorical input, int32, one per row, index 0
+    the OOV value (see data/vocab.py); `labels` is 0/1 float32. Rows stay in file order, which
+    for Criteo is time order, so a split can hold out the latest rows.
+    """
+
+    columns: dict[str, np.ndarray]
+    labels: np.ndarray
+    vocabularies: dict[str, list[str]]
+    source: str
+    label: str  # what a 1 means, for schema.json and the manifest
+
+    def features(self) -> list[FeatureSpec]:
+        """Model inputs in column order."""
+        return [FeatureSpec(name, len(self.vocabularies[name]), "row") for name in self.columns]

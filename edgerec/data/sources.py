@@ -8,15 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgerec.data import files, movielens, prepared
-from edgerec.data.schema import DataError, Interactions
+from edgerec.data import criteo, files, movielens, prepared
+from edgerec.data.schema import DataError, Interactions, LabeledRows
 
-SOURCES = ("movielens", "csv", "parquet")
+SOURCES = ("movielens", "csv", "parquet", "criteo")
 
 
 def prepare(
-    source: str, path: Path, min_rating: float | None = None, columns: files.Columns = files.Columns()
-) -> Interactions:
+    source: str,
+    path: Path,
+    min_rating: float | None = None,
+    columns: files.Columns = files.Columns(),
+    min_count: int = criteo.DEFAULT_MIN_COUNT,
+) -> Interactions | LabeledRows:
+    """`min_rating` and `columns` apply to interaction sources, `min_count` to criteo."""
+    if source == "criteo":
+        return criteo.load(path, min_count=min_count)
     if source == "movielens":
         return movielens.load(path, min_rating=min_rating)
     if source in ("csv", "parquet"):
@@ -27,7 +34,7 @@ def prepare(
     raise DataError(f"unknown source '{source}'; expected one of {', '.join(SOURCES)}")
 
 
-def load(path: Path) -> Interactions:
+def load(path: Path) -> Interactions | LabeledRows:
     path = Path(path)
     if path.is_dir():
         if prepared.is_prepared(path):

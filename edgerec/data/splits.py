@@ -7,6 +7,10 @@
   (what a deployed model faces). Held-out rows of users with no interaction before the cut-off
   are dropped: their user embedding was never trained, so the metric would measure cold start.
 Held-out rows are ordered by (user, time) so evaluation files are stable.
+
+`row_split` does the same for user-less rows in time order (CTR logs such as Criteo):
+`random` holds out a `fraction` of all rows; `time` holds out the rows after the `quantile`
+position, the latest ones, and so does `leave_last_out`, its closest meaning without users.
 """
 
 from __future__ import annotations
@@ -63,6 +67,17 @@ def split(name: str, user: np.ndarray, timestamp: np.ndarray, fraction: float, q
     if name == "time":
         return time_cutoff(user, timestamp, quantile)
     raise DataError(f"unknown split '{name}'; expected one of {', '.join(SPLITS)}")
+
+
+def row_split(name: str, n: int, fraction: float, quantile: float,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    if name == "random":
+        holdout = np.sort(rng.permutation(n)[: int(round(n * fraction))])
+    elif name in ("time", "leave_last_out"):
+        holdout = np.arange(int(np.ceil(n * quantile)), n)
+    else:
+        raise DataError(f"unknown split '{name}'; expected one of {', '.join(SPLITS)}")
+    return _complement(n, holdout), holdout
 
 
 def _by_user_time(user: np.ndarray, timestamp: np.ndarray) -> np.ndarray:

@@ -1,4 +1,10 @@
-"""The pointwise ranking task built from interactions: what every model trains and is scored on.
+"""The tasks every model trains and is scored on: ranking from interactions, CTR from labelled rows.
+
+`make_task` picks the task for what a source produced. Both offer the same methods to the
+pipeline and the training loop; `num_candidates` is 0 when there are no candidate lists,
+and `metric_names` says which metrics the task's evaluation can give.
+
+RankingTask (interactions, implicit feedback):
 
 Training: observed (training-split) interactions are positives; `negatives_per_positive`
 sampled unseen items per positive are negatives, resampled each epoch (seeded by epoch).
@@ -9,6 +15,11 @@ Evaluation, fixed once per dataset and seed so every model sees the same candida
   AUC, LogLoss at the training class balance.
 Negatives never include any of the user's interactions, held-out ones included, nor the OOV
 item. The task owns the model vocabularies: index 0 of each is OOV (see data/vocab.py).
+
+CtrTask (labelled rows such as Criteo impressions, no users to rank for):
+every row is one example with its own 0/1 label; training shuffles the training rows each
+epoch (seeded by epoch); evaluation is pointwise only, AUC and LogLoss on every held-out row
+at the data's own click rate. There are no candidate lists, hence no HR@10 / NDCG@10.
 """
 
 from __future__ import annotations
@@ -19,13 +30,20 @@ import numpy as np
 
 from edgerec.data import splits
 from edgerec.data.negatives import PositiveSet, item_weights, sample_candidates, sample_negatives
-from edgerec.data.schema import DataError, FeatureSpec, Interactions
+from edgerec.data.schema import DataError, FeatureSpec, Interactions, LabeledRows
 from edgerec.data.vocab import OOV_INDEX, with_oov
 from edgerec.io import atomic_path
 from edgerec.recipe import DataConfig
 
 
+RANKING_METRICS = ("auc", "logloss", "hr@10", "ndcg@10")
+POINTWISE_METRICS = ("auc", "logloss")
+
+
 class RankingTask:
+    metric_names = RANKING_METRICS
+    label = "implicit feedback: observed interaction = 1, sampled unseen item = 0"
+
     def __init__(self, data: Interactions, config: DataConfig, seed: int):
         data = with_oov(data, config.min_count)
         self.data = data
@@ -68,6 +86,25 @@ class RankingTask:
     @property
     def input_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @property
+    def num_candidates(self) -> int:
+        return int(self.candidates.shape[1])
+
+    @property
+    def held_out(self) -> int:
+        return int(len(self.holdout_item))
+
+    @property
+    def train_rows_per_epoch(self) -> int:
+        return len(self.train_user) * (1 + self.negatives_per_positive)
+
+    def summary(self) -> str:
+        """The data in one log line."""
+        return (
+            f"{self.data.num_users} users, {self.data.num_items} items, {len(self.data.user)} interactions; "
+            f"{len(self.train_user)} train positives x (1 + {self.negatives_per_positive} negatives) per epoch"
+        )
 
     def describe(self) -> str:
         """The evaluation protocol in one sentence, for the manifest and the report."""
@@ -138,11 +175,100 @@ class RankingTask:
 
     def save_eval(self, path: Path) -> None:
         """Writes eval.npz in the layout device_bench reads (see device_bench.evalset)."""
-        pointwise, labels = self.pointwise_eval()
-        arrays = {f"pointwise/{k}": v for k, v in pointwise.items()}
-        arrays["pointwise/label"] = labels
-        arrays.update({f"ranking/{k}": v for k, v in self.ranking_eval().items()})
-        arrays["ranking/num_candidates"] = np.array(self.candidates.shape[1], dtype=np.int64)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
+        ranking = {f"ranking/{k}": v for k, v in self.ranking_eval().items()}
+        ranking["ranking/num_candidates"] = np.array(self.num_candidates, dtype=np.int64)
+        _write_eval(path, *self.pointwise_eval(), ranking)
+
+
+class CtrTask:
+    """Click-through-rate prediction on user-less labelled rows; see the module docstring."""
+
+    metric_names = POINTWISE_METRICS
+    num_candidates = 0
+
+    def __init__(self, data: LabeledRows, config: DataConfig, seed: int):
+        self.data = data
+        self.config = config
+        self.features: list[FeatureSpec] = data.features()
+        self.label = data.label
+        self.seed = seed
+        rng = np.random.default_rng([seed, 1])
+        self.train_idx, self.holdout_idx = splits.row_split(
+            config.split, len(data.labels), config.holdout_fraction, config.time_quantile, rng
+        )
+        for part, index in (("training", self.train_idx), ("held-out", self.holdout_idx)):
+            clicks = int(data.labels[index].sum())
+            if clicks in (0, len(index)):
+                raise DataError(
+                    f"{data.source}: the {part} rows ({len(index)}) are all {'clicks' if clicks else 'non-clicks'}; "
+                    "a CTR model needs both labels to train and AUC needs both to be defined (more rows, or "
+                    "another data.split)"
+                )
+
+    @property
+    def input_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def held_out(self) -> int:
+        return int(len(self.holdout_idx))
+
+    @property
+    def train_rows_per_epoch(self) -> int:
+        return int(len(self.train_idx))
+
+    @property
+    def train_click_rate(self) -> float:
+        return float(self.data.labels[self.train_idx].mean())
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.data.labels)} rows, {len(self.features)} features, click rate {self.data.labels.mean():.3f}; "
+            f"{len(self.train_idx)} train rows per epoch, {len(self.holdout_idx)} held out"
+        )
+
+    def describe(self) -> str:
+        """The evaluation protocol in one sentence, for the manifest and the report."""
+        c = self.config
+        split = {
+            "random": f"random {c.holdout_fraction:.0%} of the rows held out",
+            "time": f"the last {1 - c.time_quantile:.0%} of the rows (time order) held out",
+            "leave_last_out": f"no users to leave one out for: the last {1 - c.time_quantile:.0%} of the rows "
+            "(time order) held out, as split 'time'",
+        }[c.split]
+        return f"{split}; {len(self.holdout_idx)} held-out rows scored pointwise (AUC, LogLoss), no ranking metrics"
+
+    def rows(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        return {f.name: self.data.columns[f.name][index] for f in self.features}
+
+    def train_epoch(self, epoch: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The training rows in a fresh order for each epoch (same order for every model)."""
+        order = np.random.default_rng([self.seed, 2, epoch]).permutation(self.train_idx)
+        return self.rows(order), self.data.labels[order]
+
+    def pointwise_eval(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        return self.rows(self.holdout_idx), self.data.labels[self.holdout_idx]
+
+    def representative_rows(self, count: int) -> dict[str, np.ndarray]:
+        """Training rows drawn at random for int8 calibration; never held-out rows."""
+        chosen = np.random.default_rng([self.seed, 3]).permutation(self.train_idx)[:count]
+        return self.rows(chosen)
+
+    def save_eval(self, path: Path) -> None:
+        """Writes eval.npz with the pointwise part only (device_bench.evalset allows that)."""
+        _write_eval(path, *self.pointwise_eval(), {})
+
+
+def make_task(data: Interactions | LabeledRows, config: DataConfig, seed: int) -> RankingTask | CtrTask:
+    """The task for what a source produced: ranking for interactions, CTR for labelled rows."""
+    if isinstance(data, LabeledRows):
+        return CtrTask(data, config, seed)
+    return RankingTask(data, config, seed)
+
+
+def _write_eval(path: Path, features: dict[str, np.ndarray], labels: np.ndarray, extra: dict[str, np.ndarray]) -> None:
+    arrays = {f"pointwise/{k}": v for k, v in features.items()}
+    arrays["pointwise/label"] = labels
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays, **extra)

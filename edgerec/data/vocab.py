@@ -25,11 +25,8 @@ def with_oov(data: Interactions, min_count: int = 1) -> Interactions:
     tables = {}
     for name, table in {**data.user_features, **data.item_features}.items():
         values = data.vocabularies[name]
-        keep = np.bincount(table, minlength=len(values)) >= min_count
-        new_code = np.zeros(len(values), dtype=np.int32)
-        new_code[keep] = np.arange(1, int(keep.sum()) + 1)
+        new_code, vocab[name] = frequent_codes(np.bincount(table, minlength=len(values)), values, min_count)
         tables[name] = np.r_[OOV_INDEX, new_code[table]].astype(np.int32)  # row 0: the OOV user / item
-        vocab[name] = [OOV] + [v for v, k in zip(values, keep) if k]
     return Interactions(
         user=(data.user + 1).astype(np.int32),
         item=(data.item + 1).astype(np.int32),
@@ -39,3 +36,12 @@ def with_oov(data: Interactions, min_count: int = 1) -> Interactions:
         vocabularies=vocab | {name: vocab[name] for name in tables},
         source=data.source,
     )
+
+
+def frequent_codes(counts: np.ndarray, values: list[str], min_count: int) -> tuple[np.ndarray, list[str]]:
+    """Old code -> model id, and the model vocabulary: values counted >= `min_count` times keep
+    their order as ids 1..K, every rarer value becomes the OOV index."""
+    keep = counts >= min_count
+    new_code = np.zeros(len(values), dtype=np.int32)
+    new_code[keep] = np.arange(1, int(keep.sum()) + 1)
+    return new_code, [OOV] + [v for v, k in zip(values, keep) if k]

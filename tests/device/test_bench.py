@@ -234,3 +234,21 @@ def test_manifest_entries_cannot_escape_the_bundle(tmp_path):
         # execute / assert
         with pytest.raises(run.BenchInputError, match="points outside the bundle folder; refused"):
             run.discover([tmp_path])
+
+
+def test_zero_byte_text_and_bit_flipped_files_are_error_rows(bundle, tmp_path):
+    # setup: an empty file, a text file named .tflite, and the model with its file identifier flipped
+    (tmp_path / "empty.tflite").write_bytes(b"")
+    (tmp_path / "text.tflite").write_text("this is not a flatbuffer\n")
+    flatbuffer = bytearray(bundle.model.read_bytes())
+    flatbuffer[4] ^= 0x01  # "TFL3" -> "UFL3": one bit
+    (tmp_path / "bitflip.tflite").write_bytes(bytes(flatbuffer))
+    paths = [tmp_path / name for name in ("empty.tflite", "text.tflite", "bitflip.tflite")]
+
+    # execute
+    result = run.bench([*paths, bundle.model], accuracy=False, **FAST)
+
+    # assert
+    status = {row["artifact"]: row["status"] for row in result}
+    assert status.pop("model.tflite") == "ok"
+    assert len(status) == 3 and all(s.startswith("error") and "timeout" not in s for s in status.values()), status

@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from edgerec.cli import main
-from tests.utils import write_movielens
+from tests.utils import write_criteo, write_movielens
 
 
 def _prepare(*args):
@@ -72,3 +72,36 @@ def test_too_few_interactions_per_user_for_the_split(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1].startswith("Error: 1 users have fewer than 2 interactions")
     assert "Traceback" not in result.output
+
+
+GOOD_CRITEO = "\t".join(["0", *["1"] * 13, *["68fd1e64"] * 26]) + "\n"
+CRITEO_CASES = {
+    "comma-separated": (GOOD_CRITEO + GOOD_CRITEO.replace("\t", ","),
+                        ["day.tsv: line 2: expected 40 tab-separated fields (label, I1..I13, C1..C26), found 1",
+                         "(comma-separated? Criteo files are tab-separated)"]),
+    "field missing": (GOOD_CRITEO + GOOD_CRITEO.rstrip("\n").rsplit("\t", 1)[0] + "\n",
+                      ["day.tsv: line 2: expected 40 tab-separated fields", "found 39"]),
+    "label not 0/1": (GOOD_CRITEO + "2" + GOOD_CRITEO[1:],
+                      ["day.tsv: line 2: column 'label' (field 1) must be 0 or 1. Received: '2'"]),
+    "empty label": (GOOD_CRITEO + GOOD_CRITEO[1:],
+                    ["day.tsv: line 2: column 'label' (field 1) must be 0 or 1. Received: an empty field"]),
+    "non-integer I-column": (GOOD_CRITEO + GOOD_CRITEO.replace("\t1\t", "\tabc\t", 1),
+                             ["day.tsv: line 2: column 'I1' (field 2) must be an integer or empty. Received: 'abc'"]),
+    "empty file": ("", ["day.tsv: no rows (expected tab-separated lines: label, I1..I13, C1..C26)"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRITEO_CASES))
+def test_criteo_errors(tmp_path, case):
+    text, needles = CRITEO_CASES[case]
+    (tmp_path / "day.tsv").write_text(text)
+    _one_line_error(_prepare("--source", "criteo", "--path", str(tmp_path / "day.tsv"), "--out", str(tmp_path / "o")),
+                    *needles)
+
+
+def test_criteo_rejects_interaction_flags(tmp_path):
+    write_criteo(tmp_path / "day.tsv", rows=10)
+    _one_line_error(_prepare("--source", "criteo", "--path", str(tmp_path / "day.tsv"), "--out", str(tmp_path / "o"),
+                             "--min-rating", "4"), "--min-rating / --label-col do not apply to --source criteo")
+    _one_line_error(_prepare("--source", "csv", "--path", str(tmp_path / "day.tsv"), "--out", str(tmp_path / "o"),
+                             "--min-count", "3"), "--min-count applies to --source criteo")

@@ -45,3 +45,21 @@ def test_source_and_file_type_must_agree(tmp_path):
     result = CliRunner().invoke(main, ["data", "prepare", "--source", "parquet", "--path", str(_csv(tmp_path)),
                                        "--out", str(tmp_path / "p")])
     assert result.exit_code == 2 and "--source parquet expects a .parquet file" in result.output
+
+
+def test_criteo_prepare_writes_a_ctr_folder(tmp_path):
+    # setup
+    from tests.utils import write_criteo
+
+    labels = write_criteo(tmp_path / "day.tsv", rows=300)
+    # execute
+    result = CliRunner().invoke(main, ["data", "prepare", "--source", "criteo", "--path", str(tmp_path / "day.tsv"),
+                                       "--out", str(tmp_path / "p"), "--min-count", "3"])
+    # assert
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"prepared 300 rows, click rate {labels.mean():.4f} (I1, I2,")
+    schema = json.loads((tmp_path / "p" / "schema.json").read_text())
+    assert schema["kind"] == "ctr" and schema["rows"] == 300 and len(schema["features"]) == 39
+    for feature in schema["features"]:
+        vocab = (tmp_path / "p" / "vocab" / f"{feature['name']}.txt").read_text().splitlines()
+        assert vocab[0] == "<oov>" and len(vocab) == feature["vocab_size"]

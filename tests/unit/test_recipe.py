@@ -104,3 +104,11 @@ def test_round_trip_keeps_methods_and_omits_unset_parameters(tmp_path):
     # assert
     assert plain["distill"]["methods"] == [{"name": "ranking", "weight": 1.0, "top_k": 2}, {"name": "embedding", "weight": 1.0}]
     assert again == original
+
+
+def test_a_folder_named_like_a_builtin_does_not_shadow_it(tmp_path, monkeypatch):
+    # setup: e.g. a bundle written to ./smoke
+    (tmp_path / "smoke").mkdir()
+    monkeypatch.chdir(tmp_path)
+    # execute / assert
+    assert recipe.load("smoke").name == "smoke"

@@ -146,3 +146,29 @@ def test_failed_rows_give_a_report_without_points(bundle):
     data = json.loads((bundle / "plots.json").read_text())
     assert data["artifacts"] == [] and all(p["file"] is None and p["front"] == [] for p in data["plots"])
     assert "nothing to plot" in (bundle / "report.md").read_text()
+
+
+def test_ctr_bundle_reports_n_a_for_ranking_metrics_and_draws_no_ndcg_plot(bundle):
+    # setup: a CTR bundle: its eval set gives AUC and LogLoss only, parity has no top-10 overlap
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["eval"]["metrics"] = ["auc", "logloss"]
+    manifest["stages"] = [{"name": "click-rate prior (baseline)", "metrics": {"auc": 0.5, "logloss": 0.55}},
+                          {"name": "teacher", "metrics": {"auc": 0.8, "logloss": 0.45}, "params": 9, "seconds": 1.0}]
+    for artifact in manifest["artifacts"]:
+        del artifact["parity"]["top10_overlap"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    rows = [{**_row(name, size, p50, auc, None), "metrics": {"auc": auc, "logloss": 0.4}}
+            for name, (size, p50, auc, _) in ARTIFACTS.items()]
+    bench_rows.write_json(bundle / "bench.json", {}, rows)
+    # execute
+    result = CliRunner().invoke(main, ["report", str(bundle)])
+    # assert
+    assert result.exit_code == 0, result.output
+    text = (bundle / "report.md").read_text()
+    assert "| click-rate prior (baseline) | — | 0.5000 | 0.5500 | n/a | n/a | 0 |" in text
+    assert "| teacher.tflite | 1 | 1 | 2929.7 | 1.0× | 20.0 | 1.00× | 0.9000 | 0.4000 | n/a | n/a | 1.000 | n/a | ok |" in text
+    assert "| teacher.tflite | fp32 | 1.00e-06 | 1.00e-07 | n/a |" in text
+    assert "training click rate" in text and "item-popularity" not in text
+    data = json.loads((bundle / "plots.json").read_text())
+    assert [p["name"] for p in data["plots"]] == ["auc_vs_bytes", "auc_vs_p50"]
+    assert not list(bundle.glob("ndcg10_*.png"))

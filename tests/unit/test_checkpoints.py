@@ -1,0 +1,105 @@
+"""Build checkpoints: what a killed build leaves is enough to resume it, and nothing else is trusted."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edgerec.checkpoints import STATE_DIR, BuildState, ResumeError
+from edgerec.cli import main
+
+FINGERPRINT = {"recipe": {"name": "smoke", "seed": 0}, "data": None, "versions": {"tensorflow": "2.21.0"}}
+
+
+def test_saved_weights_come_back_bit_exact_and_in_order(tmp_path):
+    # setup
+    state = BuildState.start(tmp_path, FINGERPRINT)
+    weights = [np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32), np.arange(5, dtype=np.int64)]
+    # execute
+    state.save("compress/0_low_rank", {"name": "+ low_rank", "metrics": {"auc": 0.7}}, weights)
+    resumed = BuildState.resume(tmp_path, FINGERPRINT)
+    # assert
+    assert resumed.done("compress/0_low_rank") == {"name": "+ low_rank", "metrics": {"auc": 0.7}}
+    assert resumed.done("teacher") is None
+    restored = resumed.weights("compress/0_low_rank")
+    assert len(restored) == 2 and all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(weights, restored))
+
+
+def test_a_stage_is_recorded_only_after_its_weights_file_is_whole(tmp_path, monkeypatch):
+    # setup: one stage finished; the next one's weights write dies half-way, as under kill -9
+    state = BuildState.start(tmp_path, FINGERPRINT)
+    state.save("data", {})
+
+    def dying_savez(fh, *arrays):
+        fh.write(b"PK\x03\x04 half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", dying_savez)
+    # execute
+    with pytest.raises(KeyboardInterrupt):
+        state.save("teacher", {"name": "teacher"}, [np.zeros(3)])
+    # assert: the state does not name the stage and no file sits under its final name
+    saved = json.loads((tmp_path / STATE_DIR / "state.json").read_text())
+    assert saved["stages"] == {"data": {}}
+    assert not (tmp_path / STATE_DIR / "teacher.npz").exists()
+
+
+def test_resume_refuses_another_recipe_and_names_what_changed(tmp_path):
+    # setup
+    BuildState.start(tmp_path, FINGERPRINT).save("teacher", {})
+    other = {**FINGERPRINT, "recipe": {"name": "smoke", "seed": 1}}
+    # execute / assert
+    with pytest.raises(ResumeError, match="started with a different recipe; resume it with the same ones, or use --force"):
+        BuildState.resume(tmp_path, other)
+
+
+def test_finish_removes_the_checkpoints(tmp_path):
+    state = BuildState.start(tmp_path, FINGERPRINT)
+    state.save("teacher", {}, [np.zeros(2)])
+    state.finish()
+    assert not (tmp_path / STATE_DIR).exists() and not BuildState.exists(tmp_path)
+
+
+def _build(*args):
+    return CliRunner().invoke(main, ["build", "--recipe", "smoke", *args])
+
+
+def _one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_a_fresh_state_writes_nothing_until_a_stage_finishes(tmp_path):
+    BuildState.start(tmp_path, FINGERPRINT)
+    assert not (tmp_path / STATE_DIR).exists()
+
+
+def test_an_interrupted_build_is_not_overwritten_without_resume_or_force(tmp_path):
+    BuildState.start(tmp_path, FINGERPRINT).save("teacher", {})
+    _one_line_error(_build("--out", str(tmp_path)), "holds an interrupted build", "--resume", "--force")
+
+
+def test_resume_of_a_complete_bundle_is_refused(tmp_path):
+    (tmp_path / "manifest.json").write_text("{}")
+    _one_line_error(_build("--out", str(tmp_path), "--resume"), "complete bundle, nothing to resume")
+
+
+def test_resume_and_force_together_are_refused(tmp_path):
+    _one_line_error(_build("--out", str(tmp_path), "--resume", "--force"), "--resume and --force")
+
+
+def test_resume_with_another_recipe_is_refused_before_any_training(tmp_path):
+    BuildState.start(tmp_path, {"recipe": {}, "data": None, "versions": {}}).save("teacher", {})
+    _one_line_error(_build("--out", str(tmp_path), "--resume"), "started with a different recipe and versions")
+
+
+def test_a_bad_step_parameter_fails_before_any_training(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("compress:\n  - name: low_rank\n    params: {rank: 0}\n")
+    result = CliRunner().invoke(main, ["build", "--recipe", str(recipe), "--out", str(tmp_path / "o")])
+    _one_line_error(result, "compress step 'low_rank': rank must be")
+    assert not (tmp_path / "o").exists()
