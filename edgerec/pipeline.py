@@ -30,10 +30,10 @@ from edgerec.checkpoints import BuildState
 from edgerec.data import sources, synthetic
 from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.data.vocab import OOV_INDEX
+from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
-from edgerec.distill.losses import LogitsDistillation
 from edgerec.models.zoo import build_ranker
-from edgerec.recipe import Recipe
+from edgerec.recipe import DistillMethod, Recipe
 
 Log = Callable[[str], None]
 PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite for parity
@@ -76,6 +76,7 @@ def run(
     dataset = synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
     task = make_task(dataset, recipe.data, recipe.seed)
     log(f"  {task.summary()}")
+    _check_distillation(recipe, task)
     stages = [Stage(*train.baseline(task))]
     checkpointed = _Checkpointed(state, task, recipe.seed, log)
 
@@ -220,9 +221,22 @@ class _Checkpointed:
         return model, stage
 
 
+def _check_distillation(recipe: Recipe, task) -> None:
+    """A method the data cannot feed, or a layer name the models lack, fails now, not after training."""
+    needs_candidates = [m.name for m in recipe.distill.methods if m.name == "ranking"]
+    if needs_candidates and not task.num_candidates:
+        raise losses.DistillError(
+            "distill.methods: 'ranking' distillation ranks each user's candidate items, and this dataset has no "
+            "users (CTR rows); use 'logits', 'hint' or 'embedding'"
+        )
+    loss = losses.from_config(recipe.distill)
+    if loss.reads_layers:
+        loss.build(build_ranker(task.features, recipe.teacher, "teacher"), build_ranker(task.features, recipe.student, "student"))
+
+
 def _train_alone(checkpointed, task, recipe, name, model_config, train_config, log, label=None):
     def fit(model):
-        log(f"[{name}] embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
+        log(f"[{name}] {model_config.architecture}, embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
             f"cross layers {model_config.cross_layers}")
         train.compile_ranker(model, train_config)
         train.fit(model, task, train_config, train_config.epochs, name, log)
@@ -231,10 +245,13 @@ def _train_alone(checkpointed, task, recipe, name, model_config, train_config, l
     return checkpointed(name, label or name, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed), fit)
 
 
-def _distill(teacher, student, task, recipe, epochs, label, log, callbacks=None):
-    distiller = Distiller(teacher, student, LogitsDistillation(recipe.distill.temperature), recipe.distill.alpha)
+def _distill(teacher, student, task, recipe, epochs, label, log, callbacks=None,
+             methods: tuple[DistillMethod, ...] | None = None):
+    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`."""
+    loss = losses.from_config(recipe.distill, methods)
+    distiller = Distiller(teacher, student, loss, recipe.distill.alpha)
     distiller.compile(optimizer=keras.optimizers.Adam(recipe.student_training.learning_rate))
-    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks)
+    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks, distiller.candidates)
 
 
 def _compress(checkpointed, teacher, student, task, recipe, stages, log):

@@ -62,20 +62,34 @@ class DataConfig:
         _check(self.min_count >= 1, "min_count", ">= 1", self.min_count)
 
 
+# The teacher zoo (built by edgerec.models.zoo, which must define exactly these names).
+ARCHITECTURES = ("mlp", "neumf", "deepfm", "dcn_v2")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of one ranker: embeddings per feature, optional DCN-v2 cross layers, an MLP."""
+    """Architecture of one ranker: embeddings per feature, then the `architecture`'s towers.
+
+    `cross_layers` / `cross_projection_dim` belong to dcn_v2 (the default, which with no cross
+    layers is the plain MLP every earlier recipe built).
+    """
 
     embedding_dim: int
     hidden: tuple[int, ...]
     cross_layers: int = 0
     cross_projection_dim: int = 0  # 0: full-rank cross matrices
+    architecture: str = "dcn_v2"
 
     def __post_init__(self) -> None:
+        _check(self.architecture in ARCHITECTURES, "architecture", f"one of {list(ARCHITECTURES)}", self.architecture)
         _check(self.embedding_dim >= 1, "embedding_dim", ">= 1", self.embedding_dim)
         _check(self.cross_projection_dim >= 0, "cross_projection_dim", ">= 0 (0 = full rank)", self.cross_projection_dim)
         _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
         _check(self.cross_layers >= 0, "cross_layers", ">= 0", self.cross_layers)
+        if self.architecture != "dcn_v2":
+            for key in ("cross_layers", "cross_projection_dim"):
+                _check(getattr(self, key) == 0, key, f"0 for architecture '{self.architecture}' (dcn_v2 only)",
+                       getattr(self, key))
 
 
 @dataclass(frozen=True)
@@ -90,16 +104,74 @@ class TrainConfig:
         _check(self.learning_rate > 0, "learning_rate", "> 0", self.learning_rate)
 
 
+# Distillation methods (built by edgerec.distill.losses.METHODS) and the parameters each takes.
+DISTILL_METHODS = {
+    "logits": (),
+    "ranking": ("top_k", "candidates", "position_weights", "decay"),
+    "hint": ("student_layer", "teacher_layer"),
+    "embedding": (),
+}
+
+
+@dataclass(frozen=True)
+class DistillMethod:
+    """One distillation loss and its weight in the sum; parameters left out take the loss's defaults.
+
+    ranking: top_k (5) teacher-top items of each user's group of `candidates` (20) become weighted
+    positives, position_weights exponential (exp(-rank / decay), decay 2) or uniform.
+    hint: student_layer (through a learned projection) regresses teacher_layer.
+    """
+
+    name: str
+    weight: float = 1.0
+    student_layer: str | None = None
+    teacher_layer: str | None = None
+    top_k: int | None = None
+    candidates: int | None = None
+    position_weights: str | None = None
+    decay: float | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.name in DISTILL_METHODS, "name", f"one of {list(DISTILL_METHODS)}", self.name)
+        _check(self.weight > 0, "weight", "> 0", self.weight)
+        takes = DISTILL_METHODS[self.name]
+        for f in dataclasses.fields(self)[2:]:
+            value = getattr(self, f.name)
+            if value is not None and f.name not in takes:
+                raise RecipeError(
+                    f"{f.name}: not a parameter of method '{self.name}' (it takes: {', '.join(takes) or 'none'}). "
+                    f"Received: {value!r}"
+                )
+        if self.name == "hint":
+            for key in ("student_layer", "teacher_layer"):
+                _check(bool(getattr(self, key)), key, "a layer name (method 'hint' needs both layers)", getattr(self, key))
+        if self.top_k is not None:
+            _check(self.top_k >= 1, "top_k", ">= 1", self.top_k)
+        if self.candidates is not None:
+            _check(self.candidates > (self.top_k or 5), "candidates", "> top_k", self.candidates)
+        if self.position_weights is not None:
+            _check(self.position_weights in ("exponential", "uniform"), "position_weights",
+                   "one of ['exponential', 'uniform']", self.position_weights)
+        if self.decay is not None:
+            _check(self.decay > 0, "decay", "> 0", self.decay)
+
+
 @dataclass(frozen=True)
 class DistillConfig:
-    """Soft-label distillation for a binary head: alpha*BCE(y,s) + (1-alpha)*T^2*BCE(sig(t/T), sig(s/T))."""
+    """loss = alpha * BCE(y, s) + (1 - alpha) * sum_i weight_i * method_i(teacher, student).
+
+    The default, logits only, is soft-label distillation for a binary head:
+    alpha*BCE(y,s) + (1-alpha)*T^2*BCE(sig(t/T), sig(s/T)).
+    """
 
     alpha: float = 0.5
     temperature: float = 2.0
+    methods: tuple[DistillMethod, ...] = (DistillMethod("logits"),)
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.alpha <= 1.0, "alpha", "a value in [0, 1]", self.alpha)
         _check(self.temperature > 0, "temperature", "> 0", self.temperature)
+        _check(len(self.methods) >= 1, "methods", "at least one method", self.methods)
 
 
 @dataclass(frozen=True)
@@ -148,8 +220,9 @@ class Recipe:
 
 
 def _to_plain(value: Any) -> Any:
+    """Lists and dicts only; None (an optional parameter left out) is omitted."""
     if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
+        return {k: _to_plain(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
         return [_to_plain(v) for v in value]
     return value
@@ -196,8 +269,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         ok = isinstance(value, str)
     elif hint is dict or origin is dict:
         ok = isinstance(value, dict)
-    elif isinstance(hint, types.UnionType):
-        ok = True
+    elif isinstance(hint, types.UnionType):  # `X | None`: absent (None) or an X
+        (item_hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return None if value is None else _coerce(item_hint, value, where)
     else:
         ok = isinstance(value, hint)
     if not ok:

@@ -1,8 +1,9 @@
 """Training and evaluation loops shared by every stage of the pipeline.
 
 Each epoch gets its data from the task (freshly sampled negatives, or reshuffled CTR rows,
-seeded by epoch, so every model sees the same data), and evaluation always uses the task's fixed held-out sets and the one metrics
-implementation in `device_bench.metrics`, so Keras-side and device-side numbers are comparable.
+seeded by epoch, so every model sees the same data), and evaluation always uses the task's
+fixed held-out sets and the one metrics implementation in `device_bench.metrics`, so
+Keras-side and device-side numbers are comparable.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from device_bench import metrics
-from edgerec._keras import keras
+from edgerec._keras import keras, tf
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.recipe import TrainConfig
 
@@ -29,16 +30,38 @@ def fit(
     label: str,
     log: Log,
     callbacks: list | None = None,
+    candidates: int = 0,
 ) -> None:
-    """Trains `model` (already compiled) for `epochs` epochs of resampled data, logging each."""
+    """Trains `model` (already compiled) for `epochs` epochs of resampled data, logging each.
+
+    With `candidates` > 0 each batch also carries candidate groups of that size, for a
+    Distiller whose losses read them (ranking distillation); see `with_candidate_groups`.
+    """
     for epoch in range(epochs):
         start = time.perf_counter()
         features, labels = task.train_epoch(epoch)
-        history = model.fit(
-            features, labels, batch_size=config.batch_size, epochs=1, verbose=0, callbacks=callbacks or []
-        )
+        if candidates:
+            data = {"x": with_candidate_groups(features, labels, task.candidate_groups(epoch, candidates), config.batch_size)}
+        else:
+            data = {"x": features, "y": labels, "batch_size": config.batch_size}
+        history = model.fit(**data, epochs=1, verbose=0, callbacks=callbacks or [])
         loss = history.history["loss"][-1]
         log(f"  {label}: epoch {epoch + 1}/{epochs} loss {loss:.4f} ({time.perf_counter() - start:.0f}s)")
+
+
+def with_candidate_groups(
+    features: dict[str, np.ndarray], labels: np.ndarray, groups: dict[str, np.ndarray], batch_size: int
+) -> tf.data.Dataset:
+    """Batches ((rows, groups), labels): the pointwise rows in order, next to an equal share of groups.
+
+    Groups (one per user) are spread over the epoch's steps, ceil(groups / steps) per batch,
+    repeating if needed, so every user's group is seen about once per epoch whatever the batch.
+    """
+    steps = max(1, -(-len(labels) // batch_size))
+    per_batch = -(-len(next(iter(groups.values()))) // steps)
+    rows = tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch_size)
+    grouped = tf.data.Dataset.from_tensor_slices(groups).repeat().batch(per_batch)
+    return tf.data.Dataset.zip((rows, grouped)).map(lambda r, g: ((r[0], g), r[1]))
 
 
 def compile_ranker(model: keras.Model, config: TrainConfig) -> None:

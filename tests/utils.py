@@ -55,6 +55,33 @@ def assert_layer_contract(layer_factory, inputs, tmp_path) -> None:
     np.testing.assert_allclose(loaded.predict(feed, verbose=0), expected, rtol=1e-6, atol=1e-6)
 
 
+
+def assert_model_contract(model, rows: dict, tmp_path) -> None:
+    """A whole ranker: config round-trip, clone, save/load and fp32 TFLite all give its logits."""
+    from converters import parity, tflite
+    from edgerec import train
+    from edgerec._keras import keras
+
+    expected = train.predict_logits(model, rows)
+
+    rebuilt = keras.Model.from_config(model.get_config())
+    rebuilt.set_weights(model.get_weights())
+    assert rebuilt.get_config() == model.get_config()
+    np.testing.assert_allclose(train.predict_logits(rebuilt, rows), expected, rtol=1e-6, atol=1e-6)
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(train.predict_logits(clone, rows), expected, rtol=1e-6, atol=1e-6)
+
+    path = tmp_path / f"{model.name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(train.predict_logits(loaded, rows), expected, rtol=1e-6, atol=1e-6)
+
+    lite = tmp_path / f"{model.name}.tflite"
+    lite.write_bytes(tflite.convert(model, "fp32"))
+    np.testing.assert_allclose(parity.tflite_logits(lite, rows), expected, rtol=1e-4, atol=1e-4)
+
 _BLOCKER = '''
 import os, sys
 

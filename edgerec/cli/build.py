@@ -51,10 +51,11 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     from edgerec.checkpoints import ResumeError
     from edgerec.compress.base import StepError
     from edgerec.data.schema import DataError
+    from edgerec.distill.losses import DistillError
 
     try:
         pipeline.run(recipe, out, data=data_path, force=force, resume=resume, log=lambda m: click.echo(m, err=True))
-    except (DataError, StepError, ResumeError, pipeline.BundleExistsError) as exc:
+    except (DataError, StepError, DistillError, ResumeError, pipeline.BundleExistsError) as exc:
         raise UserError(str(exc)) from None
     click.echo(f"bundle written to {out}; see {out / 'report.md'}")
 

@@ -77,10 +77,12 @@ def sample_candidates(
     rng: np.random.Generator,
     weights: np.ndarray | None = None,
     user_names: list[str] | None = None,
+    remedy: str = "lower data.eval_candidates",
 ) -> np.ndarray:
     """`count` distinct non-positive items for each entry of `users`, shape (len(users), count).
 
-    `user_names` (the user vocabulary) lets an error name the user by the id the data used.
+    `user_names` (the user vocabulary) lets an error name the user by the id the data used;
+    `remedy` is the setting the error tells the user to change.
     """
     out = np.empty((len(users), count), dtype=np.int32)
     all_items = np.arange(positives.first_item, positives.num_items)
@@ -92,7 +94,7 @@ def sample_candidates(
             name = repr(user_names[u]) if user_names else str(u)
             raise DataError(
                 f"user {name} has only {unseen.size} items they never interacted with; "
-                f"{count} eval negatives are needed (lower data.eval_candidates)"
+                f"{count} candidates are needed ({remedy})"
             )
         p = None if weights is None else weights[unseen] / weights[unseen].sum()
         for row in rows:

@@ -141,6 +141,22 @@ class RankingTask:
         order = rng.permutation(len(users))
         return self.rows(users[order], items[order]), labels[order]
 
+    def candidate_groups(self, epoch: int, size: int) -> dict[str, np.ndarray]:
+        """One group per training user, shuffled: `size` distinct items the user never interacted with.
+
+        Model inputs, each of shape (users, size). Ranking distillation (Tang & Wang, KDD 2018)
+        lets the teacher rank each group and makes its top items positives for the student;
+        the groups carry no labels, and exclude held-out items like every negative does.
+        """
+        rng = np.random.default_rng([self.seed, 4, epoch])
+        users = rng.permutation(np.unique(self.train_user))
+        items = sample_candidates(
+            users, size, self.positives, rng, self.train_weights, self.data.vocabularies["user_id"],
+            remedy="lower the ranking distillation's candidates",
+        )
+        rows = self.rows(np.repeat(users, size), items.reshape(-1))
+        return {name: values.reshape(len(users), size) for name, values in rows.items()}
+
     def pointwise_eval(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         return self.rows(self.pointwise_users, self.pointwise_items), self.pointwise_labels
 

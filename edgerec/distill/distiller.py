@@ -1,17 +1,27 @@
 """A tf_keras Model that trains a student under a frozen teacher.
 
-loss = alpha * BCE(label, sigmoid(z_s)) + (1 - alpha) * distillation(z_t, z_s)
+loss = alpha * BCE(label, sigmoid(z_s)) + (1 - alpha) * sum_i w_i * distillation_i(teacher, student)
 
 The student may be a plain model or one wrapped by a compression step (pruning wrappers,
 QAT fake-quant): the distiller only calls it, so the teacher keeps supervising every
 fine-tuning stage. TFMOT's `UpdatePruningStep` finds the student's pruned layers because it
 recurses into sub-models of the fitted model.
+
+Losses that read intermediate layers (hint, embedding) make the distiller build auxiliary
+sub-models of the teacher and of the student that expose those layers' outputs next to the
+logit; they share the models' layers, so the teacher stays frozen and the gradient reaches the
+student's own weights. The losses' projections are trained alongside the student and live in
+the distiller, never in the student, so they are never exported.
+
+Ranking distillation reads candidate groups: the training data is then `((rows, groups), y)`
+where `groups` maps each input name to an int32 array (groups, candidates) — one user's
+candidate items per row (see `RankingTask.candidate_groups` and `train.fit`).
 """
 
 from __future__ import annotations
 
 from edgerec._keras import keras, tf
-from edgerec.distill.losses import DistillationLoss
+from edgerec.distill.losses import CANDIDATES, SCORE, DistillationLoss, WeightedSum, layer_output
 
 
 class Distiller(keras.Model):
@@ -21,10 +31,20 @@ class Distiller(keras.Model):
             raise ValueError(f"alpha must be in [0, 1]. Received: alpha={alpha}")
         self.teacher = teacher
         self.student = student
-        self.distillation_loss = loss
+        self.distillation_loss = loss if isinstance(loss, WeightedSum) else WeightedSum([(1.0, loss)])
         self.alpha = alpha
         teacher.trainable = False
+        self.distillation_loss.build(teacher, student)
+        self.projections = self.distillation_loss.projections
+        teacher_keys, student_keys = self.distillation_loss.keys
+        self._teacher_outputs = _named_outputs(teacher, teacher_keys)
+        self._student_outputs = _named_outputs(student, student_keys)
         self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def candidates(self) -> int:
+        """Items per candidate group the training data must provide (0: no groups)."""
+        return self.distillation_loss.candidates
 
     @property
     def metrics(self):
@@ -35,20 +55,51 @@ class Distiller(keras.Model):
 
     def train_step(self, data):
         x, y = data
-        teacher_logits = self.teacher(x, training=False)
+        groups = None
+        if self.candidates:
+            x, groups = x
+        teacher_outputs = self._teacher_outputs(x, training=False)
+        if groups is not None:
+            teacher_outputs[CANDIDATES] = _group_logits(self.teacher, groups, training=False)
         with tf.GradientTape() as tape:
-            student_logits = self.student(x, training=True)
+            student_outputs = self._student_outputs(x, training=True)
+            if groups is not None:
+                student_outputs[CANDIDATES] = _group_logits(self.student, groups, training=True)
+            student_logits = student_outputs[SCORE]
             hard = tf.reduce_mean(
                 tf.nn.sigmoid_cross_entropy_with_logits(
                     labels=tf.cast(tf.reshape(y, [-1]), student_logits.dtype),
                     logits=tf.reshape(student_logits, [-1]),
                 )
             )
-            soft = self.distillation_loss.compute_loss(teacher_logits, student_logits)
+            soft = self.distillation_loss.compute_loss(teacher_outputs, student_outputs)
             loss = self.alpha * hard + (1.0 - self.alpha) * soft
             if self.student.losses:
                 loss += tf.add_n(self.student.losses)
-        variables = self.student.trainable_variables
+        variables = self.student.trainable_variables + [w for p in self.projections for w in p.trainable_weights]
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
+
+
+def _named_outputs(model: keras.Model, keys: set[str]):
+    """A callable (x, training) -> {key: tensor} with the logit under SCORE and each named layer's output."""
+    layers = sorted(keys - {SCORE, CANDIDATES})
+    if not layers:
+        return lambda x, training: {SCORE: model(x, training=training)}
+    extractor = keras.Model(
+        model.inputs, [model.outputs[0]] + [layer_output(model, name) for name in layers], name=f"{model.name}_outputs"
+    )
+
+    def outputs(x, training):
+        values = extractor(x, training=training)
+        return dict(zip([SCORE, *layers], values))
+
+    return outputs
+
+
+def _group_logits(model: keras.Model, groups: dict, training: bool) -> tf.Tensor:
+    """Logits of (groups, candidates) id arrays, scored as one flat batch, shape (groups, candidates)."""
+    shape = tf.shape(next(iter(groups.values())))
+    flat = {name: tf.reshape(ids, [-1]) for name, ids in groups.items()}
+    return tf.reshape(model(flat, training=training), shape)

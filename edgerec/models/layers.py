@@ -6,6 +6,8 @@
   and V (r, n). Parameters r (m + n) + n instead of m n + n. Built from a trained Dense by
   truncated SVD (`from_dense`), which is the best rank-r approximation of the kernel
   (Eckart–Young), so fine-tuning starts close to the original function.
+- `FactorizationMachine`: the FM second-order term (Rendle, "Factorization Machines", ICDM 2010)
+  as used by DeepFM (Guo et al., IJCAI 2017), with no weights of its own.
 """
 
 from __future__ import annotations
@@ -124,3 +126,25 @@ class LowRankDense(keras.layers.Layer):
             weights.append(dense.bias.numpy())
         layer.set_weights(weights)
         return layer
+
+
+@keras.saving.register_keras_serializable(package="edgerec")
+class FactorizationMachine(keras.layers.Layer):
+    """Pairwise interactions of F field embeddings: input (batch, F, d), output (batch, 1).
+
+    sum_{i<j} <v_i, v_j> = 1/2 * sum_k [(sum_i v_ik)^2 - sum_i v_ik^2], Rendle's O(F d) form
+    of the O(F^2 d) sum. Built from SUM, MUL and SUB only, so it converts to full-integer int8.
+    """
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"FactorizationMachine expects (batch, fields, dim). Received: input_shape={input_shape}")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        summed = tf.reduce_sum(inputs, axis=1)
+        squares = tf.reduce_sum(inputs * inputs, axis=1)
+        return 0.5 * tf.reduce_sum(summed * summed - squares, axis=1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape([input_shape[0], 1])

@@ -1,38 +1,104 @@
 """Teacher and student builders: functional tf_keras models, one named int32 input per feature.
 
-Both output a single LOGIT per row, shape (batch, 1), named "score". A logit, not a
-probability, because (a) distillation needs logits, and (b) after int8 quantization a sigmoid
+Every architecture outputs a single LOGIT per row, shape (batch, 1), named "score". A logit, not
+a probability, because (a) distillation needs logits, and (b) after int8 quantization a sigmoid
 output has 1/256 resolution and would tie most candidates in a top-10 ranking; apps apply
 the sigmoid themselves when they need a probability.
+
+The zoo (`ModelConfig.architecture`), all over every feature (ids and side features):
+- `mlp`: NCF-MLP (He et al., "Neural Collaborative Filtering", WWW 2017): concatenated
+  embeddings -> MLP -> logit.
+- `neumf`: NeuMF from the same paper: a GMF branch (element-wise product of separate user and
+  item id embeddings) next to the MLP tower, concatenated -> logit.
+- `deepfm`: DeepFM (Guo et al., IJCAI 2017): first-order weight per feature value + FM
+  second-order interactions over the shared embeddings + a deep MLP on them, summed.
+- `dcn_v2`: DCN-v2 (Wang et al., WWW 2021): cross layers (optionally low-rank) next to the MLP.
+  With `cross_layers: 0` this is the same model as `mlp`.
+
+Layer names are shared across architectures so distillation and compression can address them:
+`embedding_<feature>` (one per feature), `embeddings` (their concatenation, the MLP input),
+`hidden_<i>` (MLP layers), `score` (the logit).
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 from edgerec._keras import keras
 from edgerec.data.schema import FeatureSpec
-from edgerec.models.layers import Cross
+from edgerec.models.layers import Cross, FactorizationMachine
 from edgerec.recipe import ModelConfig
+
+Inputs = dict[str, "tf.Tensor"]  # symbolic Keras inputs by feature name
 
 
 def build_ranker(features: list[FeatureSpec], config: ModelConfig, name: str, seed: int = 0) -> keras.Model:
-    """Embeddings per feature -> concat -> [DCN-v2 cross stack] and MLP -> Dense(1) logit."""
+    """The `config.architecture` ranker over `features`; same seed -> same initial weights."""
     keras.utils.set_random_seed(seed)
     inputs = {f.name: keras.Input(shape=(), dtype="int32", name=f.name) for f in features}
-    embedded = [
-        keras.layers.Embedding(f.vocab_size, config.embedding_dim, name=f"embedding_{f.name}")(inputs[f.name])
-        for f in features
-    ]
-    x0 = keras.layers.Concatenate(name="embeddings")(embedded)
+    score = ARCHITECTURES[config.architecture](inputs, features, config)
+    return keras.Model(inputs=inputs, outputs=score, name=name)
+
+
+def _embeddings(inputs: Inputs, features: list[FeatureSpec], dim: int, prefix: str = "embedding") -> list:
+    return [keras.layers.Embedding(f.vocab_size, dim, name=f"{prefix}_{f.name}")(inputs[f.name]) for f in features]
+
+
+def _mlp(x, hidden: tuple[int, ...]):
+    for i, units in enumerate(hidden):
+        x = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
+    return x
+
+
+def _concat(tensors: list, name: str):
+    return keras.layers.Concatenate(name=name)(tensors) if len(tensors) > 1 else tensors[0]
+
+
+def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
+    """Embeddings -> concat -> [DCN-v2 cross stack] and MLP -> Dense(1) logit."""
+    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
     towers = []
     if config.cross_layers:
         xl = x0
         for i in range(config.cross_layers):
             xl = Cross(projection_dim=config.cross_projection_dim or None, name=f"cross_{i}")([x0, xl])
         towers.append(xl)
-    h = x0
-    for i, units in enumerate(config.hidden):
-        h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
-    towers.append(h)
-    top = keras.layers.Concatenate(name="towers")(towers) if len(towers) > 1 else towers[0]
-    score = keras.layers.Dense(1, name="score")(top)
-    return keras.Model(inputs=inputs, outputs=score, name=name)
+    towers.append(_mlp(x0, config.hidden))
+    return keras.layers.Dense(1, name="score")(_concat(towers, "towers"))
+
+
+def _mlp_ranker(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
+    """NCF-MLP: concatenated embeddings of all features -> MLP -> Dense(1) logit."""
+    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
+    return keras.layers.Dense(1, name="score")(_mlp(x0, config.hidden))
+
+
+def _neumf(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
+    """GMF(user, item) = e_u * e_i on their own embeddings, next to the MLP tower; concat -> logit.
+
+    The paper keeps GMF and MLP embeddings separate so each branch can size them freely;
+    side features enter the MLP tower only (GMF is defined on the user-item pair).
+    """
+    ids = [f for f in features if f.name in ("user_id", "item_id")]
+    gmf = keras.layers.Multiply(name="gmf")(_embeddings(inputs, ids, config.embedding_dim, prefix="gmf_embedding"))
+    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
+    return keras.layers.Dense(1, name="score")(keras.layers.Concatenate(name="towers")([gmf, _mlp(x0, config.hidden)]))
+
+
+def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
+    """logit = sum_i w[x_i] + FM(v_1..v_F) + MLP(concat v); FM and MLP share the embeddings."""
+    first_order = keras.layers.Add(name="first_order")(_embeddings(inputs, features, 1, prefix="linear"))
+    embedded = _embeddings(inputs, features, config.embedding_dim)
+    x0 = keras.layers.Concatenate(name="embeddings")(embedded)
+    fields = keras.layers.Reshape((len(features), config.embedding_dim), name="fields")(x0)
+    second_order = FactorizationMachine(name="fm")(fields)
+    deep = keras.layers.Dense(1, name="deep")(_mlp(x0, config.hidden))
+    return keras.layers.Add(name="score")([first_order, second_order, deep])
+
+
+ARCHITECTURES: dict[str, Callable] = {
+    "mlp": _mlp_ranker,
+    "neumf": _neumf,
+    "deepfm": _deepfm,
+    "dcn_v2": _dcn_v2,
+}

@@ -119,3 +119,21 @@ def test_unwritable_out_folder_is_refused(tmp_path, monkeypatch):
     # assert
     assert result.exit_code == 2
     assert _error_lines(result) == [f"Error: --out: {tmp_path} is not writable"]
+
+
+def test_unknown_distillation_layer_fails_before_any_training(tmp_path):
+    # setup: the smoke recipe with a hint from a layer the student does not have
+    import yaml
+
+    from edgerec import recipe
+
+    plain = recipe.load("smoke").to_dict()
+    plain["distill"]["methods"] = [{"name": "hint", "student_layer": "hiden_0", "teacher_layer": "hidden_0"}]
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(plain))
+    # execute
+    result = CliRunner().invoke(main, ["build", "--recipe", str(path), "--out", str(tmp_path / "o")])
+    # assert
+    assert result.exit_code == 2
+    assert "model 'student' has no layer 'hiden_0'. Did you mean 'hidden_0'?" in result.output
+    assert "[teacher]" not in result.output

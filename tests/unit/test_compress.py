@@ -115,3 +115,31 @@ def test_registering_a_name_twice_is_refused():
 
     with pytest.raises(StepError, match="registered twice"):
         register(Again)
+
+
+@pytest.mark.parametrize("architecture", ["neumf", "deepfm", "dcn_v2"])  # mlp: the tests above
+def test_every_architecture_goes_through_the_whole_chain_to_int8(architecture, tiny_task, tmp_path):
+    # setup: any zoo architecture may be the student, so the step chain must accept each
+    from edgerec.models.zoo import build_ranker
+    from edgerec.recipe import ModelConfig
+
+    extra = {"cross_layers": 1} if architecture == "dcn_v2" else {}
+    model = build_ranker(tiny_task.features, ModelConfig(4, (16, 8), architecture=architecture, **extra), "s")
+    _, labels = tiny_task.train_epoch(0)
+    steps = int(np.ceil(len(labels) / 64))
+    done = ()
+    # execute
+    for name, given in (("low_rank", {"rank": 2}), ("prune", {}), ("qat", {})):
+        step = compress.get(name)
+        params = step.resolve(given)
+        ctx = compress.StepContext(steps, 1, previous_steps=done)
+        trainable = step.apply(model, params, ctx)
+        _finetune(trainable, step, params, ctx, tiny_task)
+        model, done = step.finalize(trainable, params), done + (name,)
+    rows = tiny_task.ranking_eval()
+    path = tmp_path / f"{architecture}.tflite"
+    path.write_bytes(tflite.convert(model, "int8", representative.dataset(tiny_task.representative_rows(200))))
+    result = parity.compare(train.predict_logits(model, rows), parity.tflite_logits(path, rows), 10)
+    # assert
+    assert result["mean_abs_logit_diff"] < 0.1
+    assert result["top10_overlap"] > 0.7

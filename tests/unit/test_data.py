@@ -60,7 +60,7 @@ def test_negatives_never_hit_positives():
 
 def test_too_few_unseen_items_for_eval_is_a_clear_error():
     data = tiny_interactions(items=12, per_user=8)
-    with pytest.raises(DataError, match=r"user '0' has only 4 items .* 9 eval negatives"):
+    with pytest.raises(DataError, match=r"user '0' has only 4 items .* 9 candidates are needed \(lower data.eval_candidates\)"):
         RankingTask(data, DataConfig(negatives_per_positive=1, eval_candidates=10), 0)
 
 

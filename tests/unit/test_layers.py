@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from edgerec._keras import keras
-from edgerec.models.layers import Cross, LowRankDense
+from edgerec.models.layers import Cross, FactorizationMachine, LowRankDense
 from tests.utils import assert_layer_contract
 
 
@@ -87,3 +87,32 @@ def test_low_rank_cross_equals_full_cross_with_the_product_matrix():
 def test_low_rank_cross_layer_contract(tmp_path):
     x = np.random.default_rng(0).normal(size=(4, 6)).astype("float32")
     assert_layer_contract(lambda: Cross(projection_dim=2, name="cross_low"), [x, x], tmp_path)
+
+
+def test_factorization_machine_hand_computed():
+    # setup: three 2-d fields; pairwise dots 1*3+2*4=11, 1*5+2*6=17, 3*5+4*6=39
+    fields = np.array([[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]], "float32")
+    # execute
+    out = FactorizationMachine()(fields).numpy()
+    # assert
+    np.testing.assert_allclose(out, [[11.0 + 17.0 + 39.0]])
+
+
+def test_factorization_machine_equals_the_pairwise_sum():
+    # setup
+    fields = np.random.default_rng(0).normal(size=(5, 4, 3)).astype("float32")
+    pairwise = sum(
+        (fields[:, i] * fields[:, j]).sum(axis=1) for i in range(4) for j in range(i + 1, 4)
+    )
+    # execute / assert
+    np.testing.assert_allclose(FactorizationMachine()(fields).numpy()[:, 0], pairwise, rtol=1e-5, atol=1e-5)
+
+
+def test_factorization_machine_rejects_flat_input():
+    with pytest.raises(ValueError, match=r"expects \(batch, fields, dim\). Received: input_shape=\(None, 6\)"):
+        FactorizationMachine()(keras.Input(shape=(6,)))
+
+
+def test_factorization_machine_layer_contract(tmp_path):
+    x = np.random.default_rng(0).normal(size=(4, 3, 2)).astype("float32")
+    assert_layer_contract(lambda: FactorizationMachine(name="fm"), [x], tmp_path)

@@ -36,6 +36,22 @@ def test_wrong_type_names_key_and_value(tmp_path):
         ("distill: {alpha: 1.5}\n", r"distill.alpha: expected a value in \[0, 1\]"),
         ("student: {embedding_dim: 0, hidden: [4]}\n", r"student.embedding_dim: expected >= 1"),
         ("bench: {threads: [0]}\n", r"bench.threads: expected positive thread counts"),
+        ("teacher: {embedding_dim: 4, hidden: [4], architecture: deepfn}\n",
+         r"teacher.architecture: expected one of \['mlp', 'neumf', 'deepfm', 'dcn_v2'\]"),
+        ("distill: {methods: [{name: hint, studnet_layer: h}]}\n",
+         r"distill.methods\[0\]: unknown key 'studnet_layer'. Did you mean 'student_layer'"),
+        ("distill: {methods: [{name: logit}]}\n",
+         r"distill.methods\[0\].name: expected one of \['logits', 'ranking', 'hint', 'embedding'\]"),
+        ("distill: {methods: [{name: logits, top_k: 3}]}\n",
+         r"distill.methods\[0\].top_k: not a parameter of method 'logits' \(it takes: none\)"),
+        ("distill: {methods: [{name: hint, student_layer: hidden_0}]}\n",
+         r"distill.methods\[0\].teacher_layer: expected a layer name"),
+        ("distill: {methods: [{name: ranking, top_k: three}]}\n",
+         r"distill.methods\[0\].top_k: expected int. Received: 'three'"),
+        ("distill: {methods: [{name: ranking, top_k: 4, candidates: 4}]}\n",
+         r"distill.methods\[0\].candidates: expected > top_k. Received: 4"),
+        ("distill: {methods: [{name: logits, weight: 0}]}\n", r"distill.methods\[0\].weight: expected > 0. Received: 0.0"),
+        ("distill: {methods: []}\n", r"distill.methods: expected at least one method"),
     ],
 )
 def test_out_of_range_values_are_rejected(tmp_path, text, message):
@@ -56,6 +72,37 @@ def test_round_trip_through_dict(tmp_path):
     # execute
     again = recipe.load(_write(tmp_path, yaml.safe_dump(original.to_dict())))
     # assert
+    assert again == original
+
+
+def test_distill_methods_parse_with_weights_and_parameters(tmp_path):
+    # execute
+    loaded = recipe.load(_write(tmp_path, (
+        "distill:\n  alpha: 0.3\n  methods:\n    - {name: logits, weight: 1.0}\n"
+        "    - {name: hint, weight: 0.1, student_layer: hidden_0, teacher_layer: hidden_1}\n"
+        "    - {name: ranking, weight: 0.5, top_k: 3}\n"
+    )))
+    # assert
+    methods = loaded.distill.methods
+    assert [(m.name, m.weight) for m in methods] == [("logits", 1.0), ("hint", 0.1), ("ranking", 0.5)]
+    assert (methods[1].student_layer, methods[1].teacher_layer) == ("hidden_0", "hidden_1")
+    assert methods[2].top_k == 3 and methods[2].candidates is None
+
+
+def test_default_distillation_is_logits_only():
+    assert recipe.load("default").distill.methods == (recipe.DistillMethod("logits", 1.0),)
+
+
+def test_round_trip_keeps_methods_and_omits_unset_parameters(tmp_path):
+    # setup
+    import yaml
+
+    original = recipe.load(_write(tmp_path, "distill: {methods: [{name: ranking, top_k: 2}, {name: embedding}]}\n"))
+    # execute
+    plain = original.to_dict()
+    again = recipe.load(_write(tmp_path, yaml.safe_dump(plain)))
+    # assert
+    assert plain["distill"]["methods"] == [{"name": "ranking", "weight": 1.0, "top_k": 2}, {"name": "embedding", "weight": 1.0}]
     assert again == original
 
 
