@@ -12,7 +12,6 @@ import math
 import platform
 import time
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -27,13 +26,11 @@ from device_bench import atomic
 from edgerec import compress, io, report, train
 from edgerec._keras import keras, tf
 from edgerec.checkpoints import BuildState
-from edgerec.data import sources, synthetic
-from edgerec.data.task import CtrTask, RankingTask, make_task
+from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
-from edgerec.distill import losses
-from edgerec.distill.distiller import Distiller
 from edgerec.models.zoo import build_ranker
-from edgerec.recipe import DistillMethod, Recipe
+from edgerec.recipe import Recipe
+from edgerec.stages import Stage, check_distillation, distill, load_task, measure, train_alone
 
 Log = Callable[[str], None]
 PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite for parity
@@ -42,17 +39,6 @@ PARITY_ROWS = 30_000  # CTR tasks (no candidate lists): held-out rows scored by 
 
 class BundleExistsError(FileExistsError):
     """The output folder already holds a bundle and overwriting it was not asked for."""
-
-
-@dataclass
-class Stage:
-    """Keras-side results of one model of the build, for the manifest and the report."""
-
-    name: str
-    metrics: dict
-    params: int | None = None
-    seconds: float = 0.0
-    facts: dict = field(default_factory=dict)
 
 
 def run(
@@ -72,11 +58,8 @@ def run(
     # in whatever order the threads finish.
     tf.config.experimental.enable_op_determinism()
 
-    log(f"[data] {'synthetic ' + recipe.data.synthetic_size if data is None else data}")
-    dataset = synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
-    task = make_task(dataset, recipe.data, recipe.seed)
-    log(f"  {task.summary()}")
-    _check_distillation(recipe, task)
+    task = load_task(recipe, data, log)
+    check_distillation(recipe, task)
     stages = [Stage(*train.baseline(task))]
     checkpointed = _Checkpointed(state, task, recipe.seed, log)
 
@@ -87,14 +70,14 @@ def run(
     )
     stages += [teacher_stage, scratch_stage]
 
-    def distill(student):
+    def train_distilled(student):
         log("[distill] student under the frozen teacher")
-        _distill(teacher, student, task, recipe, recipe.student_training.epochs, "distill", log)
+        distill(teacher, student, task, recipe, recipe.student_training.epochs, "distill", log)
         return student
 
     student, student_stage = checkpointed(
         "student", "student distilled", lambda: build_ranker(task.features, recipe.student, "student", seed=recipe.seed),
-        distill,
+        train_distilled,
     )
     stages.append(student_stage)
 
@@ -133,7 +116,7 @@ def run(
             "metrics": list(task.metric_names),
         },
         "schema": {
-            "source": dataset.source,
+            "source": task.data.source,
             "features": [f.to_dict() for f in task.features],
             "vocabularies": vocab_files,
             "oov_index": OOV_INDEX,
@@ -216,42 +199,16 @@ class _Checkpointed:
             return model, Stage(**record)
         t0 = time.perf_counter()
         model = train_fn(model)
-        stage = _stage(label, model, self.task, t0, self.log)
+        stage = measure(label, model, self.task, t0, self.log)
         self.state.save(key, vars(stage), model.get_weights())
         return model, stage
 
 
-def _check_distillation(recipe: Recipe, task) -> None:
-    """A method the data cannot feed, or a layer name the models lack, fails now, not after training."""
-    needs_candidates = [m.name for m in recipe.distill.methods if m.name == "ranking"]
-    if needs_candidates and not task.num_candidates:
-        raise losses.DistillError(
-            "distill.methods: 'ranking' distillation ranks each user's candidate items, and this dataset has no "
-            "users (CTR rows); use 'logits', 'hint' or 'embedding'"
-        )
-    loss = losses.from_config(recipe.distill)
-    if loss.reads_layers:
-        loss.build(build_ranker(task.features, recipe.teacher, "teacher"), build_ranker(task.features, recipe.student, "student"))
-
-
 def _train_alone(checkpointed, task, recipe, name, model_config, train_config, log, label=None):
-    def fit(model):
-        log(f"[{name}] {model_config.architecture}, embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
-            f"cross layers {model_config.cross_layers}")
-        train.compile_ranker(model, train_config)
-        train.fit(model, task, train_config, train_config.epochs, name, log)
-        return model
-
-    return checkpointed(name, label or name, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed), fit)
-
-
-def _distill(teacher, student, task, recipe, epochs, label, log, callbacks=None,
-             methods: tuple[DistillMethod, ...] | None = None):
-    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`."""
-    loss = losses.from_config(recipe.distill, methods)
-    distiller = Distiller(teacher, student, loss, recipe.distill.alpha)
-    distiller.compile(optimizer=keras.optimizers.Adam(recipe.student_training.learning_rate))
-    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks, distiller.candidates)
+    return checkpointed(
+        name, label or name, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed),
+        lambda model: train_alone(model, task, model_config, train_config, name, log),
+    )
 
 
 def _compress(checkpointed, teacher, student, task, recipe, stages, log):
@@ -269,7 +226,7 @@ def _compress(checkpointed, teacher, student, task, recipe, stages, log):
         def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
             log(f"[compress] {step.name} {params}")
             if epochs:
-                _distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx))
+                distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx))
             return step.finalize(trainable, params)
 
         model, stage = checkpointed(
@@ -282,12 +239,6 @@ def _compress(checkpointed, teacher, student, task, recipe, stages, log):
         stages.append(stage)
         facts.append({"step": step.name, **stage.facts})
     return model, facts
-
-
-def _stage(name, model, task, t0, log) -> Stage:
-    metrics = train.evaluate(model, task)
-    log(f"  {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-    return Stage(name, metrics, int(model.count_params()), round(time.perf_counter() - t0, 1))
 
 
 def _parity_rows(task: RankingTask | CtrTask) -> dict[str, np.ndarray]:

@@ -9,6 +9,7 @@ import click
 from edgerec.cli.bench import bench
 from edgerec.cli.build import build
 from edgerec.cli.data import data
+from edgerec.cli.distill import distill
 from edgerec.cli.inspect import inspect_command
 from edgerec.cli.report import report
 
@@ -22,5 +23,6 @@ def main() -> None:
 main.add_command(build)
 main.add_command(bench)
 main.add_command(data)
+main.add_command(distill)
 main.add_command(inspect_command)
 main.add_command(report)

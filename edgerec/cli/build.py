@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from edgerec.cli.errors import UserError
+from edgerec.cli.errors import UserError, check_writable
 
 
 @click.command()
@@ -39,7 +39,7 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
         return
     if data_path is not None and not data_path.exists():
         raise UserError(f"--data: {data_path}: no such file")
-    _check_writable(out)
+    check_writable(out)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the log
     from edgerec import pipeline  # imports TensorFlow: only now
@@ -59,10 +59,3 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
         raise UserError(str(exc)) from None
     click.echo(f"bundle written to {out}; see {out / 'report.md'}")
 
-
-def _check_writable(out: Path) -> None:
-    existing = next((p for p in [out, *out.parents] if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise UserError(f"--out: {existing} exists and is not a folder")
-    if existing is not None and not os.access(existing, os.W_OK):
-        raise UserError(f"--out: {existing} is not writable")
