@@ -127,7 +127,7 @@ def run(
         raise AblationError(f"{out} already holds an ablation (ablation.json); use --force to overwrite it")
     from edgerec._keras import tf  # TensorFlow only now: see the module docstring
     from edgerec.models.zoo import build_ranker
-    from edgerec.stages import check_distillation, distill, load_task, measure, train_alone
+    from edgerec.stages import check_fit, distill, load_task, measure, train_alone
 
     started = time.perf_counter()
     tf.config.experimental.enable_op_determinism()  # same seeds and machine -> the same table
@@ -135,7 +135,7 @@ def run(
     arms, notes = plan_arms(recipe, bool(task.num_candidates), (len(recipe.teacher.hidden), len(recipe.student.hidden)),
                             methods)
     for arm in arms:  # a layer name the models lack fails before anything trains
-        check_distillation(recipe, task, (arm,))
+        check_fit(recipe, task, (arm,))
     for note in notes:
         log(f"[ablation] {note}")
     log(f"[ablation] arms: {SCRATCH}, {', '.join(describe_arm(a) for a in arms)}; seeds {list(seeds)}")

@@ -30,7 +30,7 @@ from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
-from edgerec.stages import Stage, check_distillation, distill, load_task, measure, train_alone
+from edgerec.stages import Stage, check_fit, distill, load_task, measure, train_alone
 
 Log = Callable[[str], None]
 PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite for parity
@@ -59,7 +59,7 @@ def run(
     tf.config.experimental.enable_op_determinism()
 
     task = load_task(recipe, data, log)
-    check_distillation(recipe, task)
+    check_fit(recipe, task)
     stages = [Stage(*train.baseline(task))]
     checkpointed = _Checkpointed(state, task, recipe.seed, log)
 

@@ -18,7 +18,7 @@ from edgerec.data import sources, synthetic
 from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
-from edgerec.models.zoo import build_ranker
+from edgerec.models.zoo import build_ranker, check_architecture
 from edgerec.recipe import DistillMethod, ModelConfig, Recipe, TrainConfig
 
 Log = Callable[[str], None]
@@ -44,11 +44,14 @@ def load_task(recipe: Recipe, data: Path | None, log: Log) -> RankingTask | CtrT
     return task
 
 
-def check_distillation(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[DistillMethod] | None = None) -> None:
-    """A method the data cannot feed, or a layer name the models lack, fails now, not after training.
+def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[DistillMethod] | None = None) -> None:
+    """An architecture or a distillation method the data cannot feed, or a layer name the models
+    lack, fails now, not after minutes of training.
 
     Checks the recipe's methods, or `methods` (e.g. one ablation arm) when given.
     """
+    for role, config in (("teacher", recipe.teacher), ("student", recipe.student)):
+        check_architecture(config, task.features, role)
     chosen = recipe.distill.methods if methods is None else methods
     if any(m.name == "ranking" for m in chosen) and not task.num_candidates:
         raise losses.DistillError(

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Callable
 
 from edgerec._keras import keras
-from edgerec.data.schema import FeatureSpec
+from edgerec.data.schema import DataError, FeatureSpec
 from edgerec.models.layers import Cross, FactorizationMachine
 from edgerec.recipe import ModelConfig
 
@@ -38,6 +38,16 @@ def build_ranker(features: list[FeatureSpec], config: ModelConfig, name: str, se
     inputs = {f.name: keras.Input(shape=(), dtype="int32", name=f.name) for f in features}
     score = ARCHITECTURES[config.architecture](inputs, features, config)
     return keras.Model(inputs=inputs, outputs=score, name=name)
+
+
+def check_architecture(config: ModelConfig, features: list[FeatureSpec], role: str) -> None:
+    """NeuMF's GMF branch is defined on the user-item pair: data without both ids cannot feed it."""
+    names = [f.name for f in features]
+    if config.architecture == "neumf" and not {"user_id", "item_id"} <= set(names):
+        raise DataError(
+            f"{role}.architecture: 'neumf' needs user_id and item_id inputs (interaction data); this dataset's "
+            f"features are {', '.join(names)}. Use mlp, deepfm or dcn_v2"
+        )
 
 
 def _embeddings(inputs: Inputs, features: list[FeatureSpec], dim: int, prefix: str = "embedding") -> list:

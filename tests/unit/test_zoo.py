@@ -96,3 +96,15 @@ def test_deepfm_logit_is_first_order_plus_fm_plus_deep(tiny_task):
 def test_cross_layers_are_refused_outside_dcn_v2():
     with pytest.raises(RecipeError, match=r"cross_layers: expected 0 for architecture 'deepfm' \(dcn_v2 only\). Received: 2"):
         ModelConfig(4, (4,), cross_layers=2, architecture="deepfm")
+
+
+def test_neumf_on_data_without_user_and_item_ids_is_refused_by_name():
+    # setup: CTR-like features, no user_id / item_id
+    from edgerec.data.schema import DataError, FeatureSpec
+    from edgerec.models.zoo import check_architecture
+
+    features = [FeatureSpec("C1", 10, "row"), FeatureSpec("I1", 5, "row")]
+    # execute / assert
+    with pytest.raises(DataError, match=r"student.architecture: 'neumf' needs user_id and item_id inputs .* C1, I1\. Use mlp"):
+        check_architecture(ModelConfig(embedding_dim=4, hidden=(8,), architecture="neumf"), features, "student")
+    check_architecture(ModelConfig(embedding_dim=4, hidden=(8,), architecture="deepfm"), features, "student")
