@@ -103,3 +103,8 @@ def test_a_bad_step_parameter_fails_before_any_training(tmp_path):
     result = CliRunner().invoke(main, ["build", "--recipe", str(recipe), "--out", str(tmp_path / "o")])
     _one_line_error(result, "compress step 'low_rank': rank must be")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_complete_bundle_is_not_overwritten_without_force(tmp_path):
+    (tmp_path / "manifest.json").write_text("{}")
+    _one_line_error(_build("--out", str(tmp_path)), "already holds a bundle (manifest.json)", "--force")
