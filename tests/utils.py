@@ -176,3 +176,12 @@ def write_criteo(path, rows: int = 2000, seed: int = 0):
         lines.append("\t".join([str(int(clicks[r])), *fields]) + "\n")
     Path(path).write_text("".join(lines))
     return clicks.astype(np.float32)
+
+
+def assert_one_line_error(result, *needles) -> None:
+    """A CLI user error: exit code 2 and one non-empty line, "Error: ...", holding every needle."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]

@@ -4,19 +4,11 @@ import pytest
 from click.testing import CliRunner
 
 from edgerec.cli import main
-from tests.utils import write_criteo, write_movielens
+from tests.utils import assert_one_line_error, write_criteo, write_movielens
 
 
 def _prepare(*args):
     return CliRunner().invoke(main, ["data", "prepare", *args])
-
-
-def _one_line_error(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 CSV_CASES = {
@@ -32,33 +24,33 @@ CSV_CASES = {
 def test_generic_csv_errors(tmp_path, case):
     text, needles = CSV_CASES[case]
     (tmp_path / "log.csv").write_text(text)
-    _one_line_error(_prepare("--source", "csv", "--path", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o")), *needles)
+    assert_one_line_error(_prepare("--source", "csv", "--path", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o")), *needles)
 
 
 def test_nan_label_names_row(tmp_path):
     (tmp_path / "log.csv").write_text("user_id,item_id,timestamp,rating\n1,2,3,4\n1,3,4,nan\n")
     result = _prepare("--source", "csv", "--path", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o"),
                       "--label-col", "rating", "--min-rating", "4")
-    _one_line_error(result, "row 3", "'rating' must be a number")
+    assert_one_line_error(result, "row 3", "'rating' must be a number")
 
 
 def test_empty_after_filtering(tmp_path):
     (tmp_path / "log.csv").write_text("user_id,item_id,timestamp,rating\n1,2,3,1\n1,3,4,2\n")
     result = _prepare("--source", "csv", "--path", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o"),
                       "--label-col", "rating", "--min-rating", "4")
-    _one_line_error(result, "log.csv: no rows with rating >= 4.0")
+    assert_one_line_error(result, "log.csv: no rows with rating >= 4.0")
 
 
 def test_not_utf8_text_is_named(tmp_path):
     (tmp_path / "log.csv").write_bytes("user_id,item_id,timestamp\n\xe9t\xe9,2,3\n".encode("latin-1"))
     result = _prepare("--source", "csv", "--path", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o"))
-    _one_line_error(result, "log.csv: cannot be read as csv")
+    assert_one_line_error(result, "log.csv: cannot be read as csv")
 
 
 def test_movielens_non_integer_id(tmp_path):
     write_movielens(tmp_path / "ml", "1m")
     (tmp_path / "ml" / "ratings.dat").write_text("1::2::5::978300000\nx7::3::4::978300001\n")
-    _one_line_error(_prepare("--source", "movielens", "--path", str(tmp_path / "ml"), "--out", str(tmp_path / "o")),
+    assert_one_line_error(_prepare("--source", "movielens", "--path", str(tmp_path / "ml"), "--out", str(tmp_path / "o")),
                     "ratings.dat: line 2: column 'user' must be an integer. Received: 'x7'")
 
 
@@ -95,13 +87,13 @@ CRITEO_CASES = {
 def test_criteo_errors(tmp_path, case):
     text, needles = CRITEO_CASES[case]
     (tmp_path / "day.tsv").write_text(text)
-    _one_line_error(_prepare("--source", "criteo", "--path", str(tmp_path / "day.tsv"), "--out", str(tmp_path / "o")),
+    assert_one_line_error(_prepare("--source", "criteo", "--path", str(tmp_path / "day.tsv"), "--out", str(tmp_path / "o")),
                     *needles)
 
 
 def test_criteo_rejects_interaction_flags(tmp_path):
     write_criteo(tmp_path / "day.tsv", rows=10)
-    _one_line_error(_prepare("--source", "criteo", "--path", str(tmp_path / "day.tsv"), "--out", str(tmp_path / "o"),
+    assert_one_line_error(_prepare("--source", "criteo", "--path", str(tmp_path / "day.tsv"), "--out", str(tmp_path / "o"),
                              "--min-rating", "4"), "--min-rating / --label-col do not apply to --source criteo")
-    _one_line_error(_prepare("--source", "csv", "--path", str(tmp_path / "day.tsv"), "--out", str(tmp_path / "o"),
+    assert_one_line_error(_prepare("--source", "csv", "--path", str(tmp_path / "day.tsv"), "--out", str(tmp_path / "o"),
                              "--min-count", "3"), "--min-count applies to --source criteo")

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from edgerec.checkpoints import STATE_DIR, BuildState, ResumeError
 from edgerec.cli import main
+from tests.utils import assert_one_line_error
 
 FINGERPRINT = {"recipe": {"name": "smoke", "seed": 0}, "data": None, "versions": {"tensorflow": "2.21.0"}}
 
@@ -65,14 +66,6 @@ def _build(*args):
     return CliRunner().invoke(main, ["build", "--recipe", "smoke", *args])
 
 
-def _one_line_error(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 def test_a_fresh_state_writes_nothing_until_a_stage_finishes(tmp_path):
     BuildState.start(tmp_path, FINGERPRINT)
     assert not (tmp_path / STATE_DIR).exists()
@@ -80,31 +73,31 @@ def test_a_fresh_state_writes_nothing_until_a_stage_finishes(tmp_path):
 
 def test_an_interrupted_build_is_not_overwritten_without_resume_or_force(tmp_path):
     BuildState.start(tmp_path, FINGERPRINT).save("teacher", {})
-    _one_line_error(_build("--out", str(tmp_path)), "holds an interrupted build", "--resume", "--force")
+    assert_one_line_error(_build("--out", str(tmp_path)), "holds an interrupted build", "--resume", "--force")
 
 
 def test_resume_of_a_complete_bundle_is_refused(tmp_path):
     (tmp_path / "manifest.json").write_text("{}")
-    _one_line_error(_build("--out", str(tmp_path), "--resume"), "complete bundle, nothing to resume")
+    assert_one_line_error(_build("--out", str(tmp_path), "--resume"), "complete bundle, nothing to resume")
 
 
 def test_resume_and_force_together_are_refused(tmp_path):
-    _one_line_error(_build("--out", str(tmp_path), "--resume", "--force"), "--resume and --force")
+    assert_one_line_error(_build("--out", str(tmp_path), "--resume", "--force"), "--resume and --force")
 
 
 def test_resume_with_another_recipe_is_refused_before_any_training(tmp_path):
     BuildState.start(tmp_path, {"recipe": {}, "data": None, "versions": {}}).save("teacher", {})
-    _one_line_error(_build("--out", str(tmp_path), "--resume"), "started with a different recipe and versions")
+    assert_one_line_error(_build("--out", str(tmp_path), "--resume"), "started with a different recipe and versions")
 
 
 def test_a_bad_step_parameter_fails_before_any_training(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("compress:\n  - name: low_rank\n    params: {rank: 0}\n")
     result = CliRunner().invoke(main, ["build", "--recipe", str(recipe), "--out", str(tmp_path / "o")])
-    _one_line_error(result, "compress step 'low_rank': rank must be")
+    assert_one_line_error(result, "compress step 'low_rank': rank must be")
     assert not (tmp_path / "o").exists()
 
 
 def test_a_complete_bundle_is_not_overwritten_without_force(tmp_path):
     (tmp_path / "manifest.json").write_text("{}")
-    _one_line_error(_build("--out", str(tmp_path)), "already holds a bundle (manifest.json)", "--force")
+    assert_one_line_error(_build("--out", str(tmp_path)), "already holds a bundle (manifest.json)", "--force")
