@@ -134,7 +134,9 @@ def _runs(runs: int, batch: int) -> int:
     return runs if batch == 1 else max(MIN_RUNS, runs // batch)
 
 
-def _round(paths: list[Path], bundle: Path, batch: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+def _round(
+    paths: list[Path], feed: dict[str, np.ndarray], batch: int, args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
     """One round: per artifact, edgerec then LiteRT then the floor, back to back in short windows."""
     runs, window = _runs(args.runs, batch), args.min_seconds
     result = {}
@@ -143,7 +145,6 @@ def _round(paths: list[Path], bundle: Path, batch: int, args: argparse.Namespace
                            min_seconds=window, accuracy=False)
         if row["status"] != "ok":
             raise SystemExit(f"{path.name} batch {batch}: edgerec bench failed: {row['status']}")
-        feed = _first_rows(bundle, batch)
         result[path.name] = {
             "edgerec": row["latency_us"]["p50"],
             "litert": litert_median_us(path, feed, args.threads, runs, args.warmup, window),
@@ -179,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{'floor':>9s}  {'round spread':>12s}  verdict")
     failures = 0
     for batch in args.batch:
-        rounds = [_round(paths, args.bundle, batch, args) for _ in range(args.rounds)]
+        feed = _first_rows(args.bundle, batch)  # read once, not per round
+        rounds = [_round(paths, feed, batch, args) for _ in range(args.rounds)]
         for path in paths:
             tools = {tool: [r[path.name][tool] for r in rounds] for tool in ("edgerec", "litert", "floor")}
             ours, theirs, floor = (statistics.median(tools[t]) for t in ("edgerec", "litert", "floor"))

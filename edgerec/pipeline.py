@@ -127,7 +127,7 @@ def run(
         "stages": [vars(s) for s in stages],
         "recipe": recipe.to_dict(),
         "seed": recipe.seed,
-        "versions": _versions(),
+        "versions": state.fingerprint["versions"],
     }
     io.write_json(out / "manifest.json", manifest)
 
