@@ -59,6 +59,19 @@ class CompressionStep:
                 raise StepError(f"compress step '{cls.name}': {key} must be {param.expected}. Received: {value!r}")
         return resolved
 
+    @classmethod
+    def eligible(cls, layer: keras.layers.Layer) -> bool:
+        """Whether this step can compress `layer`; the `layers` parameter picks among these."""
+        return False
+
+    @classmethod
+    def candidates(cls) -> list[dict]:
+        """Parameter settings (without `layers`) that a sensitivity sweep or a search tries.
+
+        Ordered from the mildest to the most aggressive, so a sweep can stop early.
+        """
+        return []
+
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         raise NotImplementedError
 
@@ -89,6 +102,41 @@ def get(name: str) -> CompressionStep:
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise StepError(f"unknown compression step '{name}'.{hint} Registered: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name]()
+
+
+def layers_param() -> Param:
+    """The `layers` parameter every per-layer step takes: which layers to compress.
+
+    null (the default) means every layer the step can compress; a list names a subset, which is
+    how sensitivity analysis compresses one layer at a time and how a search gives layers
+    different settings (one step entry per group of layers).
+    """
+    return Param(
+        None,
+        "names of the layers to compress (default: every layer this step can compress)",
+        lambda v: v is None or (isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v)),
+        "a non-empty list of layer names, or null for every eligible layer",
+    )
+
+
+def selected_layers(step: type[CompressionStep] | CompressionStep, model: keras.Model, params: dict) -> set[str]:
+    """Names of the layers of `model` that `params["layers"]` picks among those `step` can compress.
+
+    Raises StepError naming a layer that does not exist or that this step cannot compress.
+    """
+    names = [layer.name for layer in model.layers if step.eligible(layer)]
+    chosen = params.get("layers")
+    if chosen is None:
+        return set(names)
+    for name in chosen:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise StepError(
+                f"compress step '{step.name}': layers: '{name}' is not a layer this step can compress in "
+                f"model '{model.name}'.{hint} Eligible: {', '.join(names) or 'none'}"
+            )
+    return set(chosen)
 
 
 def is_dense_like(layer: keras.layers.Layer) -> bool:

@@ -7,7 +7,7 @@ the others (e.g. the 1-unit score layer) are kept, since factorising them adds b
 from __future__ import annotations
 
 from edgerec._keras import keras
-from edgerec.compress.base import CompressionStep, Param, StepContext, register
+from edgerec.compress.base import CompressionStep, Param, StepContext, layers_param, register, selected_layers
 from edgerec.models.layers import LowRankDense
 
 
@@ -17,13 +17,23 @@ class LowRank(CompressionStep):
     description = "Replace Dense kernels by truncated-SVD factors of the given rank."
     params = {
         "rank": Param(8, "rank r of every factorised kernel", lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
+        "layers": layers_param(),
     }
+
+    @classmethod
+    def eligible(cls, layer: keras.layers.Layer) -> bool:
+        return type(layer) is keras.layers.Dense
+
+    @classmethod
+    def candidates(cls) -> list[dict]:
+        return [{"rank": rank} for rank in (16, 8, 4)]
 
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         rank = params["rank"]
+        chosen = selected_layers(self, model, params)
 
         def clone(layer):
-            if type(layer) is keras.layers.Dense:
+            if layer.name in chosen:
                 m, n = layer.kernel.shape
                 if rank < min(m, n) and rank * (m + n) < m * n:
                     return LowRankDense.from_dense(layer, rank)

@@ -12,7 +12,15 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 
 from edgerec._keras import keras
-from edgerec.compress.base import CompressionStep, Param, StepContext, is_dense_like, register
+from edgerec.compress.base import (
+    CompressionStep,
+    Param,
+    StepContext,
+    is_dense_like,
+    layers_param,
+    register,
+    selected_layers,
+)
 
 sparsity = tfmot.sparsity.keras
 
@@ -31,7 +39,16 @@ class Prune(CompressionStep):
             lambda v: isinstance(v, float) and 0 < v <= 1,
             "a float in (0, 1]",
         ),
+        "layers": layers_param(),
     }
+
+    @classmethod
+    def eligible(cls, layer: keras.layers.Layer) -> bool:
+        return is_dense_like(layer)
+
+    @classmethod
+    def candidates(cls) -> list[dict]:
+        return [{"target_sparsity": value} for value in (0.5, 0.75, 0.9)]
 
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         total = max(1, ctx.steps_per_epoch * ctx.finetune_epochs)
@@ -44,8 +61,10 @@ class Prune(CompressionStep):
             frequency=max(1, end_step // 20),
         )
 
+        chosen = selected_layers(self, model, params)
+
         def clone(layer):
-            if is_dense_like(layer):
+            if layer.name in chosen:
                 return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
             return layer
 

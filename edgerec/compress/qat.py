@@ -14,7 +14,7 @@ from __future__ import annotations
 import tensorflow_model_optimization as tfmot
 
 from edgerec._keras import keras, tf
-from edgerec.compress.base import CompressionStep, StepContext, register
+from edgerec.compress.base import CompressionStep, StepContext, is_dense_like, layers_param, register, selected_layers
 from edgerec.compress.prune import layer_sparsity
 from edgerec.models.layers import LowRankDense
 
@@ -75,12 +75,23 @@ class LowRankDenseQuantizeConfig(quantization.QuantizeConfig):
 class QAT(CompressionStep):
     name = "qat"
     description = "Quantization-aware training (8-bit) of Dense/LowRankDense; sparsity-preserving after prune."
-    params = {}
+    params = {"layers": layers_param()}
+
+    @classmethod
+    def eligible(cls, layer: keras.layers.Layer) -> bool:
+        return is_dense_like(layer)
+
+    @classmethod
+    def candidates(cls) -> list[dict]:
+        return [{}]
 
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         preserve = "prune" in ctx.previous_steps
+        chosen = selected_layers(self, model, params)
 
         def annotate(layer):
+            if layer.name not in chosen:
+                return layer
             if isinstance(layer, LowRankDense):
                 return quantization.quantize_annotate_layer(layer, LowRankDenseQuantizeConfig(preserve))
             if isinstance(layer, keras.layers.Dense):

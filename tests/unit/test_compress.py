@@ -92,10 +92,45 @@ def test_qat_after_prune_keeps_zeros(tiny_student, tiny_task):
     qat = compress.get("qat")
     ctx = compress.StepContext(steps, 1, previous_steps=("prune",))
     # execute
-    model = qat.apply(pruned, {}, ctx)
-    _finetune(model, qat, {}, ctx, tiny_task)
+    params = qat.resolve({})
+    model = qat.apply(pruned, params, ctx)
+    _finetune(model, qat, params, ctx, tiny_task)
     # assert
     assert all(value >= 0.45 for value in qat.describe(model)["sparsity"].values())
+
+
+@pytest.mark.parametrize("name", ["low_rank", "prune", "qat"])
+def test_layers_parameter_compresses_only_the_named_layer(name, tiny_student):
+    # setup
+    step = compress.get(name)
+    params = step.resolve({"rank": 2, "layers": ["hidden_1"]} if name == "low_rank" else {"layers": ["hidden_1"]})
+    # execute
+    model = step.apply(_copy(tiny_student), params, compress.StepContext(1, 1))
+    # assert: only hidden_1's weights are factorised, pruned or fake-quantized
+    assert _layers_with_compressed_weights(model) == {"hidden_1"}
+
+
+def _layers_with_compressed_weights(model) -> set[str]:
+    from edgerec.models.layers import LowRankDense
+
+    names = {layer.name for layer in model.layers if isinstance(layer, LowRankDense)}
+    for layer in model.layers:
+        inner = getattr(layer, "layer", None)
+        if inner is None:
+            continue
+        # a QAT wrapper with weight quantizers, or a pruning wrapper; QAT's output-only
+        # wrappers (which quantize what feeds a quantized layer) hold no weight quantizer
+        if getattr(layer, "_weight_vars", None) or "prune_low_magnitude" in layer.name:
+            names.add(inner.name)
+    return names
+
+
+def test_layers_parameter_names_a_layer_the_step_cannot_compress(tiny_student):
+    step = compress.get("prune")
+    with pytest.raises(StepError, match=r"layers: 'hiden_1' is not a layer this step can compress .*Did you mean 'hidden_1'\?"):
+        step.apply(_copy(tiny_student), step.resolve({"layers": ["hiden_1"]}), compress.StepContext(1, 1))
+    with pytest.raises(StepError, match="layers must be a non-empty list of layer names"):
+        step.resolve({"layers": "hidden_1"})
 
 
 def test_unknown_step_and_parameter_suggest_names():
