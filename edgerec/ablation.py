@@ -126,6 +126,7 @@ def run(
     if (out / "ablation.json").exists() and not force:
         raise AblationError(f"{out} already holds an ablation (ablation.json); use --force to overwrite it")
     from edgerec._keras import tf  # TensorFlow only now: see the module docstring
+    from edgerec.distill.teacher_logits import TeacherLogits
     from edgerec.models.zoo import build_ranker
     from edgerec.stages import check_fit, distill, load_task, measure, train_alone
 
@@ -144,6 +145,7 @@ def run(
     teacher = train_alone(build_ranker(task.features, recipe.teacher, TEACHER, seed=recipe.seed), task, recipe.teacher,
                           recipe.teacher_training, TEACHER, log)
     teacher_stage = measure(TEACHER, teacher, task, t0, log)
+    teacher_logits = TeacherLogits(teacher, task)  # shared by every arm and seed
 
     runs = []
     total = len(seeds) * (len(arms) + 1)
@@ -156,7 +158,8 @@ def run(
             if arm is None:
                 train_alone(student, task, recipe.student, recipe.student_training, SCRATCH, log)
             else:
-                distill(teacher, student, task, recipe, recipe.student_training.epochs, name, log, methods=(arm,))
+                distill(teacher, student, task, recipe, recipe.student_training.epochs, name, log, methods=(arm,),
+                        teacher_logits=teacher_logits)
             stage = measure(f"{name} seed {seed}", student, task, t0, log)
             runs.append({"arm": name, "seed": seed, "metrics": stage.metrics, "params": stage.params,
                          "seconds": stage.seconds})

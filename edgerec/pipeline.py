@@ -28,6 +28,7 @@ from edgerec._keras import keras, tf
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
+from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
 from edgerec.stages import Stage, check_fit, distill, load_task, measure, train_alone
@@ -70,9 +71,12 @@ def run(
     )
     stages += [teacher_stage, scratch_stage]
 
+    teacher_logits = TeacherLogits(teacher, task)  # computed once per epoch for every distilled stage
+
     def train_distilled(student):
         log("[distill] student under the frozen teacher")
-        distill(teacher, student, task, recipe, recipe.student_training.epochs, "distill", log)
+        distill(teacher, student, task, recipe, recipe.student_training.epochs, "distill", log,
+                teacher_logits=teacher_logits)
         return student
 
     student, student_stage = checkpointed(
@@ -81,7 +85,7 @@ def run(
     )
     stages.append(student_stage)
 
-    compressed, compress_facts = _compress(checkpointed, teacher, student, task, recipe, stages, log)
+    compressed, compress_facts = _compress(checkpointed, teacher, teacher_logits, student, task, recipe, stages, log)
 
     log("[convert] TFLite artifacts")
     calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
@@ -211,7 +215,7 @@ def _train_alone(checkpointed, task, recipe, name, model_config, train_config, l
     )
 
 
-def _compress(checkpointed, teacher, student, task, recipe, stages, log):
+def _compress(checkpointed, teacher, teacher_logits, student, task, recipe, stages, log):
     """Applies the recipe's steps in order to a copy of the distilled student."""
     model = keras.models.clone_model(student)
     model.set_weights(student.get_weights())
@@ -226,7 +230,8 @@ def _compress(checkpointed, teacher, student, task, recipe, stages, log):
         def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
             log(f"[compress] {step.name} {params}")
             if epochs:
-                distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx))
+                distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx),
+                        teacher_logits=teacher_logits)
             return step.finalize(trainable, params)
 
         model, stage = checkpointed(

@@ -18,6 +18,7 @@ from edgerec.data import sources, synthetic
 from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
+from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.models.zoo import build_ranker, check_architecture
 from edgerec.recipe import DistillMethod, ModelConfig, Recipe, TrainConfig
 
@@ -84,12 +85,19 @@ def distill(
     log: Log,
     callbacks: list | None = None,
     methods: Sequence[DistillMethod] | None = None,
+    teacher_logits: TeacherLogits | None = None,
 ) -> None:
-    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`."""
+    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`.
+
+    Give the same `teacher_logits` to every student trained under one teacher on one task, so
+    the teacher's logits on each epoch are computed once (see `edgerec.distill.teacher_logits`).
+    """
     loss = losses.from_config(recipe.distill, methods)
-    distiller = Distiller(teacher, student, loss, recipe.distill.alpha)
+    distiller = Distiller(teacher, student, loss, recipe.distill.alpha, teacher_logits)
     distiller.compile(optimizer=keras.optimizers.Adam(recipe.student_training.learning_rate))
-    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks, distiller.candidates)
+    batch = recipe.student_training.batch_size
+    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks,
+              lambda epoch: distiller.epoch_data(task, epoch, batch))
 
 
 def measure(name: str, model: keras.Model, task: RankingTask | CtrTask, t0: float, log: Log) -> Stage:
