@@ -162,16 +162,25 @@ class DistillConfig:
 
     The default, logits only, is soft-label distillation for a binary head:
     alpha*BCE(y,s) + (1-alpha)*T^2*BCE(sig(t/T), sig(s/T)).
+
+    The supervisor is the teacher, or the mean of `ensemble` teachers' logits; with
+    `assistants` each model is distilled from the one before it, and the student (and its
+    compression fine-tuning) from the last assistant.
     """
 
     alpha: float = 0.5
     temperature: float = 2.0
     methods: tuple[DistillMethod, ...] = (DistillMethod("logits"),)
+    # teachers trained (from different initial weights); the student learns the mean of their logits
+    ensemble: int = 1
+    # teacher-assistant chain (Mirzadeh et al., AAAI 2020): teacher -> assistants[0] -> ... -> student
+    assistants: tuple[ModelConfig, ...] = ()
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.alpha <= 1.0, "alpha", "a value in [0, 1]", self.alpha)
         _check(self.temperature > 0, "temperature", "> 0", self.temperature)
         _check(len(self.methods) >= 1, "methods", "at least one method", self.methods)
+        _check(1 <= self.ensemble <= 8, "ensemble", "a number of teachers in [1, 8]", self.ensemble)
 
 
 @dataclass(frozen=True)

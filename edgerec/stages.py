@@ -51,7 +51,10 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
 
     Checks the recipe's methods, or `methods` (e.g. one ablation arm) when given.
     """
-    for role, config in (("teacher", recipe.teacher), ("student", recipe.student)):
+    chain = [("teacher", recipe.teacher)]
+    chain += [(f"distill.assistants[{i}]", config) for i, config in enumerate(recipe.distill.assistants)]
+    chain.append(("student", recipe.student))
+    for role, config in chain:
         check_architecture(config, task.features, role)
     chosen = recipe.distill.methods if methods is None else methods
     if any(m.name == "ranking" for m in chosen) and not task.num_candidates:
@@ -60,8 +63,16 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
             "users (CTR rows); use 'logits', 'hint' or 'embedding'"
         )
     loss = losses.from_config(recipe.distill, chosen)
-    if loss.reads_layers:
-        loss.build(build_ranker(task.features, recipe.teacher, "teacher"), build_ranker(task.features, recipe.student, "student"))
+    if loss.reads_layers and recipe.distill.ensemble > 1:
+        raise losses.DistillError(
+            f"distill.ensemble: {recipe.distill.ensemble} teachers have no single layer for 'hint' or 'embedding' "
+            "distillation to read; use 'logits' or 'ranking' with an ensemble"
+        )
+    if loss.reads_layers:  # every link of the chain reads the same layer names
+        for (_, upper), (role, lower) in zip(chain, chain[1:]):
+            losses.from_config(recipe.distill, chosen).build(
+                build_ranker(task.features, upper, "teacher"), build_ranker(task.features, lower, role)
+            )
 
 
 def train_alone(

@@ -13,7 +13,7 @@ from edgerec.distill.losses import (
     RankingDistillation,
     WeightedSum,
 )
-from edgerec.distill.teachers import distill_chain, ensemble_teacher
+from edgerec.distill.teachers import ensemble_teacher
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import DistillConfig, DistillMethod, ModelConfig
 
@@ -427,14 +427,3 @@ def test_ensemble_teacher_refuses_mismatched_teachers(tiny_teacher):
 def test_ensemble_teacher_supervises_a_student(tiny_task, tiny_teacher, tiny_student):
     ensemble = ensemble_teacher([tiny_teacher, _copy(tiny_student)])
     _fit_and_check(ensemble, _copy(tiny_student), LogitsDistillation(2.0), tiny_task)
-
-
-def test_distill_chain_trains_each_model_under_the_previous():
-    # setup: record the (supervisor, trained) pairs
-    calls = []
-    teacher, assistant, student = (keras.Sequential(name=n) for n in ("t", "a", "s"))
-    # execute
-    last = distill_chain(teacher, [assistant, student], lambda sup, model: calls.append((sup.name, model.name)))
-    # assert
-    assert calls == [("t", "a"), ("a", "s")]
-    assert last is student
