@@ -24,7 +24,7 @@ from device_bench import rows as bench_rows
 from device_bench import run as bench_run
 from device_bench import table
 from device_bench import atomic
-from edgerec import compress, io, report, train
+from edgerec import ablation, compress, io, report, train
 from edgerec._keras import keras, tf
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
@@ -63,6 +63,9 @@ def run(
 
     task = load_task(recipe, data, log)
     check_fit(recipe, task)
+    arms = None
+    if recipe.distill.compare is not None:
+        arms = ablation.check_arms(recipe, task, recipe.distill.compare.methods or None, log)
     stages = [Stage(*train.baseline(task))]
     checkpointed = _Checkpointed(state, task, recipe.seed, log)
 
@@ -86,6 +89,8 @@ def run(
         checkpointed, supervisor, teacher_logits, task, recipe, "student", recipe.student, "student distilled", log
     )
     stages.append(student_stage)
+    if arms is not None:
+        _compare(state, recipe, task, teacher, teacher_stage, teacher_logits if supervisor is teacher else None, arms, out, log)
 
     compressed, compress_facts = _compress(checkpointed, supervisor, teacher_logits, student, task, recipe, stages, log)
 
@@ -280,6 +285,22 @@ def _compress(checkpointed, teacher, teacher_logits, student, task, recipe, stag
         stages.append(stage)
         facts.append({"step": step.name, **stage.facts})
     return model, facts
+
+
+def _compare(state, recipe, task, teacher, teacher_stage, teacher_logits, arms, out, log) -> None:
+    """`distill.compare`: the ablation under the build's own teacher, into OUT/ablation.{json,md}."""
+    result = state.done("ablation")
+    if result is None:
+        arms, notes = arms
+        log(f"[ablation] arms: {ablation.SCRATCH}, {', '.join(ablation.describe_arm(a) for a in arms)}; "
+            f"seeds {list(recipe.distill.compare.seeds)}")
+        result = ablation.compare(recipe, task, teacher, teacher_stage.metrics, teacher_logits or TeacherLogits(teacher, task),
+                                  arms, notes, recipe.distill.compare.seeds, log)
+        result["teacher"].update(params=teacher_stage.params, seconds=teacher_stage.seconds)
+        state.save("ablation", result)
+    else:
+        log("[ablation] restored from its checkpoint")
+    ablation.write(out, result, log)
 
 
 def _parity_rows(task: RankingTask | CtrTask) -> dict[str, np.ndarray]:

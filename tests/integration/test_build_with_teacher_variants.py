@@ -37,6 +37,25 @@ def test_ensemble_and_assistant_build(tmp_path):
     assert teacher["parity"]["max_abs_logit_diff"] < 1e-3  # the converted ensemble computes what Keras does
 
 
+def test_build_runs_the_ablation_when_the_recipe_asks(tmp_path):
+    # setup: the smoke recipe with distill.compare, two seeds, one method
+    plain = recipe_mod.load("smoke").to_dict()
+    plain["distill"]["compare"] = {"seeds": [0, 1], "methods": ["logits"]}
+    path = tmp_path / "compare.yaml"
+    path.write_text(yaml.safe_dump(plain))
+    # execute
+    result = CliRunner().invoke(main, ["build", "--recipe", str(path), "--out", str(tmp_path / "bundle")])
+    # assert: the ablation used the build's teacher (same metrics), and is in the bundle and its report
+    assert result.exit_code == 0, result.output
+    ablation = json.loads((tmp_path / "bundle" / "ablation.json").read_text())
+    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    teacher = next(s for s in manifest["stages"] if s["name"] == "teacher")
+    assert ablation["teacher"]["metrics"] == teacher["metrics"]
+    assert [(r["arm"], r["seed"]) for r in ablation["runs"]] == [("scratch", 0), ("logits", 0), ("scratch", 1), ("logits", 1)]
+    assert "## Distillation ablation (`distill.compare`)" in (tmp_path / "bundle" / "report.md").read_text()
+    assert result.output.count("[teacher] dcn_v2") == 1  # trained once
+
+
 def test_ensemble_with_hint_distillation_is_refused_before_training(tmp_path):
     plain = recipe_mod.load("smoke").to_dict()
     plain["distill"].update({"ensemble": 2, "methods": [{"name": "hint", "student_layer": "hidden_0",
