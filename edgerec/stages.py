@@ -19,7 +19,7 @@ from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
 from edgerec.models.zoo import build_ranker, check_architecture
-from edgerec.recipe import DistillMethod, ModelConfig, Recipe, TrainConfig
+from edgerec.recipe import DistillMethod, ModelConfig, Recipe, TrainConfig, check_layer_names
 
 Log = Callable[[str], None]
 
@@ -61,6 +61,10 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
     loss = losses.from_config(recipe.distill, chosen)
     if loss.reads_layers:
         loss.build(build_ranker(task.features, recipe.teacher, "teacher"), build_ranker(task.features, recipe.student, "student"))
+    if recipe.export.keep_float:
+        student = build_ranker(task.features, recipe.student, "student")
+        layers = [layer.name for layer in student.layers if not isinstance(layer, keras.layers.InputLayer)]
+        check_layer_names("export.keep_float", recipe.export.keep_float, layers, "student")
 
 
 def train_alone(
