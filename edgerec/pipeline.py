@@ -92,7 +92,10 @@ def run(
     if arms is not None:
         _compare(state, recipe, task, teacher, teacher_stage, teacher_logits if supervisor is teacher else None, arms, out, log)
 
-    compressed, compress_facts = _compress(checkpointed, supervisor, teacher_logits, student, task, recipe, stages, log)
+    compressed, compress_facts, (float_compressed, float_stage, float_facts) = _compress(
+        checkpointed, supervisor, teacher_logits, student, task, recipe, stages, log
+    )
+    keep_float = {"keep_float": list(recipe.export.keep_float)} if recipe.export.keep_float else {}
 
     log("[convert] TFLite artifacts")
     calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
@@ -102,14 +105,17 @@ def run(
         ("teacher", teacher, "fp32", teacher_stage, {}),
         ("student_scratch", scratch, "fp32", scratch_stage, {}),
         ("student", student, "fp32", student_stage, {}),
-        ("student_int8", compressed, "int8", stages[-1], {"steps": compress_facts}),
+        ("student_int8", compressed, "int8", stages[-1], {"steps": compress_facts, **keep_float}),
+        *((f"student_{mode}", float_compressed, mode, float_stage, {"steps": float_facts})
+          for mode in recipe.export.modes if mode != "int8"),
     ):
         key = f"artifact/{name}"
         entry = state.done(key)
         path = out / f"{name}.tflite"
         if entry is None or not path.is_file() or bench_run.sha256(path) != entry["sha256"]:
             produced_by = {"stage": stage.name, **produced_by}
-            entry = _export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log)
+            entry = _export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log,
+                            produced_by.get("keep_float", ()))
             state.save(key, entry)
         else:
             log(f"  {entry['file']}: converted before the interruption (sha256 checked)")
@@ -257,16 +263,23 @@ def _distilled(checkpointed, supervisor, teacher_logits, task, recipe, name, mod
 
 
 def _compress(checkpointed, teacher, teacher_logits, student, task, recipe, stages, log):
-    """Applies the recipe's steps in order to a copy of the distilled student."""
+    """Applies the recipe's steps in order to a copy of the distilled student.
+
+    Returns the compressed model and its steps' facts, plus (model, stage, facts) of the chain
+    before its first fake-quantizing step (QAT): what the non-int8 export modes convert.
+    """
     model = keras.models.clone_model(student)
     model.set_weights(student.get_weights())
     steps_per_epoch = math.ceil(task.train_rows_per_epoch / recipe.student_training.batch_size)
     done: list[str] = []
     facts = []
+    before_fake_quant = None
     for index, step_config in enumerate(recipe.compress):
         step = compress.get(step_config.name)
         params = step.resolve(step_config.params)
-        ctx = compress.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done))
+        ctx = compress.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done), recipe.export.keep_float)
+        if step.fake_quant and before_fake_quant is None:
+            before_fake_quant = (model, stages[-1], list(facts))
 
         def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
             log(f"[compress] {step.name} {params}")
@@ -284,7 +297,7 @@ def _compress(checkpointed, teacher, teacher_logits, student, task, recipe, stag
         stage.facts = {"params": params, **step.describe(model)}
         stages.append(stage)
         facts.append({"step": step.name, **stage.facts})
-    return model, facts
+    return model, facts, before_fake_quant or (model, stages[-1], facts)
 
 
 def _compare(state, recipe, task, teacher, teacher_stage, teacher_logits, arms, out, log) -> None:
@@ -310,10 +323,10 @@ def _parity_rows(task: RankingTask | CtrTask) -> dict[str, np.ndarray]:
     return {name: values[:n] for name, values in task.ranking_eval().items()}
 
 
-def _export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log) -> dict:
+def _export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log, keep_float=()) -> dict:
     t0 = time.perf_counter()
     path = out / f"{name}.tflite"
-    io.write_bytes(path, tflite.convert(model, mode, calibration if mode == "int8" else None))
+    io.write_bytes(path, tflite.convert(model, mode, calibration if mode in tflite.CALIBRATED_MODES else None, keep_float))
     check = parity.compare(
         train.predict_logits(model, parity_rows),
         parity.tflite_logits(path, parity_rows),

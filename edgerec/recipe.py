@@ -214,6 +214,42 @@ class StepConfig:
         _check(self.finetune_epochs >= 0, "finetune_epochs", ">= 0", self.finetune_epochs)
 
 
+# Converter modes of the compressed student (converters.tflite.MODES, which must contain these).
+EXPORT_MODES = ("int8", "fp16", "dynamic", "int16x8", "fp32")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """How the compressed student becomes artifacts.
+
+    modes: one `student_<mode>.tflite` each, from the compressed student; int8 (the artifact an app
+    ships) is always among them. A step that fake-quantizes for int8 (QAT) is left out of the model
+    the other modes convert, since only the int8 converter can use its ranges.
+    keep_float: student layers whose ops stay float32 in the int8 artifact (selective quantization),
+    and which QAT does not annotate. Names are checked against the student before any training.
+    """
+
+    modes: tuple[str, ...] = ("int8",)
+    keep_float: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for mode in self.modes:
+            _check(mode in EXPORT_MODES, "modes", f"a list of modes among {list(EXPORT_MODES)}", mode)
+        _check("int8" in self.modes, "modes", "a list that includes 'int8' (student_int8.tflite ships)", list(self.modes))
+        for key in ("modes", "keep_float"):
+            values = getattr(self, key)
+            _check(len(set(values)) == len(values), key, "each name once", list(values))
+
+
+def check_layer_names(key: str, names: tuple[str, ...], layers: list[str], model: str) -> None:
+    """Raises RecipeError for a name in `names` that is not in `layers`, with a "did you mean"."""
+    for name in names:
+        if name not in layers:
+            close = difflib.get_close_matches(name, layers, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise RecipeError(f"{key}: '{name}' is not a layer of the {model}.{hint} Layers: {', '.join(layers)}")
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     runs: int = 200
@@ -241,6 +277,7 @@ class Recipe:
     distill: DistillConfig = DistillConfig()
     compress: tuple[StepConfig, ...] = ()
     representative_samples: int = 1000
+    export: ExportConfig = ExportConfig()
     bench: BenchConfig = BenchConfig()
 
     def to_dict(self) -> dict:

@@ -20,7 +20,7 @@ from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
 from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.models.zoo import build_ranker, check_architecture
-from edgerec.recipe import DistillMethod, ModelConfig, Recipe, TrainConfig
+from edgerec.recipe import DistillMethod, ModelConfig, Recipe, TrainConfig, check_layer_names
 
 Log = Callable[[str], None]
 
@@ -73,6 +73,10 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
             losses.from_config(recipe.distill, chosen).build(
                 build_ranker(task.features, upper, "teacher"), build_ranker(task.features, lower, role)
             )
+    if recipe.export.keep_float:
+        student = build_ranker(task.features, recipe.student, "student")
+        layers = [layer.name for layer in student.layers if not isinstance(layer, keras.layers.InputLayer)]
+        check_layer_names("export.keep_float", recipe.export.keep_float, layers, "student")
 
 
 def train_alone(

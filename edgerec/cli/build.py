@@ -55,7 +55,7 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
 
     try:
         pipeline.run(recipe, out, data=data_path, force=force, resume=resume, log=lambda m: click.echo(m, err=True))
-    except (DataError, StepError, DistillError, ResumeError, pipeline.BundleExistsError) as exc:
+    except (DataError, StepError, DistillError, ResumeError, RecipeError, pipeline.BundleExistsError) as exc:
         raise UserError(str(exc)) from None
     click.echo(f"bundle written to {out}; see {out / 'report.md'}")
 

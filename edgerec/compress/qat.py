@@ -5,7 +5,8 @@ LowRankDense is annotated (`quantize_annotate_layer`) and the model goes through
 `quantize_apply`. Dense uses TFMOT's default 8-bit config; LowRankDense, a custom layer, gets
 `LowRankDenseQuantizeConfig`. After pruning, the sparsity-preserving scheme
 (`Default8BitPrunePreserveQuantizeScheme`) keeps zeros at zero for Dense, and the custom
-config masks LowRankDense weights the same way. Embedding tables are not fake-quantized here;
+config masks LowRankDense weights the same way. Layers the recipe keeps in float
+(`export.keep_float`) are not annotated. Embedding tables are not fake-quantized here;
 the full-integer converter quantizes them from the representative data. A FactorizedEmbedding
 gets `FactorizedEmbeddingQuantizeConfig`: its projection is a matmul like a Dense kernel, so it
 is fake-quantized with its output, while its V x r table is left to the converter like any table.
@@ -98,6 +99,7 @@ class QAT(CompressionStep):
     name = "qat"
     description = "Quantization-aware training (8-bit) of Dense/LowRankDense; sparsity-preserving after prune."
     params = {"layers": layers_param()}
+    fake_quant = True
 
     @classmethod
     def eligible(cls, layer: keras.layers.Layer) -> bool:
@@ -109,7 +111,7 @@ class QAT(CompressionStep):
 
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         preserve = "prune" in ctx.previous_steps
-        chosen = selected_layers(self, model, params)
+        chosen = selected_layers(self, model, params) - set(ctx.keep_float)  # kept float: no fake-quant to learn
 
         def annotate(layer):
             if layer.name not in chosen:
