@@ -8,10 +8,8 @@ interactions or labelled rows -> task -> teacher -> student trained alone (basel
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import platform
 import time
-import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -24,13 +22,14 @@ from device_bench import run as bench_run
 from device_bench import table
 from device_bench import atomic
 from edgerec import compress, io, report, train
-from edgerec._keras import keras, tf
+from edgerec._keras import tf
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
-from edgerec.stages import Stage, check_fit, distill, load_task, measure, train_alone
+from edgerec.stages import Stage, check_fit, distill, load_task, measure, seed_stage, train_alone
+from edgerec.stages import compress as compress_chain
 
 Log = Callable[[str], None]
 PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite for parity
@@ -189,7 +188,7 @@ class _Checkpointed:
         self.state, self.task, self.seed, self.log = state, task, seed, log
 
     def __call__(self, key, label, build, train_fn, restore=lambda model: model):
-        keras.utils.set_random_seed(zlib.crc32(f"{self.seed}/{key}".encode()))
+        seed_stage(self.seed, key)
         model = build()
         record = self.state.done(key)
         if record is not None:
@@ -212,32 +211,9 @@ def _train_alone(checkpointed, task, recipe, name, model_config, train_config, l
 
 
 def _compress(checkpointed, teacher, student, task, recipe, stages, log):
-    """Applies the recipe's steps in order to a copy of the distilled student."""
-    model = keras.models.clone_model(student)
-    model.set_weights(student.get_weights())
-    steps_per_epoch = math.ceil(task.train_rows_per_epoch / recipe.student_training.batch_size)
-    done: list[str] = []
-    facts = []
-    for index, step_config in enumerate(recipe.compress):
-        step = compress.get(step_config.name)
-        params = step.resolve(step_config.params)
-        ctx = compress.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done))
-
-        def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
-            log(f"[compress] {step.name} {params}")
-            if epochs:
-                distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx))
-            return step.finalize(trainable, params)
-
-        model, stage = checkpointed(
-            f"compress/{index}_{step.name}", f"+ {step.name}",
-            lambda previous=model, step=step, params=params, ctx=ctx: step.apply(previous, params, ctx),
-            finetune, restore=lambda trainable, step=step, params=params: step.finalize(trainable, params),
-        )
-        done.append(step.name)
-        stage.facts = {"params": params, **step.describe(model)}
-        stages.append(stage)
-        facts.append({"step": step.name, **stage.facts})
+    """Applies the recipe's steps in order to a copy of the distilled student (see `stages.compress`)."""
+    model, facts, step_stages = compress_chain(teacher, student, task, recipe, recipe.compress, log, checkpointed)
+    stages += step_stages
     return model, facts
 
 
