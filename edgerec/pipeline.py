@@ -7,6 +7,7 @@ interactions or labelled rows -> task -> teacher -> student trained alone (basel
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import platform
 import time
@@ -28,6 +29,9 @@ from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
+from edgerec.report import METRICS
+from edgerec.search import search
+from edgerec.search import target as target_mod
 from edgerec.stages import Stage, check_fit, distill, load_task, measure, seed_stage, train_alone
 from edgerec.stages import compress as compress_chain
 
@@ -41,23 +45,30 @@ class BundleExistsError(FileExistsError):
 
 
 def run(
-    recipe: Recipe, out: Path, data: Path | None = None, force: bool = False, resume: bool = False, log: Log = print
+    recipe: Recipe, out: Path, data: Path | None = None, force: bool = False, resume: bool = False, log: Log = print,
+    target: str | None = None, search_trials: int = search.DEFAULT_TRIALS,
 ) -> dict:
     """Builds the whole bundle into `out`; returns the manifest.
 
     Each stage is checkpointed (see `edgerec.checkpoints`); `resume=True` continues a build
-    that was killed, skipping the stages it finished.
+    that was killed, skipping the stages it finished. With `target` (e.g.
+    "auc>=0.999*teacher,ndcg@10>=0.99*teacher") the compression chain is not the recipe's but the
+    one `edgerec.search.search` finds on a validation split carved from the training data.
     """
     out = Path(out)
     for step_config in recipe.compress:  # a typo in a step must fail now, not after the teacher trained
         compress.get(step_config.name).resolve(step_config.params)
-    state = _open_state(out, recipe, data, force, resume, log)
+    if target is not None:
+        target_mod.parse(target, METRICS)  # a bad clause fails now; metrics the data lacks, once it is loaded
+    searching = {"target": target, "trials": search_trials} if target is not None else None
+    state = _open_state(out, recipe, data, force, resume, log, searching)
     started = time.perf_counter()
     # Same seed and machine -> the same numbers: TensorFlow's parallel reductions otherwise sum
     # in whatever order the threads finish.
     tf.config.experimental.enable_op_determinism()
 
-    task = load_task(recipe, data, log)
+    task = load_task(recipe, data, log, validation=target is not None)
+    clauses = None if target is None else target_mod.parse(target, task.metric_names)
     check_fit(recipe, task)
     stages = [Stage(*train.baseline(task))]
     checkpointed = _Checkpointed(state, task, recipe.seed, log)
@@ -80,7 +91,13 @@ def run(
     )
     stages.append(student_stage)
 
-    compressed, compress_facts = _compress(checkpointed, teacher, student, task, recipe, stages, log)
+    searched = None
+    if clauses is not None:
+        searched = _search(state, teacher, student, task, recipe, clauses, search_trials, out, log)
+        recipe_used = dataclasses.replace(recipe, compress=search.chosen_steps(searched))
+    else:
+        recipe_used = recipe
+    compressed, compress_facts = _compress(checkpointed, teacher, student, task, recipe_used, stages, log)
 
     log("[convert] TFLite artifacts")
     calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
@@ -90,7 +107,8 @@ def run(
         ("teacher", teacher, "fp32", teacher_stage, {}),
         ("student_scratch", scratch, "fp32", scratch_stage, {}),
         ("student", student, "fp32", student_stage, {}),
-        ("student_int8", compressed, "int8", stages[-1], {"steps": compress_facts}),
+        ("student_int8", compressed, "int8", stages[-1],
+         {"steps": compress_facts, **({"search": _search_summary(searched)} if searched else {})}),
     ):
         key = f"artifact/{name}"
         entry = state.done(key)
@@ -128,6 +146,8 @@ def run(
         "seed": recipe.seed,
         "versions": state.fingerprint["versions"],
     }
+    if searched is not None:
+        manifest["search"] = _search_summary(searched)
     io.write_json(out / "manifest.json", manifest)
 
     log("[bench] every artifact on this machine (child process each)")
@@ -150,13 +170,15 @@ def run(
     return manifest
 
 
-def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resume: bool, log: Log) -> BuildState:
+def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resume: bool, log: Log,
+                searching: dict | None = None) -> BuildState:
     """Checks what `out` already holds against --force / --resume; returns the build's state."""
     fingerprint = {
         "recipe": recipe.to_dict(),
         "data": None if data is None else str(Path(data).resolve()),
         "versions": _versions(),
     }
+    fingerprint["search"] = searching  # resuming with another target (or none) would mix two chains
     interrupted, complete = BuildState.exists(out), (out / "manifest.json").exists()
     if resume and force:
         raise BundleExistsError("--resume and --force contradict each other; give one")
@@ -215,6 +237,40 @@ def _compress(checkpointed, teacher, student, task, recipe, stages, log):
     model, facts, step_stages = compress_chain(teacher, student, task, recipe, recipe.compress, log, checkpointed)
     stages += step_stages
     return model, facts
+
+
+def _search(state, teacher, student, task, recipe, clauses, budget, out, log) -> dict:
+    """Runs the search once; a resumed build restores its result (search.json is already written)."""
+    record = state.done("search")
+    if record is not None and (out / "search.json").is_file():
+        log("[search] restored from its checkpoint")
+        return record
+    from edgerec.search.trial import TrialRunner
+
+    runner = TrialRunner(teacher, student, task, recipe, log)
+    result = search.run(runner, clauses, budget, recipe, out, log)
+    state.save("search", result)
+    return result
+
+
+def _search_summary(result: dict) -> dict:
+    """What the manifest says about the search: the target, whether the shipped chain meets it, and where to look."""
+    chosen = result["trials"][result["chosen"]]
+    return {
+        "target": result["target"],
+        "met": result["met"],
+        "note": "the chosen chain meets every clause on validation" if result["met"]
+        else "NO TRIAL MET THE TARGET: the shipped student_int8.tflite is the closest trial and does not meet it",
+        "chosen_trial": chosen["id"],
+        "chain": chosen["chain"],
+        "steps": chosen["steps"],
+        "validation": result["validation"],
+        "validation_metrics": chosen["metrics"],
+        "teacher_validation_metrics": result["teacher_metrics"],
+        "trials": len(result["trials"]),
+        "front": result["front"],
+        "file": "search.json",
+    }
 
 
 def _parity_rows(task: RankingTask | CtrTask) -> dict[str, np.ndarray]:

@@ -24,13 +24,13 @@ import numpy as np
 
 from converters import parity, representative, tflite
 from device_bench import inputs, latency, runtime
+from device_bench.rows import OK
 from edgerec import io, train
 from edgerec.data.task import CtrTask, EvalData, RankingTask
 from edgerec.recipe import Recipe, StepConfig
 from edgerec.stages import compress, seeded_runner
 
 Log = Callable[[str], None]
-OK = "ok"
 
 
 def score(predict: Callable[[dict[str, np.ndarray]], np.ndarray], data: EvalData) -> dict[str, float]:
@@ -51,10 +51,10 @@ def describe_chain(steps: Sequence[StepConfig]) -> str:
         return "int8 student (no step)"
     parts = []
     for s in steps:
-        params = {k: v for k, v in s.params.items() if k != "layers"}
-        where = f" @ {','.join(s.params['layers'])}" if s.params.get("layers") else ""
-        text = ", ".join(f"{k}={v}" for k, v in params.items())
-        parts.append(f"{s.name}({text}{where}; ft {s.finetune_epochs})")
+        fields = [f"{k}={v}" for k, v in s.params.items() if k != "layers"]
+        if s.params.get("layers"):
+            fields.append(f"@ {','.join(s.params['layers'])}")
+        parts.append(f"{s.name}({' '.join(fields + [f'ft {s.finetune_epochs}'])})")
     return " → ".join(parts)
 
 

@@ -149,3 +149,37 @@ def test_a_failing_chain_is_a_trial_with_its_error(runner):
     trial = runner.run([StepConfig("low_rank", {"rank": 2, "layers": ["no_such_layer"]})], "chain")
     assert trial["status"].startswith("error: StepError") and "no_such_layer" in trial["status"]
     assert trial["bytes"] is None
+
+
+# --- CLI flags (refused before anything trains) -----------------------------------------------------
+
+@pytest.mark.parametrize("args, needles", [
+    (["compress"], ["give --sensitivity"]),
+    (["compress", "--sensitivity", "--finetune-epochs", "one"], ["--finetune-epochs", "'one'"]),
+    (["compress", "--sensitivity", "--steps", "low_rnak"], ["--steps", "Did you mean 'low_rank'"]),
+    (["build", "--recipe", "smoke", "--target", "auc>0.9"], ["--target", "'auc>0.9'"]),
+    (["build", "--recipe", "smoke", "--target", "aucc>=0.9*teacher"], ["--target", "Did you mean 'auc'"]),
+    (["build", "--recipe", "smoke", "--search-trials", "3"], ["--search-trials", "only with --target"]),
+    (["build", "--recipe", "smoke", "--target", "auc>=0.9", "--search-trials", "0"], ["--search-trials", ">= 1"]),
+])
+def test_bad_search_flags_are_one_line_errors(args, needles, tmp_path):
+    from click.testing import CliRunner
+
+    from edgerec.cli import main
+    from tests.utils import assert_one_line_error
+
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out")])
+    assert_one_line_error(result, *needles)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_earlier_sensitivity_is_kept_without_force(tmp_path):
+    from click.testing import CliRunner
+
+    from edgerec.cli import main
+    from tests.utils import assert_one_line_error
+
+    (tmp_path / "sensitivity.json").write_text("{}")
+    result = CliRunner().invoke(main, ["compress", "--sensitivity", "--recipe", "smoke", "--out", str(tmp_path)])
+    assert_one_line_error(result, "sensitivity.json", "--force")
+    assert (tmp_path / "sensitivity.json").read_text() == "{}"
