@@ -183,3 +183,35 @@ def test_an_earlier_sensitivity_is_kept_without_force(tmp_path):
     result = CliRunner().invoke(main, ["compress", "--sensitivity", "--recipe", "smoke", "--out", str(tmp_path)])
     assert_one_line_error(result, "sensitivity.json", "--force")
     assert (tmp_path / "sensitivity.json").read_text() == "{}"
+
+
+def test_ctr_validation_is_a_slice_of_training_rows(tmp_path):
+    from edgerec.data import criteo
+    from edgerec.data.task import CtrTask
+    from edgerec.recipe import DataConfig
+    from tests.utils import write_criteo
+
+    write_criteo(tmp_path / "day.tsv", rows=2000)
+    data = criteo.load(tmp_path / "day.tsv", min_count=5)
+    plain = CtrTask(data, DataConfig(time_quantile=0.8), seed=0)
+    carved = CtrTask(data, DataConfig(time_quantile=0.8), seed=0, validation=True)
+    np.testing.assert_array_equal(plain.holdout_idx, carved.holdout_idx)
+    count = len(plain.train_idx) // 10  # at most a tenth of the training rows
+    assert len(carved.validation.labels) == count and len(carved.train_idx) == len(plain.train_idx) - count
+    assert carved.validation.ranking is None and 0 < carved.validation.labels.mean() < 1
+
+
+def test_a_finished_search_is_restored_on_resume_not_redone(tmp_path):
+    from edgerec import pipeline
+    from edgerec.checkpoints import BuildState
+
+    # setup: an interrupted build whose search finished (its record saved, search.json written)
+    record = {"chosen": 0, "met": True, "trials": [{"id": 0, "steps": []}]}
+    BuildState.start(tmp_path, {"recipe": "r"}).save("search", record)
+    (tmp_path / "search.json").write_text("{}")
+    state = BuildState.resume(tmp_path, {"recipe": "r"})
+    logged = []
+    # execute: no teacher, student or task is given, so running the search would fail
+    restored = pipeline._search(state, None, None, None, None, (), 3, tmp_path, logged.append)
+    # assert
+    assert restored == record and logged == ["[search] restored from its checkpoint"]
