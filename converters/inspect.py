@@ -4,7 +4,9 @@ In a recommender the embedding tables are most of the bytes, yet no standard too
 bytes per table; and "int8" is only worth shipping if every op really runs in int8. This reads
 the flatbuffer directly (the schema module ships with ai-edge-litert, or TensorFlow), so it
 works on a device without TensorFlow. Constant tensors are classified by how ops use them:
-- embedding: the table input of GATHER / EMBEDDING_LOOKUP;
+- embedding: the table input of GATHER / EMBEDDING_LOOKUP, and the weights of a projection
+  applied straight to a gathered row (a FULLY_CONNECTED / BATCH_MATMUL fed by GATHER, with no
+  bias and no activation): with it the table is factorised, E = T P, and P belongs to E;
 - dense: weights and biases of FULLY_CONNECTED / BATCH_MATMUL / CONV ops;
 - other: every other constant.
 """
@@ -67,12 +69,16 @@ def _read(path: Path, data: bytes) -> Inspection:
     graph = model.Subgraphs(0)
     ops: collections.Counter = collections.Counter()
     kinds: dict[int, str] = {}
+    producers: dict[int, str] = {}  # tensor -> name of the op that computes it (ops are in order)
     for i in range(graph.OperatorsLength()):
         op = graph.Operators(i)
         code = model.OperatorCodes(op.OpcodeIndex())
         name = op_names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM")
         ops[name] += 1
         inputs = [int(t) for t in op.InputsAsNumpy()] if op.InputsLength() else []
+        producers.update((int(t), name) for t in (op.OutputsAsNumpy() if op.OutputsLength() else []))
+        if _is_embedding_projection(schema, op, name, inputs, producers):
+            kinds[inputs[1]] = "embedding"
         for position, tensor in enumerate(inputs):
             if tensor < 0:
                 continue
@@ -102,6 +108,19 @@ def _read(path: Path, data: bytes) -> Inspection:
     result.bytes_by_kind = {kind: by_kind.get(kind, 0) for kind in ("embedding", "dense", "other")}
     result.constants.sort(key=lambda c: -c["bytes"])
     return result
+
+
+def _is_embedding_projection(schema, op, name: str, inputs: list[int], producers: dict[int, str]) -> bool:
+    """A linear map of gathered rows: FULLY_CONNECTED without bias or activation, or BATCH_MATMUL."""
+    if name not in ("FULLY_CONNECTED", "BATCH_MATMUL") or len(inputs) < 2 or producers.get(inputs[0]) not in EMBEDDING_OPS:
+        return False
+    if name == "BATCH_MATMUL":
+        return True
+    options = schema.FullyConnectedOptions()
+    table = op.BuiltinOptions()
+    options.Init(table.Bytes, table.Pos)
+    has_bias = len(inputs) > 2 and inputs[2] >= 0
+    return not has_bias and options.FusedActivationFunction() == schema.ActivationFunctionType.NONE
 
 
 def summary(result: Inspection, top: int = 10) -> str:

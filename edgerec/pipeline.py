@@ -1,6 +1,7 @@
 """`run(recipe) -> bundle`: the only place the order of the stages lives.
 
-interactions or labelled rows -> task -> teacher -> student trained alone (baseline) -> distilled student
+interactions or labelled rows -> task -> teacher (or an ensemble) -> student trained alone (baseline)
+-> [assistants, each distilled from the one before] -> distilled student
 -> compression steps (each fine-tuned under the distiller) -> TFLite artifacts with parity
 -> eval.npz, vocabularies, manifest.json -> on-device bench rows -> report.md
 """
@@ -22,11 +23,13 @@ from device_bench import rows as bench_rows
 from device_bench import run as bench_run
 from device_bench import table
 from device_bench import atomic
-from edgerec import compress, io, report, train
-from edgerec._keras import tf
+from edgerec import ablation, compress, io, report, train
+from edgerec._keras import keras, tf
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
+from edgerec.distill.teacher_logits import TeacherLogits
+from edgerec.distill.teachers import ensemble_teacher
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
 from edgerec.report import METRICS
@@ -70,34 +73,44 @@ def run(
     task = load_task(recipe, data, log, validation=target is not None)
     clauses = None if target is None else target_mod.parse(target, task.metric_names)
     check_fit(recipe, task)
+    arms = None
+    if recipe.distill.compare is not None:
+        arms = ablation.check_arms(recipe, task, recipe.distill.compare.methods or None, log)
     stages = [Stage(*train.baseline(task))]
     checkpointed = _Checkpointed(state, task, recipe.seed, log)
 
-    teacher, teacher_stage = _train_alone(checkpointed, task, recipe, "teacher", recipe.teacher, recipe.teacher_training, log)
+    teacher, teacher_stages = _teacher(checkpointed, task, recipe, log)
     scratch, scratch_stage = _train_alone(
         checkpointed, task, recipe, "student_scratch", recipe.student, recipe.student_training, log,
         label="student trained alone (baseline)",
     )
-    stages += [teacher_stage, scratch_stage]
+    stages += [*teacher_stages, scratch_stage]
+    teacher_stage = teacher_stages[-1]
 
-    def train_distilled(student):
-        log("[distill] student under the frozen teacher")
-        distill(teacher, student, task, recipe, recipe.student_training.epochs, "distill", log)
-        return student
-
-    student, student_stage = checkpointed(
-        "student", "student distilled", lambda: build_ranker(task.features, recipe.student, "student", seed=recipe.seed),
-        train_distilled,
+    supervisor = teacher
+    for index, config in enumerate(recipe.distill.assistants):
+        supervisor, assistant_stage = _distilled(
+            checkpointed, supervisor, None, task, recipe, f"assistant_{index}", config, f"assistant {index} distilled", log
+        )
+        stages.append(assistant_stage)
+    # computed once per epoch for the student and every compression stage (same supervisor)
+    teacher_logits = TeacherLogits(supervisor, task)
+    student, student_stage = _distilled(
+        checkpointed, supervisor, teacher_logits, task, recipe, "student", recipe.student, "student distilled", log
     )
     stages.append(student_stage)
+    if arms is not None:
+        _compare(state, recipe, task, teacher, teacher_stage, teacher_logits if supervisor is teacher else None, arms, out, log)
 
     searched = None
     if clauses is not None:
-        searched = _search(state, teacher, student, task, recipe, clauses, search_trials, out, log)
+        searched = _search(state, teacher, supervisor, teacher_logits, student, task, recipe, clauses, search_trials,
+                           out, log)
         recipe_used = dataclasses.replace(recipe, compress=search.chosen_steps(searched))
     else:
         recipe_used = recipe
-    compressed, compress_facts = _compress(checkpointed, teacher, student, task, recipe_used, stages, log)
+    compressed, compress_facts = _compress(checkpointed, supervisor, teacher_logits, student, task, recipe_used, stages,
+                                           log)
 
     log("[convert] TFLite artifacts")
     calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
@@ -225,29 +238,81 @@ class _Checkpointed:
         return model, stage
 
 
-def _train_alone(checkpointed, task, recipe, name, model_config, train_config, log, label=None):
+def _train_alone(checkpointed, task, recipe, name, model_config, train_config, log, label=None, seed=None):
     return checkpointed(
-        name, label or name, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed),
+        name, label or name,
+        lambda: build_ranker(task.features, model_config, name, seed=recipe.seed if seed is None else seed),
         lambda model: train_alone(model, task, model_config, train_config, name, log),
     )
 
 
-def _compress(checkpointed, teacher, student, task, recipe, stages, log):
+def _teacher(checkpointed, task, recipe, log) -> tuple[keras.Model, list[Stage]]:
+    """The teacher, or the ensemble of `distill.ensemble` teachers (each from its own initial
+    weights); returns it and the stages to report, the supervising model's last."""
+    count = recipe.distill.ensemble
+    if count == 1:
+        teacher, stage = _train_alone(checkpointed, task, recipe, "teacher", recipe.teacher, recipe.teacher_training, log)
+        return teacher, [stage]
+    members = [
+        _train_alone(checkpointed, task, recipe, f"teacher_{i}", recipe.teacher, recipe.teacher_training, log,
+                     seed=recipe.seed + i)
+        for i in range(count)
+    ]
+    log(f"[teacher] ensemble: the mean of {count} teachers' logits")
+    ensemble = ensemble_teacher([model for model, _ in members], name="teacher")
+    stage = measure(f"teacher (ensemble of {count})", ensemble, task, time.perf_counter(), log)
+    stage.seconds = round(sum(member.seconds for _, member in members), 1)
+    return ensemble, [member for _, member in members] + [stage]
+
+
+def _distilled(checkpointed, supervisor, teacher_logits, task, recipe, name, model_config, label, log):
+    """`model_config` trained under `supervisor` for the student's epochs (a student or an assistant)."""
+
+    def train_distilled(model):
+        log(f"[distill] {name} under the frozen {supervisor.name}")
+        distill(supervisor, model, task, recipe, recipe.student_training.epochs, f"distill {name}", log,
+                teacher_logits=teacher_logits)
+        return model
+
+    return checkpointed(
+        name, label, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed), train_distilled
+    )
+
+
+def _compare(state, recipe, task, teacher, teacher_stage, teacher_logits, arms, out, log) -> None:
+    """`distill.compare`: the ablation under the build's own teacher, into OUT/ablation.{json,md}."""
+    result = state.done("ablation")
+    if result is None:
+        arms, notes = arms
+        log(f"[ablation] arms: {ablation.SCRATCH}, {', '.join(ablation.describe_arm(a) for a in arms)}; "
+            f"seeds {list(recipe.distill.compare.seeds)}")
+        result = ablation.compare(recipe, task, teacher, teacher_stage.metrics, teacher_logits or TeacherLogits(teacher, task),
+                                  arms, notes, recipe.distill.compare.seeds, log)
+        result["teacher"].update(params=teacher_stage.params, seconds=teacher_stage.seconds)
+        state.save("ablation", result)
+    else:
+        log("[ablation] restored from its checkpoint")
+    ablation.write(out, result, log)
+def _compress(checkpointed, teacher, teacher_logits, student, task, recipe, stages, log):
     """Applies the recipe's steps in order to a copy of the distilled student (see `stages.compress`)."""
-    model, facts, step_stages = compress_chain(teacher, student, task, recipe, recipe.compress, log, checkpointed)
+    model, facts, step_stages = compress_chain(teacher, student, task, recipe, recipe.compress, log, checkpointed,
+                                               teacher_logits)
     stages += step_stages
     return model, facts
 
 
-def _search(state, teacher, student, task, recipe, clauses, budget, out, log) -> dict:
-    """Runs the search once; a resumed build restores its result (search.json is already written)."""
+def _search(state, teacher, supervisor, teacher_logits, student, task, recipe, clauses, budget, out, log) -> dict:
+    """Runs the search once; a resumed build restores its result (search.json is already written).
+
+    Trials fine-tune under `supervisor` (the teacher, or the last assistant) as the build does;
+    relative clauses compare with `teacher`."""
     record = state.done("search")
     if record is not None and (out / "search.json").is_file():
         log("[search] restored from its checkpoint")
         return record
     from edgerec.search.trial import TrialRunner
 
-    runner = TrialRunner(teacher, student, task, recipe, log)
+    runner = TrialRunner(teacher, student, task, recipe, log, supervisor, teacher_logits)
     result = search.run(runner, clauses, budget, recipe, out, log)
     state.save("search", result)
     return result

@@ -157,21 +157,49 @@ class DistillMethod:
 
 
 @dataclass(frozen=True)
+class CompareConfig:
+    """`distill.compare`: the build also runs the distillation ablation (as `edgerec distill --compare`)
+    with its own teacher, and writes ablation.json / ablation.md into the bundle."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    methods: tuple[str, ...] = ()  # empty: every method the data can feed
+
+    def __post_init__(self) -> None:
+        _check(len(self.seeds) >= 1 and all(s >= 0 for s in self.seeds), "seeds", "at least one seed >= 0", self.seeds)
+        _check(len(set(self.seeds)) == len(self.seeds), "seeds", "each seed once", self.seeds)
+        for name in self.methods:
+            close = difflib.get_close_matches(name, list(DISTILL_METHODS), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            _check(name in DISTILL_METHODS, "methods", f"methods among {', '.join(DISTILL_METHODS)}{hint}", name)
+        _check(len(set(self.methods)) == len(self.methods), "methods", "each method once", self.methods)
+
+
+@dataclass(frozen=True)
 class DistillConfig:
     """loss = alpha * BCE(y, s) + (1 - alpha) * sum_i weight_i * method_i(teacher, student).
 
     The default, logits only, is soft-label distillation for a binary head:
     alpha*BCE(y,s) + (1-alpha)*T^2*BCE(sig(t/T), sig(s/T)).
+
+    The supervisor is the teacher, or the mean of `ensemble` teachers' logits; with
+    `assistants` each model is distilled from the one before it, and the student (and its
+    compression fine-tuning) from the last assistant.
     """
 
     alpha: float = 0.5
     temperature: float = 2.0
     methods: tuple[DistillMethod, ...] = (DistillMethod("logits"),)
+    # teachers trained (from different initial weights); the student learns the mean of their logits
+    ensemble: int = 1
+    # teacher-assistant chain (Mirzadeh et al., AAAI 2020): teacher -> assistants[0] -> ... -> student
+    assistants: tuple[ModelConfig, ...] = ()
+    compare: CompareConfig | None = None
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.alpha <= 1.0, "alpha", "a value in [0, 1]", self.alpha)
         _check(self.temperature > 0, "temperature", "> 0", self.temperature)
         _check(len(self.methods) >= 1, "methods", "at least one method", self.methods)
+        _check(1 <= self.ensemble <= 8, "ensemble", "a number of teachers in [1, 8]", self.ensemble)
 
 
 @dataclass(frozen=True)

@@ -331,6 +331,9 @@ def write(bundle: str | Path, bench: str | Path | None = None, seconds: float | 
             written.files.append(bundle / plot["file"])
     io.write_json(bundle / "plots.json", data)
     text = markdown(manifest, rows, seconds, result.get("environment")) + "\n" + _plots_markdown(data, written.note)
+    ablation = bundle / "ablation.md"  # written by a build whose recipe sets distill.compare
+    if ablation.is_file():
+        text += "\n" + ablation.read_text().replace("# Distillation ablation", "## Distillation ablation (`distill.compare`)", 1)
     io.write_text(bundle / "report.md", text)
     written.files += [bundle / "plots.json", bundle / "report.md"]
     return written

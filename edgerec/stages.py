@@ -23,6 +23,7 @@ from edgerec.data import sources, synthetic
 from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
+from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.models.zoo import build_ranker, check_architecture
 from edgerec.recipe import DistillMethod, ModelConfig, Recipe, StepConfig, TrainConfig
 
@@ -61,7 +62,10 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
 
     Checks the recipe's methods, or `methods` (e.g. one ablation arm) when given.
     """
-    for role, config in (("teacher", recipe.teacher), ("student", recipe.student)):
+    chain = [("teacher", recipe.teacher)]
+    chain += [(f"distill.assistants[{i}]", config) for i, config in enumerate(recipe.distill.assistants)]
+    chain.append(("student", recipe.student))
+    for role, config in chain:
         check_architecture(config, task.features, role)
     chosen = recipe.distill.methods if methods is None else methods
     if any(m.name == "ranking" for m in chosen) and not task.num_candidates:
@@ -70,8 +74,16 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
             "users (CTR rows); use 'logits', 'hint' or 'embedding'"
         )
     loss = losses.from_config(recipe.distill, chosen)
-    if loss.reads_layers:
-        loss.build(build_ranker(task.features, recipe.teacher, "teacher"), build_ranker(task.features, recipe.student, "student"))
+    if loss.reads_layers and recipe.distill.ensemble > 1:
+        raise losses.DistillError(
+            f"distill.ensemble: {recipe.distill.ensemble} teachers have no single layer for 'hint' or 'embedding' "
+            "distillation to read; use 'logits' or 'ranking' with an ensemble"
+        )
+    if loss.reads_layers:  # every link of the chain reads the same layer names
+        for (_, upper), (role, lower) in zip(chain, chain[1:]):
+            losses.from_config(recipe.distill, chosen).build(
+                build_ranker(task.features, upper, "teacher"), build_ranker(task.features, lower, role)
+            )
 
 
 def train_alone(
@@ -95,12 +107,19 @@ def distill(
     log: Log,
     callbacks: list | None = None,
     methods: Sequence[DistillMethod] | None = None,
+    teacher_logits: TeacherLogits | None = None,
 ) -> None:
-    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`."""
+    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`.
+
+    Give the same `teacher_logits` to every student trained under one teacher on one task, so
+    the teacher's logits on each epoch are computed once (see `edgerec.distill.teacher_logits`).
+    """
     loss = losses.from_config(recipe.distill, methods)
-    distiller = Distiller(teacher, student, loss, recipe.distill.alpha)
+    distiller = Distiller(teacher, student, loss, recipe.distill.alpha, teacher_logits)
     distiller.compile(optimizer=keras.optimizers.Adam(recipe.student_training.learning_rate))
-    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks, distiller.candidates)
+    batch = recipe.student_training.batch_size
+    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks,
+              lambda epoch: distiller.epoch_data(task, epoch, batch))
 
 
 def measure(name: str, model: keras.Model, task: RankingTask | CtrTask, t0: float, log: Log) -> Stage:
@@ -143,6 +162,7 @@ def compress(
     steps: Sequence[StepConfig],
     log: Log,
     run_stage: StageRunner,
+    teacher_logits: TeacherLogits | None = None,
 ) -> tuple[keras.Model, list[dict], list[Stage]]:
     """Applies `steps` in order to a copy of the distilled `student`; the one implementation the
     build and the search's trials share.
@@ -164,7 +184,8 @@ def compress(
         def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
             log(f"[compress] {step.name} {params}")
             if epochs:
-                distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx))
+                distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx),
+                        teacher_logits=teacher_logits)
             else:
                 calibrate(trainable, task, recipe.student_training.batch_size, step.callbacks(params, ctx))
             return step.finalize(trainable, params)

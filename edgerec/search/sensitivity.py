@@ -78,20 +78,29 @@ def drops(reference: dict[str, float], metrics: dict[str, float]) -> dict[str, f
 
 
 def train_models(recipe: Recipe, data: Path | None, log: Log):
-    """The task (with validation), the teacher and the distilled student, seeded as the build seeds them."""
-    from edgerec.models.zoo import build_ranker
-    from edgerec.stages import check_fit, distill, load_task, seed_stage, train_alone
+    """The task (with validation), the teacher, the supervisor and its logits cache, and the distilled
+    student, trained by the build's own stages (ensembles and assistants included, same seeds), with
+    their checkpoints in a temporary folder."""
+    import tempfile
+
+    from edgerec import pipeline
+    from edgerec.checkpoints import BuildState
+    from edgerec.distill.teacher_logits import TeacherLogits
+    from edgerec.stages import check_fit, load_task
 
     task = load_task(recipe, data, log, validation=True)
     check_fit(recipe, task)
-    seed_stage(recipe.seed, "teacher")
-    teacher = build_ranker(task.features, recipe.teacher, "teacher", seed=recipe.seed)
-    train_alone(teacher, task, recipe.teacher, recipe.teacher_training, "teacher", log)
-    seed_stage(recipe.seed, "student")
-    student = build_ranker(task.features, recipe.student, "student", seed=recipe.seed)
-    log("[distill] student under the frozen teacher")
-    distill(teacher, student, task, recipe, recipe.student_training.epochs, "distill", log)
-    return task, teacher, student
+    with tempfile.TemporaryDirectory() as folder:
+        checkpointed = pipeline._Checkpointed(BuildState.start(Path(folder), {}), task, recipe.seed, log)
+        teacher, _ = pipeline._teacher(checkpointed, task, recipe, log)
+        supervisor = teacher
+        for index, config in enumerate(recipe.distill.assistants):
+            supervisor, _ = pipeline._distilled(checkpointed, supervisor, None, task, recipe, f"assistant_{index}",
+                                                config, f"assistant {index} distilled", log)
+        teacher_logits = TeacherLogits(supervisor, task)
+        student, _ = pipeline._distilled(checkpointed, supervisor, teacher_logits, task, recipe, "student",
+                                         recipe.student, "student distilled", log)
+    return task, teacher, supervisor, teacher_logits, student
 
 
 def sweep(runner, step_names: Sequence[str], finetune_epochs: int, log: Log) -> dict:
@@ -126,8 +135,8 @@ def run(recipe: Recipe, out: Path, data: Path | None, step_names: Sequence[str],
 
     started = time.perf_counter()
     tf.config.experimental.enable_op_determinism()
-    task, teacher, student = train_models(recipe, data, log)
-    runner = TrialRunner(teacher, student, task, recipe, log)
+    task, teacher, supervisor, teacher_logits, student = train_models(recipe, data, log)
+    runner = TrialRunner(teacher, student, task, recipe, log, supervisor, teacher_logits)
     swept = sweep(runner, step_names, finetune_epochs, log)
     result = {
         "format": 1,

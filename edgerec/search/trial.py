@@ -59,12 +59,19 @@ def describe_chain(steps: Sequence[StepConfig]) -> str:
 
 
 class TrialRunner:
-    """Runs and records trials against one teacher, distilled student and task (with validation)."""
+    """Runs and records trials against one teacher, distilled student and task (with validation).
 
-    def __init__(self, teacher, student, task: RankingTask | CtrTask, recipe: Recipe, log: Log):
+    Steps fine-tune under `supervisor` (default: the teacher; the last assistant when the recipe
+    has a chain of them), with the build's `teacher_logits` cache when given; `teacher_metrics`
+    are the teacher's on validation, what relative target clauses compare with.
+    """
+
+    def __init__(self, teacher, student, task: RankingTask | CtrTask, recipe: Recipe, log: Log,
+                 supervisor=None, teacher_logits=None):
         if task.validation is None:
             raise ValueError("trials are scored on the validation split: load the task with validation=True")
-        self.teacher, self.student, self.task, self.recipe, self.log = teacher, student, task, recipe, log
+        self.student, self.task, self.recipe, self.log = student, task, recipe, log
+        self.supervisor, self.teacher_logits = supervisor or teacher, teacher_logits
         self.calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
         self.trials: list[dict] = []
         self.teacher_metrics = score(lambda rows: train.predict_logits(teacher, rows), task.validation)
@@ -80,8 +87,8 @@ class TrialRunner:
                  "bytes": None, "p50_us": None, "metrics": None, "status": OK}
         self.log(f"[trial {trial['id']}] {trial['chain']}")
         try:
-            model, facts, _ = compress(self.teacher, self.student, self.task, self.recipe, steps, lambda m: None,
-                                       seeded_runner(self.recipe.seed))
+            model, facts, _ = compress(self.supervisor, self.student, self.task, self.recipe, steps, lambda m: None,
+                                       seeded_runner(self.recipe.seed), self.teacher_logits)
             trial["facts"] = facts
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "trial.tflite"

@@ -212,6 +212,6 @@ def test_a_finished_search_is_restored_on_resume_not_redone(tmp_path):
     state = BuildState.resume(tmp_path, {"recipe": "r"})
     logged = []
     # execute: no teacher, student or task is given, so running the search would fail
-    restored = pipeline._search(state, None, None, None, None, (), 3, tmp_path, logged.append)
+    restored = pipeline._search(state, None, None, None, None, None, None, (), 3, tmp_path, logged.append)
     # assert
     assert restored == record and logged == ["[search] restored from its checkpoint"]
