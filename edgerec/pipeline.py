@@ -8,11 +8,10 @@ interactions or labelled rows -> task -> teacher (or an ensemble) -> student tra
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
-import math
 import platform
 import time
-import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -33,7 +32,11 @@ from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.distill.teachers import ensemble_teacher
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
-from edgerec.stages import Stage, check_fit, distill, load_task, measure, train_alone
+from edgerec.report import METRICS
+from edgerec.search import search
+from edgerec.search import target as target_mod
+from edgerec.stages import Stage, check_fit, distill, load_task, measure, seed_stage, train_alone
+from edgerec.stages import compress as compress_chain
 
 Log = Callable[[str], None]
 PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite for parity
@@ -45,23 +48,30 @@ class BundleExistsError(FileExistsError):
 
 
 def run(
-    recipe: Recipe, out: Path, data: Path | None = None, force: bool = False, resume: bool = False, log: Log = print
+    recipe: Recipe, out: Path, data: Path | None = None, force: bool = False, resume: bool = False, log: Log = print,
+    target: str | None = None, search_trials: int = search.DEFAULT_TRIALS,
 ) -> dict:
     """Builds the whole bundle into `out`; returns the manifest.
 
     Each stage is checkpointed (see `edgerec.checkpoints`); `resume=True` continues a build
-    that was killed, skipping the stages it finished.
+    that was killed, skipping the stages it finished. With `target` (e.g.
+    "auc>=0.999*teacher,ndcg@10>=0.99*teacher") the compression chain is not the recipe's but the
+    one `edgerec.search.search` finds on a validation split carved from the training data.
     """
     out = Path(out)
     for step_config in recipe.compress:  # a typo in a step must fail now, not after the teacher trained
         compress.get(step_config.name).resolve(step_config.params)
-    state = _open_state(out, recipe, data, force, resume, log)
+    if target is not None:
+        target_mod.parse(target, METRICS)  # a bad clause fails now; metrics the data lacks, once it is loaded
+    searching = {"target": target, "trials": search_trials} if target is not None else None
+    state = _open_state(out, recipe, data, force, resume, log, searching)
     started = time.perf_counter()
     # Same seed and machine -> the same numbers: TensorFlow's parallel reductions otherwise sum
     # in whatever order the threads finish.
     tf.config.experimental.enable_op_determinism()
 
-    task = load_task(recipe, data, log)
+    task = load_task(recipe, data, log, validation=target is not None)
+    clauses = None if target is None else target_mod.parse(target, task.metric_names)
     check_fit(recipe, task)
     arms = None
     if recipe.distill.compare is not None:
@@ -92,8 +102,15 @@ def run(
     if arms is not None:
         _compare(state, recipe, task, teacher, teacher_stage, teacher_logits if supervisor is teacher else None, arms, out, log)
 
+    searched = None
+    if clauses is not None:
+        searched = _search(state, teacher, supervisor, teacher_logits, student, task, recipe, clauses, search_trials,
+                           out, log)
+        recipe_used = dataclasses.replace(recipe, compress=search.chosen_steps(searched))
+    else:
+        recipe_used = recipe
     compressed, compress_facts, (float_compressed, float_stage, float_facts) = _compress(
-        checkpointed, supervisor, teacher_logits, student, task, recipe, stages, log
+        checkpointed, supervisor, teacher_logits, student, task, recipe_used, stages, log
     )
     keep_float = {"keep_float": list(recipe.export.keep_float)} if recipe.export.keep_float else {}
 
@@ -105,7 +122,8 @@ def run(
         ("teacher", teacher, "fp32", teacher_stage, {}),
         ("student_scratch", scratch, "fp32", scratch_stage, {}),
         ("student", student, "fp32", student_stage, {}),
-        ("student_int8", compressed, "int8", stages[-1], {"steps": compress_facts, **keep_float}),
+        ("student_int8", compressed, "int8", stages[-1],
+         {"steps": compress_facts, **keep_float, **({"search": _search_summary(searched)} if searched else {})}),
         *((f"student_{mode}", float_compressed, mode, float_stage, {"steps": float_facts})
           for mode in recipe.export.modes if mode != "int8"),
     ):
@@ -146,6 +164,8 @@ def run(
         "seed": recipe.seed,
         "versions": state.fingerprint["versions"],
     }
+    if searched is not None:
+        manifest["search"] = _search_summary(searched)
     io.write_json(out / "manifest.json", manifest)
 
     log("[bench] every artifact on this machine (child process each)")
@@ -168,13 +188,15 @@ def run(
     return manifest
 
 
-def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resume: bool, log: Log) -> BuildState:
+def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resume: bool, log: Log,
+                searching: dict | None = None) -> BuildState:
     """Checks what `out` already holds against --force / --resume; returns the build's state."""
     fingerprint = {
         "recipe": recipe.to_dict(),
         "data": None if data is None else str(Path(data).resolve()),
         "versions": _versions(),
     }
+    fingerprint["search"] = searching  # resuming with another target (or none) would mix two chains
     interrupted, complete = BuildState.exists(out), (out / "manifest.json").exists()
     if resume and force:
         raise BundleExistsError("--resume and --force contradict each other; give one")
@@ -206,7 +228,7 @@ class _Checkpointed:
         self.state, self.task, self.seed, self.log = state, task, seed, log
 
     def __call__(self, key, label, build, train_fn, restore=lambda model: model):
-        keras.utils.set_random_seed(zlib.crc32(f"{self.seed}/{key}".encode()))
+        seed_stage(self.seed, key)
         model = build()
         record = self.state.done(key)
         if record is not None:
@@ -262,44 +284,6 @@ def _distilled(checkpointed, supervisor, teacher_logits, task, recipe, name, mod
     )
 
 
-def _compress(checkpointed, teacher, teacher_logits, student, task, recipe, stages, log):
-    """Applies the recipe's steps in order to a copy of the distilled student.
-
-    Returns the compressed model and its steps' facts, plus (model, stage, facts) of the chain
-    before its first fake-quantizing step (QAT): what the non-int8 export modes convert.
-    """
-    model = keras.models.clone_model(student)
-    model.set_weights(student.get_weights())
-    steps_per_epoch = math.ceil(task.train_rows_per_epoch / recipe.student_training.batch_size)
-    done: list[str] = []
-    facts = []
-    before_fake_quant = None
-    for index, step_config in enumerate(recipe.compress):
-        step = compress.get(step_config.name)
-        params = step.resolve(step_config.params)
-        ctx = compress.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done), recipe.export.keep_float)
-        if step.fake_quant and before_fake_quant is None:
-            before_fake_quant = (model, stages[-1], list(facts))
-
-        def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
-            log(f"[compress] {step.name} {params}")
-            if epochs:
-                distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx),
-                        teacher_logits=teacher_logits)
-            return step.finalize(trainable, params)
-
-        model, stage = checkpointed(
-            f"compress/{index}_{step.name}", f"+ {step.name}",
-            lambda previous=model, step=step, params=params, ctx=ctx: step.apply(previous, params, ctx),
-            finetune, restore=lambda trainable, step=step, params=params: step.finalize(trainable, params),
-        )
-        done.append(step.name)
-        stage.facts = {"params": params, **step.describe(model)}
-        stages.append(stage)
-        facts.append({"step": step.name, **stage.facts})
-    return model, facts, before_fake_quant or (model, stages[-1], facts)
-
-
 def _compare(state, recipe, task, teacher, teacher_stage, teacher_logits, arms, out, log) -> None:
     """`distill.compare`: the ablation under the build's own teacher, into OUT/ablation.{json,md}."""
     result = state.done("ablation")
@@ -314,6 +298,57 @@ def _compare(state, recipe, task, teacher, teacher_stage, teacher_logits, arms, 
     else:
         log("[ablation] restored from its checkpoint")
     ablation.write(out, result, log)
+def _compress(checkpointed, teacher, teacher_logits, student, task, recipe, stages, log):
+    """Applies the recipe's steps in order to a copy of the distilled student (see `stages.compress`).
+
+    Returns the compressed model and its steps' facts, plus (model, stage, facts) of the chain
+    before its first fake-quantizing step (QAT): what the non-int8 export modes convert.
+    """
+    model, facts, step_stages, before_quant = compress_chain(teacher, student, task, recipe, recipe.compress, log,
+                                                             checkpointed, teacher_logits)
+    previous = stages[-1]
+    stages += step_stages
+    if before_quant is None:  # no fake-quantizing step: every mode converts the final model
+        return model, facts, (model, stages[-1], facts)
+    float_model, float_stage, float_facts = before_quant
+    return model, facts, (float_model, float_stage or previous, float_facts)
+
+
+def _search(state, teacher, supervisor, teacher_logits, student, task, recipe, clauses, budget, out, log) -> dict:
+    """Runs the search once; a resumed build restores its result (search.json is already written).
+
+    Trials fine-tune under `supervisor` (the teacher, or the last assistant) as the build does;
+    relative clauses compare with `teacher`."""
+    record = state.done("search")
+    if record is not None and (out / "search.json").is_file():
+        log("[search] restored from its checkpoint")
+        return record
+    from edgerec.search.trial import TrialRunner
+
+    runner = TrialRunner(teacher, student, task, recipe, log, supervisor, teacher_logits)
+    result = search.run(runner, clauses, budget, recipe, out, log)
+    state.save("search", result)
+    return result
+
+
+def _search_summary(result: dict) -> dict:
+    """What the manifest says about the search: the target, whether the shipped chain meets it, and where to look."""
+    chosen = result["trials"][result["chosen"]]
+    return {
+        "target": result["target"],
+        "met": result["met"],
+        "note": "the chosen chain meets every clause on validation" if result["met"]
+        else "NO TRIAL MET THE TARGET: the shipped student_int8.tflite is the closest trial and does not meet it",
+        "chosen_trial": chosen["id"],
+        "chain": chosen["chain"],
+        "steps": chosen["steps"],
+        "validation": result["validation"],
+        "validation_metrics": chosen["metrics"],
+        "teacher_validation_metrics": result["teacher_metrics"],
+        "trials": len(result["trials"]),
+        "front": result["front"],
+        "file": "search.json",
+    }
 
 
 def _parity_rows(task: RankingTask | CtrTask) -> dict[str, np.ndarray]:
