@@ -35,7 +35,7 @@ from edgerec.recipe import Recipe
 from edgerec.report import METRICS
 from edgerec.search import search
 from edgerec.search import target as target_mod
-from edgerec.stages import Stage, check_fit, distill, load_task, measure, seed_stage, train_alone
+from edgerec.stages import Stage, check_fit, check_steps, distill, load_task, measure, seed_stage, train_alone
 from edgerec.stages import compress as compress_chain
 
 Log = Callable[[str], None]
@@ -73,6 +73,7 @@ def run(
     task = load_task(recipe, data, log, validation=target is not None)
     clauses = None if target is None else target_mod.parse(target, task.metric_names)
     check_fit(recipe, task)
+    check_steps(recipe, task)
     arms = None
     if recipe.distill.compare is not None:
         arms = ablation.check_arms(recipe, task, recipe.distill.compare.methods or None, log)

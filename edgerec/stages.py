@@ -90,6 +90,23 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
         check_layer_names("export.keep_float", recipe.export.keep_float, layers, "student")
 
 
+def check_steps(recipe: Recipe, task: RankingTask | CtrTask) -> None:
+    """Applies the recipe's compression chain to an untrained student, so a bad parameter or a
+    `layers` name the student lacks (or that its step cannot compress) fails before any training.
+
+    Apply and finalize without fine-tuning take seconds; the first real failure would otherwise
+    come after the teacher and both students trained.
+    """
+    model = build_ranker(task.features, recipe.student, "student")
+    done: list[str] = []
+    for step_config in recipe.compress:
+        step = steps_registry.get(step_config.name)
+        params = step.resolve(step_config.params)
+        ctx = steps_registry.StepContext(1, step_config.finetune_epochs, tuple(done), recipe.export.keep_float)
+        model = step.finalize(step.apply(model, params, ctx), params)
+        done.append(step.name)
+
+
 def train_alone(
     model: keras.Model, task: RankingTask | CtrTask, model_config: ModelConfig, train_config: TrainConfig, name: str, log: Log
 ) -> keras.Model:

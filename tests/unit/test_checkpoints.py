@@ -98,6 +98,18 @@ def test_a_bad_step_parameter_fails_before_any_training(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_layer_name_the_student_lacks_fails_before_any_training(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("data: {synthetic_size: smoke}\ncompress:\n  - name: low_rank\n    params: {layers: [hiden_0]}\n")
+    result = CliRunner().invoke(main, ["build", "--recipe", str(recipe), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    error = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert error and "compress step 'low_rank': layers: 'hiden_0' is not a layer" in error[0], result.output
+    assert "Did you mean 'hidden_0'" in error[0]
+    assert "[teacher]" not in result.output  # after loading the data, before any training
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_complete_bundle_is_not_overwritten_without_force(tmp_path):
     (tmp_path / "manifest.json").write_text("{}")
     assert_one_line_error(_build("--out", str(tmp_path)), "already holds a bundle (manifest.json)", "--force")
