@@ -7,6 +7,11 @@ works on a device without TensorFlow. Constant tensors are classified by how ops
 - embedding: the table input of GATHER / EMBEDDING_LOOKUP;
 - dense: weights and biases of FULLY_CONNECTED / BATCH_MATMUL / CONV ops;
 - other: every other constant.
+
+A constant stored with the converter's sparse encoding (`tflite.convert(..., sparse=True)`)
+counts its values and its CSR index arrays (kept in the tensor's `sparsity` table, outside the
+buffer) and is marked `sparse`; a DENSIFY op between it and its FULLY_CONNECTED does not hide
+that it is a dense-layer weight.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 EMBEDDING_OPS = {"GATHER", "EMBEDDING_LOOKUP"}
 DENSE_OPS = {"FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D"}
 FLOAT_TYPES = {"FLOAT32", "FLOAT16", "FLOAT64"}
+INDEX_BYTES = {1: 4, 2: 2, 3: 1}  # SparseIndexVector: Int32Vector, Uint16Vector, Uint8Vector
 
 
 @dataclass
@@ -26,7 +32,7 @@ class Inspection:
     path: str
     bytes: int
     ops: dict[str, int]
-    constants: list[dict] = field(default_factory=list)  # name, dtype, shape, bytes, kind
+    constants: list[dict] = field(default_factory=list)  # name, dtype, shape, bytes, kind, sparse
     bytes_by_kind: dict[str, int] = field(default_factory=dict)
     float_tensors: list[str] = field(default_factory=list)  # float tensors that are not model inputs/outputs
 
@@ -67,15 +73,21 @@ def _read(path: Path, data: bytes) -> Inspection:
     graph = model.Subgraphs(0)
     ops: collections.Counter = collections.Counter()
     kinds: dict[int, str] = {}
+    operators = []
     for i in range(graph.OperatorsLength()):
         op = graph.Operators(i)
         code = model.OperatorCodes(op.OpcodeIndex())
         name = op_names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM")
         ops[name] += 1
         inputs = [int(t) for t in op.InputsAsNumpy()] if op.InputsLength() else []
+        outputs = [int(t) for t in op.OutputsAsNumpy()] if op.OutputsLength() else []
+        operators.append((name, inputs, outputs))
+    densified = {outputs[0]: inputs[0] for name, inputs, outputs in operators if name == "DENSIFY"}
+    for name, inputs, _ in operators:
         for position, tensor in enumerate(inputs):
             if tensor < 0:
                 continue
+            tensor = densified.get(tensor, tensor)
             if name in EMBEDDING_OPS and position == 0:
                 kinds[tensor] = "embedding"
             elif name in DENSE_OPS and position >= 1:
@@ -89,11 +101,14 @@ def _read(path: Path, data: bytes) -> Inspection:
         buffer = model.Buffers(tensor.Buffer())
         size = buffer.DataLength() or int(buffer.Size())
         if size:
+            sparse = tensor.Sparsity() is not None
+            size += _index_bytes(schema, tensor.Sparsity()) if sparse else 0
             kind = kinds.get(i, "other")
             by_kind[kind] += size
             shape = tensor.ShapeAsNumpy().tolist() if tensor.ShapeLength() else []
             result.constants.append(
-                {"name": tensor.Name().decode(), "dtype": dtype, "shape": shape, "bytes": size, "kind": kind}
+                {"name": tensor.Name().decode(), "dtype": dtype, "shape": shape, "bytes": size, "kind": kind,
+                 "sparse": sparse}
             )
         elif dtype in FLOAT_TYPES and i not in boundary:
             result.float_tensors.append(tensor.Name().decode())
@@ -102,6 +117,19 @@ def _read(path: Path, data: bytes) -> Inspection:
     result.bytes_by_kind = {kind: by_kind.get(kind, 0) for kind in ("embedding", "dense", "other")}
     result.constants.sort(key=lambda c: -c["bytes"])
     return result
+
+
+def _index_bytes(schema, sparsity) -> int:
+    """Bytes of the CSR segment and index arrays of a sparse-encoded tensor."""
+    total = 0
+    for d in range(sparsity.DimMetadataLength()):
+        dim = sparsity.DimMetadata(d)
+        for kind, table in ((dim.ArraySegmentsType(), dim.ArraySegments()), (dim.ArrayIndicesType(), dim.ArrayIndices())):
+            if kind in INDEX_BYTES and table is not None:
+                vector = schema.Int32Vector()  # Uint16Vector / Uint8Vector share the layout: one `values` vector
+                vector.Init(table.Bytes, table.Pos)
+                total += vector.ValuesLength() * INDEX_BYTES[kind]
+    return total
 
 
 def summary(result: Inspection, top: int = 10) -> str:
@@ -119,7 +147,8 @@ def summary(result: Inspection, top: int = 10) -> str:
         "|---|---|---|---|---:|",
     ]
     lines += [
-        f"| {c['name'][:70]} | {c['kind']} | {c['dtype']} | {c['shape']} | {c['bytes']:,} |" for c in result.constants[:top]
+        f"| {c['name'][:70]} | {c['kind']} | {c['dtype']}{' sparse' if c['sparse'] else ''} | {c['shape']} | {c['bytes']:,} |"
+        for c in result.constants[:top]
     ]
     if len(result.constants) > top:
         lines.append(f"| … {len(result.constants) - top} more | | | | |")

@@ -10,6 +10,12 @@ int8 keeps the int32 id inputs (they are indices, not quantizable values) and a 
 output, so an app feeds and reads the same tensors for every mode. A model trained with QAT
 brings its own ranges for the layers it fake-quantized; the representative data calibrates
 the rest (embeddings, concatenations).
+
+`sparse=True` adds the converter's sparse encoding (`Optimize.EXPERIMENTAL_SPARSITY`): constant
+FULLY_CONNECTED / CONV weights with at least 30 % zeros are stored as values plus CSR indices.
+GATHER tables are never encoded. Unless the zeros form the blocks a sparse kernel reads (1x4
+float, 1x16 int8), the converter adds a DENSIFY op that rebuilds the dense weight at load time, so
+the file shrinks but latency does not; bench/sparse_encoding.py measures where it pays.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ def convert(
     model: keras.Model,
     mode: str,
     representative: Callable[[], Iterator[dict]] | None = None,
+    sparse: bool = False,
 ) -> bytes:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}. Received: mode={mode!r}")
@@ -44,6 +51,8 @@ def convert(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if sparse:
+        converter.optimizations = [*converter.optimizations, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
     try:
         return converter.convert()
     except Exception as exc:  # the converter raises several unrelated types
