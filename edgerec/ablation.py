@@ -126,25 +126,51 @@ def run(
     if (out / "ablation.json").exists() and not force:
         raise AblationError(f"{out} already holds an ablation (ablation.json); use --force to overwrite it")
     from edgerec._keras import tf  # TensorFlow only now: see the module docstring
+    from edgerec.distill.teacher_logits import TeacherLogits
     from edgerec.models.zoo import build_ranker
-    from edgerec.stages import check_fit, distill, load_task, measure, train_alone
+    from edgerec.stages import load_task, measure, train_alone
 
     started = time.perf_counter()
     tf.config.experimental.enable_op_determinism()  # same seeds and machine -> the same table
     task = load_task(recipe, data, log)
-    arms, notes = plan_arms(recipe, bool(task.num_candidates), (len(recipe.teacher.hidden), len(recipe.student.hidden)),
-                            methods)
-    for arm in arms:  # a layer name the models lack fails before anything trains
-        check_fit(recipe, task, (arm,))
-    for note in notes:
-        log(f"[ablation] {note}")
+    arms, notes = check_arms(recipe, task, methods, log)
     log(f"[ablation] arms: {SCRATCH}, {', '.join(describe_arm(a) for a in arms)}; seeds {list(seeds)}")
 
     t0 = time.perf_counter()
     teacher = train_alone(build_ranker(task.features, recipe.teacher, TEACHER, seed=recipe.seed), task, recipe.teacher,
                           recipe.teacher_training, TEACHER, log)
     teacher_stage = measure(TEACHER, teacher, task, t0, log)
+    result = compare(recipe, task, teacher, teacher_stage.metrics, TeacherLogits(teacher, task), arms, notes, seeds, log)
+    result["teacher"].update(params=teacher_stage.params, seconds=teacher_stage.seconds)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    write(out, result, log)
+    return result
 
+
+def check_arms(recipe: Recipe, task, methods: Sequence[str] | None, log: Log) -> tuple[list[DistillMethod], list[str]]:
+    """The arms for `methods` on this task, each checked against the models before anything trains."""
+    from edgerec.stages import check_fit
+
+    arms, notes = plan_arms(recipe, bool(task.num_candidates), (len(recipe.teacher.hidden), len(recipe.student.hidden)),
+                            methods)
+    for arm in arms:  # a layer name the models lack fails before anything trains
+        check_fit(recipe, task, (arm,))
+    for note in notes:
+        log(f"[ablation] {note}")
+    return arms, notes
+
+
+def compare(recipe: Recipe, task, teacher, teacher_metrics: dict, teacher_logits, arms: Sequence[DistillMethod],
+            notes: list[str], seeds: Sequence[int], log: Log) -> dict:
+    """Per seed, the scratch student and one student per arm under the trained `teacher`; the result dict.
+
+    Shared by `edgerec distill --compare` and a build whose recipe sets `distill.compare`, which
+    passes its own teacher (and its teacher-logit cache) so the teacher is not trained twice.
+    """
+    from edgerec.models.zoo import build_ranker
+    from edgerec.stages import distill, measure, train_alone
+
+    started = time.perf_counter()
     runs = []
     total = len(seeds) * (len(arms) + 1)
     for seed in seeds:
@@ -156,13 +182,14 @@ def run(
             if arm is None:
                 train_alone(student, task, recipe.student, recipe.student_training, SCRATCH, log)
             else:
-                distill(teacher, student, task, recipe, recipe.student_training.epochs, name, log, methods=(arm,))
+                distill(teacher, student, task, recipe, recipe.student_training.epochs, name, log, methods=(arm,),
+                        teacher_logits=teacher_logits)
             stage = measure(f"{name} seed {seed}", student, task, t0, log)
             runs.append({"arm": name, "seed": seed, "metrics": stage.metrics, "params": stage.params,
                          "seconds": stage.seconds})
 
     metrics = tuple(task.metric_names)
-    result = {
+    return {
         "format": 1,
         "recipe": recipe.to_dict(),
         "data": task.data.source,
@@ -176,17 +203,20 @@ def run(
         },
         "arms": [{"arm": SCRATCH, "method": None}]
         + [{"arm": a.name, "method": describe_arm(a), "config": recipe_method(a)} for a in arms],
-        "teacher": {"metrics": teacher_stage.metrics, "params": teacher_stage.params, "seconds": teacher_stage.seconds},
+        "teacher": {"metrics": teacher_metrics},
         "runs": runs,
         "notes": notes,
-        **summarize(teacher_stage.metrics, runs, metrics),
+        **summarize(teacher_metrics, runs, metrics),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def write(out: Path, result: dict, log: Log) -> None:
+    """ablation.json (every run) and ablation.md (the table), atomically."""
     io.write_json(out / "ablation.json", result)
     io.write_text(out / "ablation.md", markdown(result))
     log(f"[ablation] {result['verdict']['text']}")
     log(f"[done] ablation in {out} ({result['seconds']:.0f}s)")
-    return result
 
 
 def recipe_method(method: DistillMethod) -> dict:

@@ -157,21 +157,49 @@ class DistillMethod:
 
 
 @dataclass(frozen=True)
+class CompareConfig:
+    """`distill.compare`: the build also runs the distillation ablation (as `edgerec distill --compare`)
+    with its own teacher, and writes ablation.json / ablation.md into the bundle."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    methods: tuple[str, ...] = ()  # empty: every method the data can feed
+
+    def __post_init__(self) -> None:
+        _check(len(self.seeds) >= 1 and all(s >= 0 for s in self.seeds), "seeds", "at least one seed >= 0", self.seeds)
+        _check(len(set(self.seeds)) == len(self.seeds), "seeds", "each seed once", self.seeds)
+        for name in self.methods:
+            close = difflib.get_close_matches(name, list(DISTILL_METHODS), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            _check(name in DISTILL_METHODS, "methods", f"methods among {', '.join(DISTILL_METHODS)}{hint}", name)
+        _check(len(set(self.methods)) == len(self.methods), "methods", "each method once", self.methods)
+
+
+@dataclass(frozen=True)
 class DistillConfig:
     """loss = alpha * BCE(y, s) + (1 - alpha) * sum_i weight_i * method_i(teacher, student).
 
     The default, logits only, is soft-label distillation for a binary head:
     alpha*BCE(y,s) + (1-alpha)*T^2*BCE(sig(t/T), sig(s/T)).
+
+    The supervisor is the teacher, or the mean of `ensemble` teachers' logits; with
+    `assistants` each model is distilled from the one before it, and the student (and its
+    compression fine-tuning) from the last assistant.
     """
 
     alpha: float = 0.5
     temperature: float = 2.0
     methods: tuple[DistillMethod, ...] = (DistillMethod("logits"),)
+    # teachers trained (from different initial weights); the student learns the mean of their logits
+    ensemble: int = 1
+    # teacher-assistant chain (Mirzadeh et al., AAAI 2020): teacher -> assistants[0] -> ... -> student
+    assistants: tuple[ModelConfig, ...] = ()
+    compare: CompareConfig | None = None
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.alpha <= 1.0, "alpha", "a value in [0, 1]", self.alpha)
         _check(self.temperature > 0, "temperature", "> 0", self.temperature)
         _check(len(self.methods) >= 1, "methods", "at least one method", self.methods)
+        _check(1 <= self.ensemble <= 8, "ensemble", "a number of teachers in [1, 8]", self.ensemble)
 
 
 @dataclass(frozen=True)
@@ -184,6 +212,42 @@ class StepConfig:
 
     def __post_init__(self) -> None:
         _check(self.finetune_epochs >= 0, "finetune_epochs", ">= 0", self.finetune_epochs)
+
+
+# Converter modes of the compressed student (converters.tflite.MODES, which must contain these).
+EXPORT_MODES = ("int8", "fp16", "dynamic", "int16x8", "fp32")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """How the compressed student becomes artifacts.
+
+    modes: one `student_<mode>.tflite` each, from the compressed student; int8 (the artifact an app
+    ships) is always among them. A step that fake-quantizes for int8 (QAT) is left out of the model
+    the other modes convert, since only the int8 converter can use its ranges.
+    keep_float: student layers whose ops stay float32 in the int8 artifact (selective quantization),
+    and which QAT does not annotate. Names are checked against the student before any training.
+    """
+
+    modes: tuple[str, ...] = ("int8",)
+    keep_float: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for mode in self.modes:
+            _check(mode in EXPORT_MODES, "modes", f"a list of modes among {list(EXPORT_MODES)}", mode)
+        _check("int8" in self.modes, "modes", "a list that includes 'int8' (student_int8.tflite ships)", list(self.modes))
+        for key in ("modes", "keep_float"):
+            values = getattr(self, key)
+            _check(len(set(values)) == len(values), key, "each name once", list(values))
+
+
+def check_layer_names(key: str, names: tuple[str, ...], layers: list[str], model: str) -> None:
+    """Raises RecipeError for a name in `names` that is not in `layers`, with a "did you mean"."""
+    for name in names:
+        if name not in layers:
+            close = difflib.get_close_matches(name, layers, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise RecipeError(f"{key}: '{name}' is not a layer of the {model}.{hint} Layers: {', '.join(layers)}")
 
 
 @dataclass(frozen=True)
@@ -213,6 +277,7 @@ class Recipe:
     distill: DistillConfig = DistillConfig()
     compress: tuple[StepConfig, ...] = ()
     representative_samples: int = 1000
+    export: ExportConfig = ExportConfig()
     bench: BenchConfig = BenchConfig()
 
     def to_dict(self) -> dict:

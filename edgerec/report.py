@@ -128,6 +128,9 @@ def markdown(manifest: dict, rows: list[dict], seconds: float | None = None, env
     recipe = manifest["recipe"]
     steps = ", ".join(s["name"] for s in recipe["compress"]) or "none"
     built = "" if seconds is None else f" Built in {seconds:.0f} s."
+    if manifest.get("search"):
+        steps = f"searched for `{manifest['search']['target']}`: {manifest['search']['chain']}"
+        built += "\n\n" + search_note(manifest["search"])
     applicable = applicable_metrics(manifest)
     ranking = "ndcg@10" in applicable
     parity = "\n".join(
@@ -187,6 +190,18 @@ compression step that reports it (Keras weights; full-integer conversion keeps z
 
 {table}
 """
+
+
+def search_note(summary: dict) -> str:
+    """The report's word on a `--target` build: met or, loudly, not met; where the trials are."""
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in summary["validation_metrics"].items())
+    if summary["met"]:
+        head = f"The search's chosen chain meets `{summary['target']}` on the validation split"
+    else:
+        head = (f"**The search found no chain meeting `{summary['target']}` on the validation split: "
+                "`student_int8.tflite` is the closest trial and does NOT meet it**")
+    return (f"{head} (trial {summary['chosen_trial']} of {summary['trials']}; validation {metrics}; "
+            f"{summary['validation']}). Every trial and the Pareto front are in `search.md` / `search.json`.")
 
 
 def plot_id(x: str, y: str) -> str:
@@ -352,6 +367,9 @@ def write(bundle: str | Path, bench: str | Path | None = None, seconds: float | 
             written.files.append(bundle / plot["file"])
     io.write_json(bundle / "plots.json", data)
     text = markdown(manifest, rows, seconds, result.get("environment")) + "\n" + _plots_markdown(data, written.note)
+    ablation = bundle / "ablation.md"  # written by a build whose recipe sets distill.compare
+    if ablation.is_file():
+        text += "\n" + ablation.read_text().replace("# Distillation ablation", "## Distillation ablation (`distill.compare`)", 1)
     io.write_text(bundle / "report.md", text)
     written.files += [bundle / "plots.json", bundle / "report.md"]
     return written

@@ -7,21 +7,28 @@ its students, and their numbers can be compared with a bundle's.
 
 from __future__ import annotations
 
+import math
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
+import numpy as np
+
+from edgerec import compress as steps_registry
 from edgerec import train
 from edgerec._keras import keras
 from edgerec.data import sources, synthetic
 from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
+from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.models.zoo import build_ranker, check_architecture
-from edgerec.recipe import DistillMethod, ModelConfig, Recipe, TrainConfig
+from edgerec.recipe import DistillMethod, ModelConfig, Recipe, StepConfig, TrainConfig, check_layer_names
 
 Log = Callable[[str], None]
+CALIBRATION_BATCHES = 4  # training batches a step with finetune_epochs 0 runs at learning rate 0
 
 
 @dataclass
@@ -35,12 +42,17 @@ class Stage:
     facts: dict = field(default_factory=dict)
 
 
-def load_task(recipe: Recipe, data: Path | None, log: Log) -> RankingTask | CtrTask:
-    """The task (split, negatives, eval candidates) of `data`, or of the recipe's synthetic data, fixed by the recipe seed."""
+def load_task(recipe: Recipe, data: Path | None, log: Log, validation: bool = False) -> RankingTask | CtrTask:
+    """The task (split, negatives, eval candidates) of `data`, or of the recipe's synthetic data, fixed by the recipe seed.
+
+    `validation=True` carves a validation split out of the training data (see `data.task`).
+    """
     log(f"[data] {'synthetic ' + recipe.data.synthetic_size if data is None else data}")
     dataset = synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
-    task = make_task(dataset, recipe.data, recipe.seed)
+    task = make_task(dataset, recipe.data, recipe.seed, validation)
     log(f"  {task.summary()}")
+    if task.validation is not None:
+        log(f"  validation carved from the training data: {task.validation.describe()}")
     return task
 
 
@@ -50,7 +62,10 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
 
     Checks the recipe's methods, or `methods` (e.g. one ablation arm) when given.
     """
-    for role, config in (("teacher", recipe.teacher), ("student", recipe.student)):
+    chain = [("teacher", recipe.teacher)]
+    chain += [(f"distill.assistants[{i}]", config) for i, config in enumerate(recipe.distill.assistants)]
+    chain.append(("student", recipe.student))
+    for role, config in chain:
         check_architecture(config, task.features, role)
     chosen = recipe.distill.methods if methods is None else methods
     if any(m.name == "ranking" for m in chosen) and not task.num_candidates:
@@ -59,8 +74,20 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
             "users (CTR rows); use 'logits', 'hint' or 'embedding'"
         )
     loss = losses.from_config(recipe.distill, chosen)
-    if loss.reads_layers:
-        loss.build(build_ranker(task.features, recipe.teacher, "teacher"), build_ranker(task.features, recipe.student, "student"))
+    if loss.reads_layers and recipe.distill.ensemble > 1:
+        raise losses.DistillError(
+            f"distill.ensemble: {recipe.distill.ensemble} teachers have no single layer for 'hint' or 'embedding' "
+            "distillation to read; use 'logits' or 'ranking' with an ensemble"
+        )
+    if loss.reads_layers:  # every link of the chain reads the same layer names
+        for (_, upper), (role, lower) in zip(chain, chain[1:]):
+            losses.from_config(recipe.distill, chosen).build(
+                build_ranker(task.features, upper, "teacher"), build_ranker(task.features, lower, role)
+            )
+    if recipe.export.keep_float:
+        student = build_ranker(task.features, recipe.student, "student")
+        layers = [layer.name for layer in student.layers if not isinstance(layer, keras.layers.InputLayer)]
+        check_layer_names("export.keep_float", recipe.export.keep_float, layers, "student")
 
 
 def train_alone(
@@ -84,12 +111,19 @@ def distill(
     log: Log,
     callbacks: list | None = None,
     methods: Sequence[DistillMethod] | None = None,
+    teacher_logits: TeacherLogits | None = None,
 ) -> None:
-    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`."""
+    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`.
+
+    Give the same `teacher_logits` to every student trained under one teacher on one task, so
+    the teacher's logits on each epoch are computed once (see `edgerec.distill.teacher_logits`).
+    """
     loss = losses.from_config(recipe.distill, methods)
-    distiller = Distiller(teacher, student, loss, recipe.distill.alpha)
+    distiller = Distiller(teacher, student, loss, recipe.distill.alpha, teacher_logits)
     distiller.compile(optimizer=keras.optimizers.Adam(recipe.student_training.learning_rate))
-    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks, distiller.candidates)
+    batch = recipe.student_training.batch_size
+    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks,
+              lambda epoch: distiller.epoch_data(task, epoch, batch))
 
 
 def measure(name: str, model: keras.Model, task: RankingTask | CtrTask, t0: float, log: Log) -> Stage:
@@ -97,3 +131,99 @@ def measure(name: str, model: keras.Model, task: RankingTask | CtrTask, t0: floa
     metrics = train.evaluate(model, task)
     log(f"  {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     return Stage(name, metrics, int(model.count_params()), round(time.perf_counter() - t0, 1))
+
+
+def seed_stage(seed: int, key: str) -> None:
+    """Seeds TensorFlow, numpy and Python from (recipe seed, stage key), so a stage's result does not
+    depend on which stages ran before it in this process."""
+    keras.utils.set_random_seed(zlib.crc32(f"{seed}/{key}".encode()))
+
+
+class StageRunner(Protocol):
+    """Runs one model stage: `build()` the model, `train_fn` it; returns it and its Stage record (or
+    None when the caller does not measure stages). `restore` rebuilds a trained stage's model
+    structure when its weights come from elsewhere (a checkpoint)."""
+
+    def __call__(self, key: str, label: str, build: Callable, train_fn: Callable,
+                 restore: Callable = ...) -> tuple[keras.Model, Stage | None]: ...
+
+
+def seeded_runner(seed: int) -> StageRunner:
+    """A StageRunner that seeds each stage like the build does, and neither measures nor checkpoints."""
+
+    def run(key, label, build, train_fn, restore=None):
+        seed_stage(seed, key)
+        return train_fn(build()), None
+
+    return run
+
+
+def compress(
+    teacher: keras.Model,
+    student: keras.Model,
+    task: RankingTask | CtrTask,
+    recipe: Recipe,
+    steps: Sequence[StepConfig],
+    log: Log,
+    run_stage: StageRunner,
+    teacher_logits: TeacherLogits | None = None,
+) -> tuple[keras.Model, list[dict], list[Stage], tuple | None]:
+    """Applies `steps` in order to a copy of the distilled `student`; the one implementation the
+    build and the search's trials share.
+
+    Each step is applied, fine-tuned under the frozen teacher for its `finetune_epochs` (or, with
+    0, calibrated: see `calibrate`) and finalized, as one stage of `run_stage`. Returns the final
+    model, the facts of each step (for the manifest), the Stage records `run_stage` made, and
+    (model, stage or None, facts) as they were before the first fake-quantizing step (QAT),
+    which the non-int8 export modes convert; None if no step fake-quantizes.
+    """
+    model = keras.models.clone_model(student)
+    model.set_weights(student.get_weights())
+    steps_per_epoch = math.ceil(task.train_rows_per_epoch / recipe.student_training.batch_size)
+    done: list[str] = []
+    facts, stages = [], []
+    before_quant = None
+    for index, step_config in enumerate(steps):
+        step = steps_registry.get(step_config.name)
+        params = step.resolve(step_config.params)
+        ctx = steps_registry.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done), recipe.export.keep_float)
+        if step.fake_quant and before_quant is None:
+            before_quant = (model, stages[-1] if stages else None, list(facts))
+
+        def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
+            log(f"[compress] {step.name} {params}")
+            if epochs:
+                distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx),
+                        teacher_logits=teacher_logits)
+            else:
+                calibrate(trainable, task, recipe.student_training.batch_size, step.callbacks(params, ctx))
+            return step.finalize(trainable, params)
+
+        model, stage = run_stage(
+            f"compress/{index}_{step.name}", f"+ {step.name}",
+            lambda previous=model, step=step, params=params, ctx=ctx: step.apply(previous, params, ctx),
+            finetune, restore=lambda trainable, step=step, params=params: step.finalize(trainable, params),
+        )
+        done.append(step.name)
+        step_facts = {"params": params, **step.describe(model)}
+        if stage is not None:
+            stage.facts = step_facts
+            stages.append(stage)
+        facts.append({"step": step.name, **step_facts})
+    return model, facts, stages, before_quant
+
+
+def calibrate(trainable: keras.Model, task: RankingTask | CtrTask, batch_size: int, callbacks: list) -> None:
+    """A step with no fine-tuning still runs CALIBRATION_BATCHES training batches at learning rate 0.
+
+    Some steps compute their effect during training, not in `apply`: TFMOT prunes (updates its
+    masks) in the training call, and QAT collects activation ranges there. Without a training call
+    a 0-epoch prune would leave the model dense. Learning rate 0 leaves every weight as it was, so
+    this is one-shot magnitude pruning / range collection done by TFMOT's own machinery.
+    """
+    features, labels = task.train_epoch(0)
+    n = min(len(labels), CALIBRATION_BATCHES * batch_size)
+    trainable.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0),
+                      loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    trainable.fit({k: v[:n] for k, v in features.items()}, np.asarray(labels[:n]), batch_size=batch_size,
+                  epochs=1, verbose=0, callbacks=callbacks)

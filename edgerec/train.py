@@ -30,38 +30,43 @@ def fit(
     label: str,
     log: Log,
     callbacks: list | None = None,
-    candidates: int = 0,
+    epoch_data: Callable[[int], dict] | None = None,
 ) -> None:
     """Trains `model` (already compiled) for `epochs` epochs of resampled data, logging each.
 
-    With `candidates` > 0 each batch also carries candidate groups of that size, for a
-    Distiller whose losses read them (ranking distillation); see `with_candidate_groups`.
+    `epoch_data(epoch)` gives the `model.fit` keyword arguments of an epoch when the model
+    needs more than (rows, labels), as a `Distiller` does (`Distiller.epoch_data`).
     """
     for epoch in range(epochs):
         start = time.perf_counter()
-        features, labels = task.train_epoch(epoch)
-        if candidates:
-            data = {"x": with_candidate_groups(features, labels, task.candidate_groups(epoch, candidates), config.batch_size)}
-        else:
+        if epoch_data is None:
+            features, labels = task.train_epoch(epoch)
             data = {"x": features, "y": labels, "batch_size": config.batch_size}
+        else:
+            data = epoch_data(epoch)
         history = model.fit(**data, epochs=1, verbose=0, callbacks=callbacks or [])
         loss = history.history["loss"][-1]
         log(f"  {label}: epoch {epoch + 1}/{epochs} loss {loss:.4f} ({time.perf_counter() - start:.0f}s)")
 
 
 def with_candidate_groups(
-    features: dict[str, np.ndarray], labels: np.ndarray, groups: dict[str, np.ndarray], batch_size: int
+    rows: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+    labels: np.ndarray,
+    groups: dict[str, np.ndarray],
+    batch_size: int,
 ) -> tf.data.Dataset:
-    """Batches ((rows, groups), labels): the pointwise rows in order, next to an equal share of groups.
+    """Batches ((features, extras), labels): the pointwise rows in order, next to an equal share of groups.
 
-    Groups (one per user) are spread over the epoch's steps, ceil(groups / steps) per batch,
-    repeating if needed, so every user's group is seen about once per epoch whatever the batch.
+    `rows` is (features, per-row extras); `groups` holds arrays with one entry per group
+    (one group per user), merged into the extras. Groups are spread over the epoch's steps,
+    ceil(groups / steps) per batch, repeating if needed, so every user's group is seen about
+    once per epoch whatever the batch.
     """
     steps = max(1, -(-len(labels) // batch_size))
-    per_batch = -(-len(next(iter(groups.values()))) // steps)
-    rows = tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch_size)
+    per_batch = -(-len(tf.nest.flatten(groups)[0]) // steps)
+    batched = tf.data.Dataset.from_tensor_slices((rows, labels)).batch(batch_size)
     grouped = tf.data.Dataset.from_tensor_slices(groups).repeat().batch(per_batch)
-    return tf.data.Dataset.zip((rows, grouped)).map(lambda r, g: ((r[0], g), r[1]))
+    return tf.data.Dataset.zip((batched, grouped)).map(lambda r, g: ((r[0][0], {**r[0][1], **g}), r[1]))
 
 
 def compile_ranker(model: keras.Model, config: TrainConfig) -> None:

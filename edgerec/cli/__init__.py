@@ -8,6 +8,7 @@ import click
 
 from edgerec.cli.bench import bench
 from edgerec.cli.build import build
+from edgerec.cli.compress import compress
 from edgerec.cli.data import data
 from edgerec.cli.distill import distill
 from edgerec.cli.inspect import inspect_command
@@ -22,6 +23,7 @@ def main() -> None:
 
 main.add_command(build)
 main.add_command(bench)
+main.add_command(compress)
 main.add_command(data)
 main.add_command(distill)
 main.add_command(inspect_command)

@@ -24,16 +24,34 @@ from edgerec.cli.errors import UserError, check_writable
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted build in --out: finished stages are restored from their checkpoints.")
 @click.option("--dump-recipe", is_flag=True, help="Print the resolved recipe as YAML and exit.")
-def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resume: bool, dump_recipe: bool) -> None:
+@click.option("--target", default=None,
+              help="Search for the smallest int8 student meeting every clause on a validation split, e.g. "
+              "'auc>=0.999*teacher,ndcg@10>=0.99*teacher' (>= or <=; a number or FACTOR*teacher). "
+              "Replaces the recipe's compression chain by the one found; see search.md in the bundle.")
+@click.option("--search-trials", default=None,
+              help="With --target: fine-tuned chains the search may try (sensitivity probes are extra). [default: 12]")
+def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resume: bool, dump_recipe: bool,
+          target: str | None, search_trials: str | None) -> None:
     """Train teacher and student, distil, compress, convert, and benchmark: one bundle."""
     import yaml
 
     from edgerec.recipe import RecipeError, load
+    from edgerec.report import METRICS
+    from edgerec.search import search as search_mod
+    from edgerec.search import target as target_mod
 
     try:
         recipe = load(recipe_name)
     except RecipeError as exc:
         raise UserError(str(exc)) from None
+    if search_trials is not None and target is None:
+        raise UserError("--search-trials: only with --target (a plain build runs the recipe's chain)")
+    trials = search_mod.DEFAULT_TRIALS if search_trials is None else _positive(search_trials, "--search-trials")
+    if target is not None:
+        try:
+            target_mod.parse(target, METRICS)
+        except target_mod.TargetError as exc:
+            raise UserError(str(exc)) from None
     if dump_recipe:
         click.echo(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
         return
@@ -54,8 +72,17 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     from edgerec.distill.losses import DistillError
 
     try:
-        pipeline.run(recipe, out, data=data_path, force=force, resume=resume, log=lambda m: click.echo(m, err=True))
-    except (DataError, StepError, DistillError, ResumeError, pipeline.BundleExistsError) as exc:
+        manifest = pipeline.run(recipe, out, data=data_path, force=force, resume=resume,
+                                log=lambda m: click.echo(m, err=True), target=target, search_trials=trials)
+    except (DataError, StepError, DistillError, ResumeError, RecipeError, pipeline.BundleExistsError, target_mod.TargetError) as exc:
         raise UserError(str(exc)) from None
+    if "search" in manifest:
+        click.echo(f"search: {manifest['search']['note']}: {manifest['search']['chain']}; see {out / 'search.md'}")
     click.echo(f"bundle written to {out}; see {out / 'report.md'}")
+
+
+def _positive(text: str, flag: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise UserError(f"{flag}: expected an integer >= 1. Received: {text!r}")
+    return int(text)
 

@@ -36,12 +36,16 @@ class StepContext:
     steps_per_epoch: int
     finetune_epochs: int
     previous_steps: tuple[str, ...] = ()
+    keep_float: tuple[str, ...] = ()  # layers the int8 artifact keeps in float (recipe export.keep_float)
 
 
 class CompressionStep:
     name: ClassVar[str]
     description: ClassVar[str]
     params: ClassVar[dict[str, Param]] = {}
+    # True when the finalized model carries 8-bit fake-quantization: only the int8 converter mode
+    # can use it, so the other export modes convert the model from before this step.
+    fake_quant: ClassVar[bool] = False
 
     @classmethod
     def resolve(cls, given: dict) -> dict:

@@ -5,8 +5,11 @@ LowRankDense is annotated (`quantize_annotate_layer`) and the model goes through
 `quantize_apply`. Dense uses TFMOT's default 8-bit config; LowRankDense, a custom layer, gets
 `LowRankDenseQuantizeConfig`. After pruning, the sparsity-preserving scheme
 (`Default8BitPrunePreserveQuantizeScheme`) keeps zeros at zero for Dense, and the custom
-config masks LowRankDense weights the same way. Embedding tables are not fake-quantized here;
-the full-integer converter quantizes them from the representative data.
+config masks LowRankDense weights the same way. Layers the recipe keeps in float
+(`export.keep_float`) are not annotated. Embedding tables are not fake-quantized here;
+the full-integer converter quantizes them from the representative data. A FactorizedEmbedding
+gets `FactorizedEmbeddingQuantizeConfig`: its projection is a matmul like a Dense kernel, so it
+is fake-quantized with its output, while its V x r table is left to the converter like any table.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import tensorflow_model_optimization as tfmot
 from edgerec._keras import keras, tf
 from edgerec.compress.base import CompressionStep, StepContext, is_dense_like, layers_param, register, selected_layers
 from edgerec.compress.prune import layer_sparsity
-from edgerec.models.layers import LowRankDense
+from edgerec.models.layers import FactorizedEmbedding, LowRankDense
 
 quantization = tfmot.quantization.keras
 
@@ -71,15 +74,36 @@ class LowRankDenseQuantizeConfig(quantization.QuantizeConfig):
         return {"preserve_sparsity": self.preserve_sparsity}
 
 
+@keras.saving.register_keras_serializable(package="edgerec")
+class FactorizedEmbeddingQuantizeConfig(LowRankDenseQuantizeConfig):
+    """Quantizes a FactorizedEmbedding's r x d projection (8-bit weights) and its output."""
+
+    def get_weights_and_quantizers(self, layer):
+        return [(layer.projection, self._weight_quantizer())]
+
+    def get_activations_and_quantizers(self, layer):
+        return []
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        (layer.projection,) = quantize_weights
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        pass
+
+    def get_output_quantizers(self, layer):
+        return [quantization.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
+
+
 @register
 class QAT(CompressionStep):
     name = "qat"
     description = "Quantization-aware training (8-bit) of Dense/LowRankDense; sparsity-preserving after prune."
     params = {"layers": layers_param()}
+    fake_quant = True
 
     @classmethod
     def eligible(cls, layer: keras.layers.Layer) -> bool:
-        return is_dense_like(layer)
+        return is_dense_like(layer) or isinstance(layer, FactorizedEmbedding)
 
     @classmethod
     def candidates(cls) -> list[dict]:
@@ -87,7 +111,7 @@ class QAT(CompressionStep):
 
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         preserve = "prune" in ctx.previous_steps
-        chosen = selected_layers(self, model, params)
+        chosen = selected_layers(self, model, params) - set(ctx.keep_float)  # kept float: no fake-quant to learn
 
         def annotate(layer):
             if layer.name not in chosen:
@@ -100,14 +124,18 @@ class QAT(CompressionStep):
 
         annotated = keras.models.clone_model(model, clone_function=annotate)
         annotated.set_weights(model.get_weights())
-        with quantization.quantize_scope(
-            {"LowRankDense": LowRankDense, "LowRankDenseQuantizeConfig": LowRankDenseQuantizeConfig}
-        ):
-            if preserve:
-                return quantization.quantize_apply(
-                    annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
-                )
-            return quantization.quantize_apply(annotated)
+        factorized = {name for name in chosen if isinstance(model.get_layer(name), FactorizedEmbedding)}
+        if chosen - factorized:
+            with quantization.quantize_scope(
+                {"LowRankDense": LowRankDense, "LowRankDenseQuantizeConfig": LowRankDenseQuantizeConfig}
+            ):
+                if preserve:
+                    annotated = quantization.quantize_apply(
+                        annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+                    )
+                else:
+                    annotated = quantization.quantize_apply(annotated)
+        return _wrap_factorized_embeddings(annotated, factorized, preserve)
 
     def describe(self, model: keras.Model) -> dict:
         unwrapped = {}
@@ -119,3 +147,21 @@ class QAT(CompressionStep):
                     zeros = sum(int((k == 0).sum()) for k in kernels)
                     unwrapped[inner.name] = round(zeros / sum(k.size for k in kernels), 4)
         return {"quantized_layers": sorted(unwrapped), "sparsity": unwrapped or layer_sparsity(model)}
+
+
+def _wrap_factorized_embeddings(model: keras.Model, names: set[str], preserve: bool) -> keras.Model:
+    """Wraps the FactorizedEmbedding layers `names` in QuantizeWrapperV2 directly.
+
+    They read int32 ids straight from a model input, and quantize_apply puts a float-only
+    QuantizeLayer after every input that feeds an annotated layer (the reason quantize_model
+    fails on id inputs); wrapping after quantize_apply fake-quantizes the projection without it.
+    """
+    if not names:
+        return model
+
+    def wrap(layer):
+        if layer.name in names:
+            return quantization.QuantizeWrapperV2(layer, FactorizedEmbeddingQuantizeConfig(preserve))
+        return layer
+
+    return keras.models.clone_model(model, clone_function=wrap)

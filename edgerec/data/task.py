@@ -16,6 +16,15 @@ Evaluation, fixed once per dataset and seed so every model sees the same candida
 Negatives never include any of the user's interactions, held-out ones included, nor the OOV
 item. The task owns the model vocabularies: index 0 of each is OOV (see data/vocab.py).
 
+Validation (`validation=True`, what `edgerec build --target` and `edgerec compress --sensitivity`
+ask for): choices among compressed models are made on data carved from the *training* split, so
+that the held-out numbers the bundle reports are not the ones that picked the model. For
+ranking, the latest training interaction of up to VALIDATION_USERS users (drawn with the recipe
+seed) who keep at least one other training interaction is moved out of training and scored like
+a held-out one (its own sampled candidates and pointwise negatives); for CTR, up to
+VALIDATION_ROWS training rows (drawn with the recipe seed, at most a tenth). The held-out sets are
+sampled before the carve and are identical with or without it; only the training data shrinks.
+
 CtrTask (labelled rows such as Criteo impressions, no users to rank for):
 every row is one example with its own 0/1 label; training shuffles the training rows each
 epoch (seeded by epoch); evaluation is pointwise only, AUC and LogLoss on every held-out row
@@ -24,6 +33,7 @@ at the data's own click rate. There are no candidate lists, hence no HR@10 / NDC
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +48,33 @@ from edgerec.recipe import DataConfig
 
 RANKING_METRICS = ("auc", "logloss", "hr@10", "ndcg@10")
 POINTWISE_METRICS = ("auc", "logloss")
+VALIDATION_USERS = 1000
+VALIDATION_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """One evaluation set in model-input form: pointwise rows with labels, and candidate lists
+    (rows grouped by list, the positive first) when the task ranks."""
+
+    pointwise: dict[str, np.ndarray]
+    labels: np.ndarray
+    ranking: dict[str, np.ndarray] | None = None
+    num_candidates: int = 0
+
+    def describe(self) -> str:
+        text = f"{len(self.labels)} pointwise rows"
+        if self.ranking:
+            lists = len(next(iter(self.ranking.values()))) // self.num_candidates
+            text += f", {lists} candidate lists of {self.num_candidates}"
+        return text
 
 
 class RankingTask:
     metric_names = RANKING_METRICS
     label = "implicit feedback: observed interaction = 1, sampled unseen item = 0"
 
-    def __init__(self, data: Interactions, config: DataConfig, seed: int):
+    def __init__(self, data: Interactions, config: DataConfig, seed: int, validation: bool = False):
         data = with_oov(data, config.min_count)
         self.data = data
         self.config = config
@@ -63,6 +93,7 @@ class RankingTask:
         )
         self.train_user = data.user[train_idx]
         self.train_item = data.item[train_idx]
+        self.train_timestamp = data.timestamp[train_idx]
         self.holdout_user = data.user[holdout_idx]
         self.holdout_item = data.item[holdout_idx]
         self.positives = PositiveSet(data.user, data.item, data.num_items, first_item=OOV_INDEX + 1)
@@ -82,6 +113,44 @@ class RankingTask:
         self.pointwise_items = per_row.reshape(-1)
         self.pointwise_labels = np.zeros(len(self.pointwise_users), dtype=np.float32)
         self.pointwise_labels[:: 1 + k] = 1.0
+        self.validation = self._carve_validation(data, eval_weights) if validation else None
+
+    def _carve_validation(self, data: Interactions, eval_weights: np.ndarray | None) -> EvalData:
+        """Moves the latest training interaction of up to VALIDATION_USERS users out of training.
+
+        Users with a single training interaction keep it. See the module docstring.
+        """
+        rng = np.random.default_rng([self.seed, 5])
+        order = np.lexsort((np.arange(len(self.train_user)), self.train_timestamp, self.train_user))
+        users = self.train_user[order]
+        last = np.r_[users[1:] != users[:-1], True]
+        has_more = np.r_[False, users[1:] == users[:-1]]  # not the user's first training interaction
+        eligible = order[last & has_more]
+        chosen = np.sort(rng.permutation(eligible)[:VALIDATION_USERS])
+        if chosen.size == 0:
+            raise DataError("no user has two training interactions: nothing to carve a validation split from")
+        keep = np.ones(len(self.train_user), dtype=bool)
+        keep[chosen] = False
+        val_user, val_item = self.train_user[chosen], self.train_item[chosen]
+        self.train_user, self.train_item = self.train_user[keep], self.train_item[keep]
+        self.train_timestamp = self.train_timestamp[keep]
+        c = self.config
+        self.train_weights = item_weights(c.negative_sampling, self.train_item_counts(), c.popularity_exponent, OOV_INDEX + 1)
+        negatives = sample_candidates(val_user, c.eval_candidates - 1, self.positives, rng, eval_weights,
+                                      data.vocabularies["user_id"])
+        candidates = np.concatenate([val_item[:, None], negatives], axis=1)
+        k = c.negatives_per_positive
+        items = np.empty((len(val_user), 1 + k), dtype=np.int32)
+        items[:, 0] = val_item
+        items[:, 1:] = sample_negatives(np.repeat(val_user, k), self.positives, rng, eval_weights).reshape(-1, k)
+        labels = np.zeros(items.size, dtype=np.float32)
+        labels[:: 1 + k] = 1.0
+        return EvalData(
+            pointwise=self.rows(np.repeat(val_user, 1 + k), items.reshape(-1)),
+            labels=labels,
+            ranking=self.rows(np.repeat(val_user, candidates.shape[1]), candidates.reshape(-1)),
+            num_candidates=int(candidates.shape[1]),
+        )
 
     @property
     def input_names(self) -> list[str]:
@@ -119,6 +188,10 @@ class RankingTask:
             f"{c.eval_candidates - 1} {c.eval_negative_sampling}-sampled unseen items; pointwise with "
             f"{c.negatives_per_positive} sampled negatives per held-out positive"
         )
+
+    def held_out_eval(self) -> EvalData:
+        """The held-out data as an EvalData (what eval.npz holds)."""
+        return EvalData(*self.pointwise_eval(), self.ranking_eval(), self.num_candidates)
 
     def rows(self, user: np.ndarray, item: np.ndarray) -> dict[str, np.ndarray]:
         """Model inputs (one int32 array per feature) for (user, item) pairs."""
@@ -186,7 +259,7 @@ class CtrTask:
     metric_names = POINTWISE_METRICS
     num_candidates = 0
 
-    def __init__(self, data: LabeledRows, config: DataConfig, seed: int):
+    def __init__(self, data: LabeledRows, config: DataConfig, seed: int, validation: bool = False):
         self.data = data
         self.config = config
         self.features: list[FeatureSpec] = data.features()
@@ -204,6 +277,20 @@ class CtrTask:
                     "a CTR model needs both labels to train and AUC needs both to be defined (more rows, or "
                     "another data.split)"
                 )
+        self.validation = self._carve_validation() if validation else None
+
+    def _carve_validation(self) -> EvalData:
+        """Moves up to VALIDATION_ROWS training rows (at most a tenth), drawn with the seed, out of training."""
+        count = min(VALIDATION_ROWS, len(self.train_idx) // 10)
+        chosen = np.sort(np.random.default_rng([self.seed, 5]).permutation(self.train_idx)[:count])
+        labels = self.data.labels[chosen]
+        if count == 0 or labels.min() == labels.max():
+            raise DataError(
+                f"{self.data.source}: the validation rows carved from training ({count}) do not hold both labels; "
+                "a target or a sensitivity analysis needs more training rows"
+            )
+        self.train_idx = np.setdiff1d(self.train_idx, chosen)
+        return EvalData(self.rows(chosen), labels)
 
     @property
     def input_names(self) -> list[str]:
@@ -249,6 +336,10 @@ class CtrTask:
     def pointwise_eval(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         return self.rows(self.holdout_idx), self.data.labels[self.holdout_idx]
 
+    def held_out_eval(self) -> EvalData:
+        """The held-out data as an EvalData (what eval.npz holds)."""
+        return EvalData(*self.pointwise_eval())
+
     def representative_rows(self, count: int) -> dict[str, np.ndarray]:
         """Training rows drawn at random for int8 calibration; never held-out rows."""
         chosen = np.random.default_rng([self.seed, 3]).permutation(self.train_idx)[:count]
@@ -259,11 +350,16 @@ class CtrTask:
         _write_eval(path, *self.pointwise_eval(), {})
 
 
-def make_task(data: Interactions | LabeledRows, config: DataConfig, seed: int) -> RankingTask | CtrTask:
-    """The task for what a source produced: ranking for interactions, CTR for labelled rows."""
+def make_task(
+    data: Interactions | LabeledRows, config: DataConfig, seed: int, validation: bool = False
+) -> RankingTask | CtrTask:
+    """The task for what a source produced: ranking for interactions, CTR for labelled rows.
+
+    `validation=True` carves the validation split out of the training data (module docstring).
+    """
     if isinstance(data, LabeledRows):
-        return CtrTask(data, config, seed)
-    return RankingTask(data, config, seed)
+        return CtrTask(data, config, seed, validation)
+    return RankingTask(data, config, seed, validation)
 
 
 def _write_eval(path: Path, features: dict[str, np.ndarray], labels: np.ndarray, extra: dict[str, np.ndarray]) -> None:

@@ -13,22 +13,37 @@ logit; they share the models' layers, so the teacher stays frozen and the gradie
 student's own weights. The losses' projections are trained alongside the student and live in
 the distiller, never in the student, so they are never exported.
 
-Ranking distillation reads candidate groups: the training data is then `((rows, groups), y)`
-where `groups` maps each input name to an int32 array (groups, candidates) — one user's
-candidate items per row (see `RankingTask.candidate_groups` and `train.fit`).
+Training data is `(features, y)`, or `((features, extras), y)` as built by `epoch_data`:
+- `extras["groups"]`, for ranking distillation, maps each input name to an int32 array
+  (groups, candidates): one user's candidate items per row (`RankingTask.candidate_groups`);
+- `extras["teacher"]` and `extras["teacher_groups"]` are the teacher's logits on the rows and on
+  the groups, when a `TeacherLogits` cache is given: the teacher then runs in the step only for
+  the intermediate layers some loss reads (see `teacher_logits.py` for why).
 """
 
 from __future__ import annotations
 
+from edgerec import train
 from edgerec._keras import keras, tf
+from edgerec.data.task import CtrTask, RankingTask
 from edgerec.distill.losses import CANDIDATES, SCORE, DistillationLoss, WeightedSum, layer_output
+from edgerec.distill.teacher_logits import TeacherLogits
 
 
 class Distiller(keras.Model):
-    def __init__(self, teacher: keras.Model, student: keras.Model, loss: DistillationLoss, alpha: float):
+    def __init__(
+        self,
+        teacher: keras.Model,
+        student: keras.Model,
+        loss: DistillationLoss,
+        alpha: float,
+        teacher_logits: TeacherLogits | None = None,
+    ):
         super().__init__(name="distiller")
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1]. Received: alpha={alpha}")
+        if teacher_logits is not None and teacher_logits.teacher is not teacher:
+            raise ValueError("teacher_logits were computed by another teacher than the one given")
         self.teacher = teacher
         self.student = student
         self.distillation_loss = loss if isinstance(loss, WeightedSum) else WeightedSum([(1.0, loss)])
@@ -37,8 +52,11 @@ class Distiller(keras.Model):
         self.distillation_loss.build(teacher, student)
         self.projections = self.distillation_loss.projections
         teacher_keys, student_keys = self.distillation_loss.keys
-        self._teacher_outputs = _named_outputs(teacher, teacher_keys)
-        self._student_outputs = _named_outputs(student, student_keys)
+        self.teacher_logits = teacher_logits
+        self._needs_teacher_score = SCORE in teacher_keys
+        teacher_keys = teacher_keys - ({SCORE, CANDIDATES} if teacher_logits is not None else {CANDIDATES})
+        self._teacher_outputs = _named_outputs(teacher, teacher_keys) if teacher_keys else None
+        self._student_outputs = _named_outputs(student, student_keys | {SCORE})  # SCORE: the hard-label loss
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     @property
@@ -53,14 +71,32 @@ class Distiller(keras.Model):
     def call(self, inputs, training=False):
         return self.student(inputs, training=training)
 
+    def epoch_data(self, task: RankingTask | CtrTask, epoch: int, batch_size: int) -> dict:
+        """`model.fit` keyword arguments for one epoch: rows, plus the groups and cached teacher logits the losses need."""
+        features, labels = task.train_epoch(epoch)
+        extras = {}
+        if self.teacher_logits is not None and self._needs_teacher_score:
+            extras["teacher"] = self.teacher_logits.rows(epoch)
+        if not self.candidates:
+            return {"x": (features, extras) if extras else features, "y": labels, "batch_size": batch_size}
+        groups = {"groups": task.candidate_groups(epoch, self.candidates)}
+        if self.teacher_logits is not None:
+            groups["teacher_groups"] = self.teacher_logits.groups(epoch, self.candidates)
+        return {"x": train.with_candidate_groups((features, extras), labels, groups, batch_size)}
+
     def train_step(self, data):
         x, y = data
-        groups = None
-        if self.candidates:
-            x, groups = x
-        teacher_outputs = self._teacher_outputs(x, training=False)
-        if groups is not None:
-            teacher_outputs[CANDIDATES] = _group_logits(self.teacher, groups, training=False)
+        extras = {}
+        if isinstance(x, tuple):
+            x, extras = x
+        teacher_outputs = {} if self._teacher_outputs is None else self._teacher_outputs(x, training=False)
+        if "teacher" in extras:
+            teacher_outputs[SCORE] = extras["teacher"]
+        if "teacher_groups" in extras:
+            teacher_outputs[CANDIDATES] = extras["teacher_groups"]
+        elif "groups" in extras:
+            teacher_outputs[CANDIDATES] = _group_logits(self.teacher, extras["groups"], training=False)
+        groups = extras.get("groups")
         with tf.GradientTape() as tape:
             student_outputs = self._student_outputs(x, training=True)
             if groups is not None:
@@ -83,19 +119,23 @@ class Distiller(keras.Model):
 
 
 def _named_outputs(model: keras.Model, keys: set[str]):
-    """A callable (x, training) -> {key: tensor} with the logit under SCORE and each named layer's output."""
+    """A callable (x, training) -> {key: tensor} with the logit under SCORE (if asked) and each named layer's output.
+
+    Only the asked outputs are computed: a teacher whose logit is cached runs only up to the
+    layers the losses read.
+    """
     layers = sorted(keys - {SCORE, CANDIDATES})
     if not layers:
         return lambda x, training: {SCORE: model(x, training=training)}
-    extractor = keras.Model(
-        model.inputs, [model.outputs[0]] + [layer_output(model, name) for name in layers], name=f"{model.name}_outputs"
-    )
+    names = ([SCORE] if SCORE in keys else []) + layers
+    outputs = ([model.outputs[0]] if SCORE in keys else []) + [layer_output(model, name) for name in layers]
+    extractor = keras.Model(model.inputs, outputs, name=f"{model.name}_outputs")
 
-    def outputs(x, training):
+    def named(x, training):
         values = extractor(x, training=training)
-        return dict(zip([SCORE, *layers], values))
+        return dict(zip(names, values if len(names) > 1 else [values]))
 
-    return outputs
+    return named
 
 
 def _group_logits(model: keras.Model, groups: dict, training: bool) -> tf.Tensor:

@@ -1,23 +1,16 @@
-"""Teachers made of other models: an ensemble, and a teacher-assistant chain.
+"""A teacher made of other models: the ensemble behind `distill.ensemble`.
 
 - `ensemble_teacher`: the mean of several teachers' logits as one functional model, usable
   wherever a teacher is (the Distiller freezes it whole). Averaging logits of differently
   biased teachers gives a lower-variance soft target (the ensemble is what Hinton et al.,
   2015, distil into a single model).
-- `distill_chain`: teacher -> assistant(s) -> student (Mirzadeh et al., "Improved Knowledge
-  Distillation via Teacher Assistant", AAAI 2020): when the size gap is large, a mid-sized
-  assistant distilled from the teacher supervises the student better than the teacher does.
-  Orchestration only: each link is trained by the `distill` function the caller gives (the
-  pipeline's, with its data and budget).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 from edgerec._keras import keras
-
-Distil = Callable[[keras.Model, keras.Model], None]  # trains the second model under the first
 
 
 def ensemble_teacher(teachers: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
@@ -33,14 +26,3 @@ def ensemble_teacher(teachers: Sequence[keras.Model], name: str = "ensemble") ->
     inputs = {n: keras.Input(shape=(), dtype="int32", name=n) for n in teachers[0].input_names}
     score = keras.layers.Average(name="score")([t(inputs) for t in teachers])
     return keras.Model(inputs=inputs, outputs=score, name=name)
-
-
-def distill_chain(teacher: keras.Model, chain: Sequence[keras.Model], distill: Distil) -> keras.Model:
-    """Distils chain[0] from `teacher`, then each next model from the one before; returns the last."""
-    if not chain:
-        raise ValueError("distill_chain needs at least one model to train. Received: []")
-    supervisor = teacher
-    for model in chain:
-        distill(supervisor, model)
-        supervisor = model
-    return supervisor

@@ -6,6 +6,10 @@
   and V (r, n). Parameters r (m + n) + n instead of m n + n. Built from a trained Dense by
   truncated SVD (`from_dense`), which is the best rank-r approximation of the kernel
   (Eckart–Young), so fine-tuning starts close to the original function.
+- `FactorizedEmbedding`: a V x d embedding table stored as a V x r table times an r x d
+  projection, E = T P: r (V + d) numbers instead of V d, for large vocabularies (the low-rank
+  form of the table; Eckart–Young again makes the truncated SVD of a trained table, `from_embedding`,
+  the best rank-r start). A lookup gathers r numbers per id and projects them to d.
 - `FactorizationMachine`: the FM second-order term (Rendle, "Factorization Machines", ICDM 2010)
   as used by DeepFM (Guo et al., IJCAI 2017), with no weights of its own.
 """
@@ -125,6 +129,64 @@ class LowRankDense(keras.layers.Layer):
         if dense.use_bias:
             weights.append(dense.bias.numpy())
         layer.set_weights(weights)
+        return layer
+
+
+@keras.saving.register_keras_serializable(package="edgerec")
+class FactorizedEmbedding(keras.layers.Layer):
+    """Embedding with a rank-`rank` table: y = gather(table, ids) @ projection, no bias.
+
+    ids of any shape S -> output S + (output_dim,), as `keras.layers.Embedding`. The weight
+    names follow Embedding ("embeddings" is the V x r table) plus "projection" (r x d); in a
+    full-integer TFLite model they become an int8 GATHER and an int8 FULLY_CONNECTED.
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, rank: int, **kwargs):
+        super().__init__(**kwargs)
+        for key, value in (("input_dim", input_dim), ("output_dim", output_dim), ("rank", rank)):
+            if value < 1:
+                raise ValueError(f"{key} must be >= 1. Received: {key}={value}")
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.rank = rank
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(self.input_dim, self.rank), initializer="uniform", trainable=True
+        )
+        self.projection = self.add_weight(
+            name="projection", shape=(self.rank, self.output_dim), initializer="glorot_uniform", trainable=True
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return tf.matmul(tf.gather(self.embeddings, tf.cast(inputs, "int32")), self.projection)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape).concatenate([self.output_dim])
+
+    def get_config(self):
+        config = {"input_dim": self.input_dim, "output_dim": self.output_dim, "rank": self.rank}
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_embedding(cls, embedding: keras.layers.Embedding, rank: int) -> "FactorizedEmbedding":
+        """A FactorizedEmbedding with `embedding`'s name, initialised by truncated SVD of its table.
+
+        sqrt(S) goes to each factor, as in `LowRankDense.from_dense`, so both have similar
+        ranges and quantize equally well.
+        """
+        if embedding.mask_zero:
+            raise ValueError(f"embedding '{embedding.name}' has mask_zero=True, which FactorizedEmbedding does not support")
+        table = embedding.embeddings.numpy()
+        max_rank = min(table.shape)
+        if not 1 <= rank <= max_rank:
+            raise ValueError(f"rank must be in [1, {max_rank}] for table {table.shape}. Received: rank={rank}")
+        u, s, vt = np.linalg.svd(table, full_matrices=False)
+        root = np.sqrt(s[:rank])
+        layer = cls(embedding.input_dim, embedding.output_dim, rank, name=embedding.name)
+        layer.build((None,))
+        layer.set_weights([u[:, :rank] * root, root[:, None] * vt[:rank]])
         return layer
 
 

@@ -71,7 +71,7 @@ def test_other_float_modes_convert_and_run(tiny_student, tiny_task, tmp_path, mo
 def test_int8_without_representative_data_and_unknown_mode_are_refused(tiny_student):
     with pytest.raises(ValueError, match="needs representative data"):
         tflite.convert(tiny_student, "int8")
-    with pytest.raises(ValueError, match=r"mode must be one of fp32, fp16, dynamic, int8. Received: mode='int4'"):
+    with pytest.raises(ValueError, match=r"mode must be one of fp32, fp16, dynamic, int8, int16x8. Received: mode='int4'"):
         tflite.convert(tiny_student, "int4")
 
 

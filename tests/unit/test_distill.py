@@ -13,7 +13,7 @@ from edgerec.distill.losses import (
     RankingDistillation,
     WeightedSum,
 )
-from edgerec.distill.teachers import distill_chain, ensemble_teacher
+from edgerec.distill.teachers import ensemble_teacher
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import DistillConfig, DistillMethod, ModelConfig
 
@@ -199,7 +199,7 @@ def test_from_config_builds_each_method_with_its_parameters():
     assert loss.reads_layers and not losses.from_config(DistillConfig()).reads_layers
 
 
-def _fit_and_check(teacher, student, loss, task, candidates=0, callbacks=None):
+def _fit_and_check(teacher, student, loss, task, callbacks=None):
     """One epoch of distillation; teacher unchanged, student and projections changed, not enlarged."""
     teacher_before = [w.copy() for w in teacher.get_weights()]
     student_before = [w.copy() for w in student.get_weights()]
@@ -208,7 +208,7 @@ def _fit_and_check(teacher, student, loss, task, candidates=0, callbacks=None):
     projections_before = [w.copy() for p in distiller.projections for w in p.get_weights()]
     distiller.compile(optimizer=keras.optimizers.Adam(0.01))
     config = recipe.TrainConfig(epochs=1, batch_size=64, learning_rate=0.01)
-    train.fit(distiller, task, config, 1, "t", lambda _: None, callbacks, candidates)
+    train.fit(distiller, task, config, 1, "t", lambda _: None, callbacks, lambda e: distiller.epoch_data(task, e, 64))
     for before, after in zip(teacher_before, teacher.get_weights()):
         np.testing.assert_array_equal(before, after)
     assert all(not np.array_equal(b, a) for b, a in zip(student_before, student.get_weights()) if b.ndim == 2)
@@ -273,7 +273,7 @@ def test_ranking_distillation_trains_on_candidate_groups(tiny_task, tiny_teacher
     # setup
     loss = WeightedSum([(1.0, LogitsDistillation(2.0)), (1.0, RankingDistillation(top_k=2, candidates=5))])
     # execute / assert
-    distiller = _fit_and_check(tiny_teacher, _copy(tiny_student), loss, tiny_task, candidates=loss.candidates)
+    distiller = _fit_and_check(tiny_teacher, _copy(tiny_student), loss, tiny_task)
     assert distiller.candidates == 5
 
 
@@ -293,10 +293,55 @@ def test_ranking_distillation_moves_the_students_top_k_toward_the_teachers(tiny_
     distiller = Distiller(tiny_teacher, student, RankingDistillation(top_k=3, candidates=10), alpha=0.0)
     distiller.compile(optimizer=keras.optimizers.Adam(0.01))
     # execute
-    train.fit(distiller, tiny_task, recipe.TrainConfig(batch_size=64), 5, "t", lambda _: None, candidates=10)
+    train.fit(distiller, tiny_task, recipe.TrainConfig(batch_size=64), 5, "t", lambda _: None,
+              epoch_data=lambda e: distiller.epoch_data(tiny_task, e, 64))
     after = overlap()
     # assert
     assert after > before + 0.1, (before, after)
+
+
+@pytest.mark.parametrize("terms", [
+    [(1.0, "logits")],
+    [(1.0, "logits"), (0.5, "ranking")],
+    [(1.0, "logits"), (0.1, "hint")],
+], ids=["logits", "logits+ranking", "logits+hint"])
+def test_cached_teacher_logits_train_the_same_student(terms, tiny_task, tiny_teacher, tiny_student):
+    # setup: the same student trained twice from the same weights and seed, teacher run in the
+    # step vs. teacher logits read from the per-epoch cache
+    from edgerec.distill.teacher_logits import TeacherLogits
+
+    make = {
+        "logits": lambda: LogitsDistillation(2.0),
+        "ranking": lambda: RankingDistillation(top_k=2, candidates=5),
+        "hint": lambda: HintDistillation("hidden_1", "hidden_0"),
+    }
+    cache = TeacherLogits(tiny_teacher, tiny_task)
+
+    def trained(teacher_logits):
+        keras.utils.set_random_seed(3)
+        student = _copy(tiny_student)
+        loss = WeightedSum([(w, make[name]()) for w, name in terms])
+        distiller = Distiller(tiny_teacher, student, loss, 0.5, teacher_logits)
+        distiller.compile(optimizer=keras.optimizers.Adam(0.01))
+        train.fit(distiller, tiny_task, recipe.TrainConfig(batch_size=64), 2, "t", lambda _: None,
+                  epoch_data=lambda e: distiller.epoch_data(tiny_task, e, 64))
+        return student.get_weights()
+
+    # execute
+    online, cached = trained(None), trained(cache)
+    # assert
+    for a, b in zip(online, cached):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    features, _ = tiny_task.train_epoch(1)
+    np.testing.assert_allclose(cache.rows(1).reshape(-1), train.predict_logits(tiny_teacher, features), atol=1e-6)
+    assert cache.rows(1) is cache.rows(1)  # computed once per epoch
+
+
+def test_teacher_logits_of_another_teacher_are_refused(tiny_task, tiny_teacher, tiny_student):
+    from edgerec.distill.teacher_logits import TeacherLogits
+
+    with pytest.raises(ValueError, match="another teacher"):
+        Distiller(tiny_teacher, _copy(tiny_student), LogitsDistillation(2.0), 0.5, TeacherLogits(tiny_student, tiny_task))
 
 
 def test_candidate_groups_exclude_every_interaction_of_their_user(tiny_task):
@@ -323,21 +368,24 @@ def test_with_candidate_groups_spreads_the_groups_over_the_epoch():
     features = {"user_id": np.arange(10, dtype=np.int32)}
     groups = {"user_id": np.arange(70, dtype=np.int32).reshape(7, 10)}
     # execute
-    batches = list(train.with_candidate_groups(features, np.zeros(10, np.float32), groups, 4))
+    extras = {"teacher": np.arange(10, dtype=np.float32)}
+    batches = list(train.with_candidate_groups((features, extras), np.zeros(10, np.float32), {"groups": groups}, 4))
     # assert
     assert [b[0][0]["user_id"].shape[0] for b in batches] == [4, 4, 2]
-    assert [b[0][1]["user_id"].shape for b in batches] == [(3, 10)] * 3
-    assert batches[2][0][1]["user_id"][0, 0] == 60 and batches[2][0][1]["user_id"][1, 0] == 0  # repeats
+    assert [b[0][1]["teacher"].shape[0] for b in batches] == [4, 4, 2]  # per-row extras stay with their rows
+    assert [b[0][1]["groups"]["user_id"].shape for b in batches] == [(3, 10)] * 3
+    groups_in_last = batches[2][0][1]["groups"]["user_id"]
+    assert groups_in_last[0, 0] == 60 and groups_in_last[1, 0] == 0  # repeats
 
 
-@pytest.mark.parametrize("step_name", ["prune", "qat"])
+@pytest.mark.parametrize("step_name", ["prune", "prune_embeddings", "qat", "factorize_embeddings"])
 def test_hint_and_embedding_work_on_a_compressed_student(step_name, tiny_task, tiny_teacher, tiny_student):
     # setup: distillation continues under compression, where layers are wrapped and renamed and
     # clone_model shares the unchanged ones (e.g. "embeddings") with the model it cloned
     from edgerec import compress
 
     step = compress.get(step_name)
-    params = step.resolve({})
+    params = step.resolve({"rank": 2} if step_name == "factorize_embeddings" else {})
     _, labels = tiny_task.train_epoch(0)
     ctx = compress.StepContext(int(np.ceil(len(labels) / 64)), 1)
     wrapped = step.apply(_copy(tiny_student), params, ctx)
@@ -379,14 +427,3 @@ def test_ensemble_teacher_refuses_mismatched_teachers(tiny_teacher):
 def test_ensemble_teacher_supervises_a_student(tiny_task, tiny_teacher, tiny_student):
     ensemble = ensemble_teacher([tiny_teacher, _copy(tiny_student)])
     _fit_and_check(ensemble, _copy(tiny_student), LogitsDistillation(2.0), tiny_task)
-
-
-def test_distill_chain_trains_each_model_under_the_previous():
-    # setup: record the (supervisor, trained) pairs
-    calls = []
-    teacher, assistant, student = (keras.Sequential(name=n) for n in ("t", "a", "s"))
-    # execute
-    last = distill_chain(teacher, [assistant, student], lambda sup, model: calls.append((sup.name, model.name)))
-    # assert
-    assert calls == [("t", "a"), ("a", "s")]
-    assert last is student

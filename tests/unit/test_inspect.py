@@ -33,6 +33,23 @@ def test_bytes_by_kind_and_integer_check(artifacts, tiny_task, name, itemsize, f
     assert {c["dtype"] for c in tables} == {"INT8" if full_integer else "FLOAT32"}
 
 
+@pytest.mark.parametrize("use_bias, activation, kind", [(False, None, "embedding"), (True, None, "dense"), (False, "relu", "dense")])
+def test_a_projection_of_gathered_rows_counts_as_embedding(use_bias, activation, kind, tmp_path):
+    # setup: Embedding -> Dense; without bias or activation the Dense is a factorised table's
+    # projection (E = T P), otherwise a layer of its own
+    from edgerec._keras import keras
+
+    ids = keras.Input(shape=(), dtype="int32", name="ids")
+    dense = keras.layers.Dense(8, use_bias=use_bias, activation=activation, bias_initializer="ones")
+    out = dense(keras.layers.Embedding(50, 3)(ids))
+    (tmp_path / "m.tflite").write_bytes(tflite.convert(keras.Model(ids, out), "fp32"))
+    # execute
+    result = inspect(tmp_path / "m.tflite")
+    # assert
+    assert [c["kind"] for c in result.constants if c["shape"] == [8, 3]] == [kind]
+    assert result.bytes_by_kind["embedding"] == (50 * 3 + (8 * 3 if kind == "embedding" else 0)) * 4
+
+
 def test_cli_summary_and_json(artifacts):
     result = CliRunner().invoke(main, ["inspect", str(artifacts / "int8.tflite")])
     assert result.exit_code == 0 and "every op is int8" in result.output and "embedding" in result.output

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from edgerec._keras import keras
-from edgerec.models.layers import Cross, FactorizationMachine, LowRankDense
+from edgerec.models.layers import Cross, FactorizationMachine, FactorizedEmbedding, LowRankDense
 from tests.utils import assert_layer_contract
 
 
@@ -24,9 +24,12 @@ def test_full_rank_low_rank_dense_reproduces_dense():
     np.testing.assert_allclose(low(x).numpy(), dense(x).numpy(), atol=1e-5)
 
 
-def test_low_rank_parameter_count_is_r_times_m_plus_n_plus_bias():
-    low = LowRankDense.from_dense(_trained_dense(m=6, n=5), rank=2)
-    assert low.count_params() == 2 * (6 + 5) + 5
+@pytest.mark.parametrize("m, n, rank, use_bias", [(6, 5, 2, True), (6, 5, 1, False), (16, 8, 3, True), (16, 8, 8, False)])
+def test_low_rank_parameter_count_is_r_times_m_plus_n_plus_bias(m, n, rank, use_bias):
+    dense = keras.layers.Dense(n, use_bias=use_bias)
+    dense.build((None, m))
+    low = LowRankDense.from_dense(dense, rank=rank)
+    assert low.count_params() == rank * (m + n) + (n if use_bias else 0)
 
 
 def test_truncated_svd_is_the_best_rank_r_approximation():
@@ -116,3 +119,56 @@ def test_factorization_machine_rejects_flat_input():
 def test_factorization_machine_layer_contract(tmp_path):
     x = np.random.default_rng(0).normal(size=(4, 3, 2)).astype("float32")
     assert_layer_contract(lambda: FactorizationMachine(name="fm"), [x], tmp_path)
+
+
+def _trained_embedding(vocab=30, dim=6):
+    embedding = keras.layers.Embedding(vocab, dim, name="embedding_item_id")
+    embedding.build((None,))
+    embedding.set_weights([np.random.default_rng(0).normal(size=(vocab, dim)).astype("float32")])
+    return embedding
+
+
+@pytest.mark.parametrize("ids_shape", [(7,), (7, 3)])
+def test_full_rank_factorized_embedding_reproduces_the_embedding(ids_shape):
+    # setup
+    embedding = _trained_embedding()
+    ids = np.random.default_rng(1).integers(0, 30, size=ids_shape).astype("int32")
+    # execute
+    factorized = FactorizedEmbedding.from_embedding(embedding, rank=6)
+    # assert: same shape as keras.layers.Embedding, same values, same name
+    out = factorized(ids).numpy()
+    assert out.shape == embedding(ids).shape == ids_shape + (6,)
+    np.testing.assert_allclose(out, embedding(ids).numpy(), atol=1e-5)
+    assert factorized.name == "embedding_item_id"
+
+
+@pytest.mark.parametrize("vocab, dim, rank", [(30, 6, 2), (100, 16, 4), (5, 4, 1)])
+def test_factorized_embedding_parameter_count_is_r_times_v_plus_d(vocab, dim, rank):
+    factorized = FactorizedEmbedding.from_embedding(_trained_embedding(vocab, dim), rank=rank)
+    assert factorized.count_params() == rank * (vocab + dim)
+    assert [w.shape for w in factorized.get_weights()] == [(vocab, rank), (rank, dim)]
+
+
+def test_factorized_embedding_is_the_best_rank_r_table():
+    # setup: Eckart–Young, the error of the rank-r table equals the discarded singular values
+    embedding = _trained_embedding()
+    s = np.linalg.svd(embedding.embeddings.numpy(), compute_uv=False)
+    # execute
+    factorized = FactorizedEmbedding.from_embedding(embedding, rank=2)
+    table, projection = factorized.get_weights()
+    # assert
+    error = np.linalg.norm(embedding.embeddings.numpy() - table @ projection)
+    assert error == pytest.approx(np.sqrt((s[2:] ** 2).sum()), rel=1e-4)
+
+
+@pytest.mark.parametrize("rank", [0, 7])
+def test_factorized_embedding_rank_out_of_range_is_rejected(rank):
+    with pytest.raises(ValueError, match=rf"rank must be in \[1, 6\] for table \(30, 6\). Received: rank={rank}"):
+        FactorizedEmbedding.from_embedding(_trained_embedding(), rank=rank)
+    with pytest.raises(ValueError, match=r"output_dim must be >= 1. Received: output_dim=0"):
+        FactorizedEmbedding(30, 0, rank=2)
+
+
+def test_factorized_embedding_layer_contract(tmp_path):
+    ids = np.random.default_rng(0).integers(0, 30, size=(4, 1)).astype("float32")
+    assert_layer_contract(lambda: FactorizedEmbedding(30, 6, rank=2, name="factorized"), [ids], tmp_path)

@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from edgerec import recipe
 from edgerec.recipe import RecipeError
@@ -121,3 +122,17 @@ def test_invalid_yaml_is_one_line_with_its_position(tmp_path):
         recipe.load(str(path))
     assert "\n" not in str(info.value)
     assert str(info.value).startswith(f"{path}: not valid YAML at line 2, column 1: expected ',' or ']'")
+
+
+def test_teacher_variants_are_parsed_and_checked(tmp_path):
+    plain = recipe.load("smoke").to_dict()
+    plain["distill"].update({"ensemble": 3, "assistants": [{"embedding_dim": 8, "hidden": [16]}]})
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(plain))
+    loaded = recipe.load(str(path))
+    assert loaded.distill.ensemble == 3
+    assert loaded.distill.assistants == (recipe.ModelConfig(embedding_dim=8, hidden=(16,)),)
+    plain["distill"]["ensemble"] = 0
+    path.write_text(yaml.safe_dump(plain))
+    with pytest.raises(recipe.RecipeError, match=r"distill.ensemble: expected a number of teachers in \[1, 8\]. Received: 0"):
+        recipe.load(str(path))

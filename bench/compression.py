@@ -1,0 +1,264 @@
+"""Each compression step alone, the recipe's chain and post-training quantization alone, vs the teacher, in one run.
+
+    python bench/compression.py [--recipe default] [--data PATH] [--modes int8,int16x8,fp16,dynamic] --out DIR
+
+Acceptance of issue #5: what each technique buys (bytes, p50 latency) and costs (AUC, NDCG@10),
+measured in one run against the teacher's fp32 artifact. The teacher and the distilled student
+are trained once, by the build's own stage code and per-stage seeds (`edgerec.pipeline`), so
+their numbers are those of `edgerec build` with the same recipe and data. Then:
+
+- **fp32**: the teacher and the distilled student, as the build converts them;
+- **PTQ**: the distilled student converted with no compression step, in each of `--modes`
+  (int8 is post-training full-integer quantization alone);
+- **<step> alone**: every step in the registry (so steps added later appear here by
+  themselves), with its default parameters, applied to the distilled student and fine-tuned
+  under the distiller for the epochs the recipe gives that step (1 when the recipe's chain
+  does not use it), then converted to int8;
+- **chain**: the recipe's `compress` steps in order, exactly as the build runs them (its int8
+  row is the build's `student_int8.tflite`); also converted in the other `--modes`, from the
+  chain before its fake-quantizing step, as the build's `export.modes` are.
+
+int8 conversions keep the recipe's `export.keep_float` layers in float, as the build does.
+Every artifact is measured by `device_bench` in a child process, as `edgerec bench` does:
+file bytes, p50 latency at batch 1 on 1 thread (the recipe's `bench` runs/warm-up/min-seconds)
+and the metrics of the interpreter on the held-out set; Keras-side metrics come from the same
+stage code as the build's. A variant that fails (training, conversion or run) becomes a row
+with its error. Output: `DIR/compression.json`, `DIR/compression.md` (written atomically) and
+the artifacts under `DIR/artifacts/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHAIN, PTQ, FP32 = "chain", "PTQ", "fp32"
+RATIO_METRICS = ("auc", "ndcg@10")
+
+
+def _modes(text: str) -> tuple[str, ...]:
+    from edgerec.recipe import EXPORT_MODES
+
+    allowed = [m for m in EXPORT_MODES if m != "fp32"]  # the fp32 rows are there anyway
+    modes = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if any(m not in allowed for m in modes) or "int8" not in modes:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(allowed)} including int8. Received: {text!r}"
+        )
+    return modes
+
+
+def _step_epochs(recipe, name: str) -> int:
+    from edgerec.recipe import StepConfig
+
+    given = [s.finetune_epochs for s in recipe.compress if s.name == name]
+    return given[0] if given else StepConfig(name).finetune_epochs
+
+
+def run(recipe, data: Path | None, out: Path, modes: tuple[str, ...], log=print) -> dict:
+    """Trains, compresses, converts and benches every variant; returns the result written to `out`."""
+    from converters import representative, tflite
+    from device_bench import run as bench_run
+    from edgerec import compress, io
+    from edgerec._keras import tf
+    from edgerec.checkpoints import BuildState
+    from edgerec.distill.teacher_logits import TeacherLogits
+    # The build's own stage runner, chain and seeds (not copies), so every number here is a build's.
+    from edgerec.pipeline import _Checkpointed, _compress, _distilled, _teacher
+    from edgerec.recipe import StepConfig
+    from edgerec.stages import check_fit, load_task
+
+    started = time.perf_counter()
+    tf.config.experimental.enable_op_determinism()  # as the build: same seed and machine -> same numbers
+    task = load_task(recipe, data, log)
+    check_fit(recipe, task)
+    folder = out / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
+    keep_float = recipe.export.keep_float
+    planned: list[dict] = []  # name, variant, mode, model (or error), keras metrics, steps
+
+    def plan(name, variant, mode, model, metrics, steps=(), error=None):
+        planned.append({"name": name, "variant": variant, "mode": mode, "model": model, "keras_metrics": metrics,
+                        "steps": list(steps), "error": error})
+
+    with tempfile.TemporaryDirectory(prefix="edgerec-compression.") as scratch:
+        def checkpointed(label):
+            # A state per variant: its steps' checkpoint keys ("compress/0_<step>") are the build's,
+            # hence so are their seeds, but two variants must never restore each other's weights.
+            return _Checkpointed(BuildState.start(Path(scratch) / label, {}), task, recipe.seed, log)
+
+        base = checkpointed("base")
+        teacher, teacher_stages = _teacher(base, task, recipe, log)
+        teacher_stage = teacher_stages[-1]
+        supervisor = teacher
+        for index, config in enumerate(recipe.distill.assistants):
+            supervisor, _ = _distilled(base, supervisor, None, task, recipe, f"assistant_{index}", config,
+                                       f"assistant {index} distilled", log)
+        teacher_logits = TeacherLogits(supervisor, task)  # shared by the student and every variant's fine-tuning
+        student, student_stage = _distilled(base, supervisor, teacher_logits, task, recipe, "student", recipe.student,
+                                            "student distilled", log)
+        plan("teacher", FP32, "fp32", teacher, teacher_stage.metrics)
+        plan("student", FP32, "fp32", student, student_stage.metrics)
+        for mode in modes:
+            plan(f"ptq_{mode}", PTQ, mode, student, student_stage.metrics)
+
+        variants = [(name, (StepConfig(name, {}, _step_epochs(recipe, name)),)) for name in sorted(compress.REGISTRY)]
+        variants.append((CHAIN, recipe.compress))
+        for variant, steps in variants:
+            label = f"{variant} alone" if variant != CHAIN else CHAIN
+            log(f"[variant] {label}: {' -> '.join(s.name for s in steps) or 'no steps'}")
+            stages = [student_stage]
+            try:
+                model, facts, (float_model, float_stage, float_facts) = _compress(
+                    checkpointed(variant), supervisor, teacher_logits, student, task, dataclasses.replace(recipe, compress=steps), stages, log
+                )
+            except Exception as exc:  # noqa: BLE001 - a variant that cannot train is a row, not a crash
+                plan(f"{variant}_int8", label, "int8", None, {}, error=f"{type(exc).__name__}: {exc}")
+                continue
+            plan(f"{variant}_int8", label, "int8", model, stages[-1].metrics, facts)
+            if variant == CHAIN:
+                for mode in (m for m in modes if m != "int8"):
+                    plan(f"{variant}_{mode}", label, mode, float_model, float_stage.metrics, float_facts)
+
+    log("[convert] every variant")
+    for row in planned:
+        if row["error"] is None:
+            try:
+                data_bytes = tflite.convert(
+                    row["model"], row["mode"], calibration if row["mode"] in tflite.CALIBRATED_MODES else None,
+                    keep_float if row["mode"] == "int8" else (),
+                )
+                io.write_bytes(folder / f"{row['name']}.tflite", data_bytes)
+            except (tflite.ConversionError, ValueError) as exc:
+                row["error"] = str(exc)
+        row.pop("model")
+    task.save_eval(folder / "eval.npz")
+
+    log("[bench] every artifact, a child process each (batch 1, 1 thread)")
+    converted = [folder / f"{row['name']}.tflite" for row in planned if row["error"] is None]
+    cfg = recipe.bench
+    measured = {
+        Path(r["artifact"]).stem: r
+        for r in bench_run.bench(converted, threads=(1,), batches=(1,), runs=cfg.runs, warmup=cfg.warmup,
+                                 min_seconds=cfg.min_seconds, progress=lambda r: log(f"  {r['artifact']}: {r['status']}"))
+    }
+    rows = [_row(row, measured.get(row["name"])) for row in planned]
+    _relative_to_teacher(rows)
+    result = {
+        "recipe": recipe.to_dict(),
+        "data": "synthetic " + recipe.data.synthetic_size if data is None else str(data),
+        "task": task.describe(),
+        "modes": list(modes),
+        "bench": {"threads": 1, "batch": 1, "runs": cfg.runs, "warmup": cfg.warmup, "min_seconds": cfg.min_seconds},
+        "rows": rows,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    io.write_json(out / "compression.json", result)
+    io.write_text(out / "compression.md", markdown(result))
+    return result
+
+
+def _row(row: dict, measured: dict | None) -> dict:
+    """One table row: what was built, its Keras metrics, and what the device measured."""
+    if row["error"] is not None:
+        status = f"error: {row['error']}"
+    else:
+        status = measured["status"] if measured else "error: not benched"
+    ok = status == "ok"
+    return {
+        "name": row["name"],
+        "variant": row["variant"],
+        "mode": row["mode"],
+        "file": f"artifacts/{row['name']}.tflite" if row["error"] is None else None,
+        "bytes": measured["bytes"] if ok else None,
+        "p50_us": measured["latency_us"]["p50"] if ok else None,
+        "keras_metrics": row["keras_metrics"],
+        "tflite_metrics": measured["metrics"] if ok else {},
+        "steps": row["steps"],
+        "status": status,
+    }
+
+
+def _relative_to_teacher(rows: list[dict]) -> None:
+    """Adds `vs_teacher`: size, p50 and metric ratios to the teacher's fp32 artifact (None where unmeasured)."""
+    teacher = next(r for r in rows if r["name"] == "teacher")
+
+    def ratio(a, b):
+        return None if a is None or not b else a / b
+
+    for row in rows:
+        row["vs_teacher"] = {
+            "size": ratio(row["bytes"], teacher["bytes"]),
+            "p50": ratio(row["p50_us"], teacher["p50_us"]),
+            **{key: ratio(row["tflite_metrics"].get(key), teacher["tflite_metrics"].get(key)) for key in RATIO_METRICS},
+        }
+
+
+def _fmt(value, spec: str) -> str:
+    return "—" if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, spec)
+
+
+def markdown(result: dict) -> str:
+    """compression.md: the protocol in two lines, then one row per variant and mode."""
+    lines = [
+        "| variant | mode | KiB | size / teacher | × smaller | p50 µs | p50 / teacher | AUC Keras | AUC TFLite | "
+        "AUC / teacher | NDCG@10 TFLite | NDCG@10 / teacher | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in result["rows"]:
+        rel = r["vs_teacher"]
+        smaller = None if not rel["size"] else 1 / rel["size"]
+        name = r["name"] if r["variant"] == FP32 else r["variant"]
+        lines.append(
+            f"| {name} | {r['mode']} | {_fmt(r['bytes'] and r['bytes'] / 1024, '.1f')} | {_fmt(rel['size'], '.4f')} | "
+            f"{_fmt(smaller, '.1f')} | {_fmt(r['p50_us'], '.1f')} | {_fmt(rel['p50'], '.3f')} | "
+            f"{_fmt(r['keras_metrics'].get('auc'), '.4f')} | {_fmt(r['tflite_metrics'].get('auc'), '.4f')} | "
+            f"{_fmt(rel['auc'], '.4f')} | {_fmt(r['tflite_metrics'].get('ndcg@10'), '.4f')} | "
+            f"{_fmt(rel['ndcg@10'], '.4f')} | {r['status'][:80]} |"
+        )
+    bench = result["bench"]
+    return f"""# Compression: each step alone, the chain, and PTQ alone, relative to the teacher
+
+Recipe `{result['recipe']['name']}`, data `{result['data']}` ({result['task']}). Teacher and distilled student
+trained once with the build's stage code and seeds; each step alone with its default parameters, fine-tuned under
+the distiller; the chain as `edgerec build` runs it. Size, p50 (batch {bench['batch']}, {bench['threads']} thread,
+≥ {bench['runs']} runs) and TFLite metrics measured by device_bench on this machine; ratios are to the teacher's
+fp32 artifact. Wall time {result['seconds']:.0f} s.
+
+{chr(10).join(lines)}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipe", default="default", help="Built-in recipe name or a YAML path (default: default).")
+    parser.add_argument("--data", type=Path, default=None, help="Data as for `edgerec build --data` (default: synthetic).")
+    parser.add_argument("--modes", type=_modes, default=("int8", "int16x8", "fp16", "dynamic"),
+                        help="Modes for the PTQ and chain rows, int8 included (default: int8,int16x8,fp16,dynamic).")
+    parser.add_argument("--out", type=Path, required=True, help="Folder for compression.json/.md and the artifacts.")
+    args = parser.parse_args(argv)
+
+    from edgerec.recipe import RecipeError, load
+
+    try:
+        recipe = load(args.recipe)
+    except RecipeError as exc:
+        parser.error(str(exc))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    result = run(recipe, args.data, args.out, args.modes, log=lambda m: print(m, file=sys.stderr))
+    print(markdown(result))
+    failed = [r["name"] for r in result["rows"] if r["status"] != "ok"]
+    if failed:
+        print(f"failed rows: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""The search `edgerec build --target` runs: the smallest int8 student meeting every clause on validation.
+
+Strategy (every tried chain is recorded as a trial, scored the same way; see `trial`):
+1. the uncompressed int8 student (baseline) and the sensitivity probes: each step with candidates,
+   on each layer it can compress, at each candidate setting, without fine-tuning (cheap; not
+   counted in the budget);
+2. the recipe's own chain, when it has one (counted): the search never ignores what a plain build
+   would ship;
+3. greedy growth under the budget (`--search-trials`): the probes that made the file smaller are
+   grouped per (step, layer) and the groups ordered by bytes saved per unit of accuracy lost
+   (least sensitive first); for each group, its settings from the most to the least aggressive
+   are appended to the chain kept so far and the chain is fine-tuned and measured; the first that
+   meets the target (or, while nothing meets it, does not move further from it) is kept.
+   Chains are ordered as the recipe orders steps (e.g. low_rank before prune before qat), other
+   steps after them in registration order.
+4. the choice, among trials on the Pareto front (bytes, p50, every metric): the smallest that
+   meets every clause (ties: the one furthest inside the target, then the fastest); if none does,
+   the one closest to the target, and the result says so.
+
+The teacher's metrics are measured on the same validation data, so relative clauses compare like
+with like. Nothing here reads the held-out data the bundle reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from edgerec import io
+from edgerec.recipe import Recipe, StepConfig
+from edgerec.search import pareto, sensitivity, target
+from device_bench.rows import OK
+
+Log = Callable[[str], None]
+DEFAULT_TRIALS = 12
+
+
+def score(trial: dict, clauses: Sequence[target.Clause], teacher: dict[str, float]) -> float:
+    """The smallest slack of any clause relative to its bound: >= 0 exactly when every clause holds."""
+    return min(c.slack(trial["metrics"], teacher) / max(abs(c.threshold(teacher)), 1e-12) for c in clauses)
+
+
+def chain_order(recipe: Recipe) -> Callable[[StepConfig], int]:
+    """Sort key: the recipe's step order first, then the registry's order."""
+    from edgerec import compress
+
+    names = list(dict.fromkeys([s.name for s in recipe.compress] + list(compress.REGISTRY)))
+    return lambda step: names.index(step.name)
+
+
+def finetune_epochs(recipe: Recipe, name: str) -> int:
+    """A searched step fine-tunes as long as the recipe's step of that name, else one epoch."""
+    return next((s.finetune_epochs for s in recipe.compress if s.name == name), 1)
+
+
+def groups(rows: list[dict], baseline: dict, clauses, teacher) -> list[list[dict]]:
+    """Probe rows that saved bytes, grouped per (step, layer), each group most-saving setting first,
+    groups ordered by bytes saved per unit of relative accuracy lost at that setting."""
+    by_key: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        if row["status"] == OK and row["bytes_saved"] > 0:
+            by_key.setdefault((row["step"], row["layer"]), []).append(row)
+    base_score = score(baseline, clauses, teacher)
+
+    def value(group):
+        best = group[0]
+        lost = max(0.0, base_score - score(best, clauses, teacher))
+        return best["bytes_saved"] / (lost + 1e-3)
+
+    ordered = [sorted(g, key=lambda r: -r["bytes_saved"]) for g in by_key.values()]
+    return sorted(ordered, key=value, reverse=True)
+
+
+def run(runner, clauses: Sequence[target.Clause], budget: int, recipe: Recipe, out: Path, log: Log,
+        step_names: Sequence[str] | None = None) -> dict:
+    """Searches with `runner` (a TrialRunner), writes search.json, search.md (and search.png) into `out`."""
+    teacher = runner.teacher_metrics
+    meets = lambda t: t["status"] == OK and score(t, clauses, teacher) >= 0  # noqa: E731
+    log(f"[search] target {target.describe(clauses)} on validation; teacher there: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in teacher.items()))
+    names = list(step_names or sensitivity.default_steps())
+    swept = sensitivity.sweep(runner, names, 0, log)
+    baseline = swept["baseline"]
+    if not meets(baseline):
+        log("[search] WARNING: the uncompressed int8 student already misses the target on validation; "
+            "compression is not expected to meet it")
+    used = 0
+    if recipe.compress and budget > used:
+        runner.run(list(recipe.compress), "recipe")
+        used += 1
+
+    order = chain_order(recipe)
+    chain: list[StepConfig] = []
+    current = baseline
+    for group in groups(swept["rows"], baseline, clauses, teacher):
+        for row in group:
+            if used >= budget:
+                break
+            step = StepConfig(row["step"], {**row["setting"], **({"layers": [row["layer"]]} if row["layer"] !=
+                              sensitivity.WHOLE_MODEL else {})}, finetune_epochs(recipe, row["step"]))
+            candidate = sorted([*chain, step], key=order)
+            trial = runner.run(candidate, "chain")
+            used += 1
+            keep = meets(trial) or (not meets(current) and trial["status"] == OK
+                                    and score(trial, clauses, teacher) >= score(current, clauses, teacher))
+            if keep:
+                chain, current = candidate, trial
+                log(f"[search] kept: {trial['chain']}")
+                break
+    result = summarize(runner.trials, clauses, teacher, runner.task.metric_names)
+    result.update({
+        "budget": budget, "counted_trials": used, "steps": names,
+        "validation": runner.task.validation.describe(),
+        "sensitivity": swept["rows"],
+    })
+    write(out, result)
+    chosen = result["trials"][result["chosen"]]
+    if result["met"]:
+        log(f"[search] chosen trial {chosen['id']}: {chosen['chain']} ({chosen['bytes']} bytes) meets "
+            f"{target.describe(clauses)} on validation")
+    else:
+        log(f"[search] WARNING: NO TRIAL MEETS {target.describe(clauses)} on validation; building the closest, "
+            f"trial {chosen['id']}: {chosen['chain']}")
+    return result
+
+
+def summarize(trials: list[dict], clauses, teacher: dict[str, float], metric_names: Sequence[str]) -> dict:
+    """Marks each trial (meets, score, on the front) and picks the chosen one (see the module docstring)."""
+    ok = [t for t in trials if t["status"] == OK]
+    if not ok:
+        raise ValueError("every trial failed, the uncompressed int8 student included: " + trials[0]["status"])
+    flags = dict(zip((t["id"] for t in ok), pareto.trial_front(ok, metric_names)))
+    marked = []
+    for t in trials:
+        good = t["status"] == OK
+        marked.append({**t, "meets": good and score(t, clauses, teacher) >= 0,
+                       "score": round(score(t, clauses, teacher), 6) if good else None,
+                       "on_front": flags.get(t["id"], False)})
+    front = [t for t in marked if t["on_front"]]
+    meeting = [t for t in front if t["meets"]]
+    if meeting:
+        chosen = min(meeting, key=lambda t: (t["bytes"], -t["score"], t["p50_us"]))
+    else:
+        chosen = max(front, key=lambda t: (t["score"], -t["bytes"]))
+    return {
+        "format": 1,
+        "target": target.describe(clauses),
+        "clauses": [{"clause": str(c), "metric": c.metric, "op": c.op, "threshold": round(c.threshold(teacher), 6)}
+                    for c in clauses],
+        "teacher_metrics": teacher,
+        "metrics": list(metric_names),
+        "trials": marked,
+        "front": [t["id"] for t in front],
+        "chosen": chosen["id"],
+        "met": chosen["meets"],
+    }
+
+
+def chosen_steps(result: dict) -> tuple[StepConfig, ...]:
+    """The chosen trial's chain, as the recipe's `compress` entries."""
+    return tuple(StepConfig(**s) for s in result["trials"][result["chosen"]]["steps"])
+
+
+def write(out: Path, result: dict) -> None:
+    out = Path(out)
+    io.write_json(out / "search.json", result)
+    note = None
+    try:
+        _plot(result, out / "search.png")
+        result_png = "![trials: bytes against the first target metric](search.png)\n"
+    except ImportError:
+        note, result_png = "plot skipped: matplotlib is not installed (pip install 'edgerec[report]')", ""
+    io.write_text(out / "search.md", markdown(result, result_png, note))
+
+
+def markdown(result: dict, picture: str = "", note: str | None = None) -> str:
+    metrics = result["metrics"]
+    labels = sensitivity.LABELS
+    header = "| trial | kind | chain | bytes | p50 µs | " + " | ".join(labels[m] for m in metrics) + " | meets | front |"
+    lines = [header, "|---:|---|---|---:|---:|" + "---:|" * len(metrics) + "---|---|"]
+    for t in sorted(result["trials"], key=lambda t: (t["bytes"] is None, t["bytes"] or 0)):
+        mark = " **← chosen**" if t["id"] == result["chosen"] else ""
+        if t["status"] == OK:
+            cells = [str(t["bytes"]), f"{t['p50_us']:.1f}", *(f"{t['metrics'][m]:.4f}" for m in metrics),
+                     "yes" if t["meets"] else "no", "yes" if t["on_front"] else ""]
+        else:
+            cells = ["—", "—", *("—" for _ in metrics), t["status"], ""]
+        lines.append(f"| {t['id']}{mark} | {t['kind']} | {t['chain']} | " + " | ".join(cells) + " |")
+    chosen = result["trials"][result["chosen"]]
+    verdict = (f"Chosen: trial {chosen['id']}, {chosen['chain']}, {chosen['bytes']} bytes: it meets every clause."
+               if result["met"] else
+               f"**No trial meets the target.** The bundle ships the closest one, trial {chosen['id']} "
+               f"({chosen['chain']}), which does NOT meet it.")
+    teacher = ", ".join(f"{labels[k]} {v:.4f}" for k, v in result["teacher_metrics"].items())
+    bounds = ", ".join(f"{c['clause']} → {labels[c['metric']]} {c['op']} {c['threshold']:.4f}" for c in result["clauses"])
+    return f"""# Search for the smallest int8 student meeting `{result['target']}`
+
+Every number is the int8 TFLite model's, measured by the interpreter on the validation split carved
+from the training data ({result['validation']}), never on the held-out data the bundle reports; p50 at
+batch 1, 1 thread, in the build's process (a ranking aid; `bench.json` has the real measurement).
+Teacher on validation: {teacher}. Bounds: {bounds}.
+{len(result['trials'])} trials: the int8 student, {len(result['sensitivity'])} sensitivity probes (no fine-tuning),
+and {result['counted_trials']} fine-tuned chains of a budget of {result['budget']}. Front = on the Pareto front over
+bytes, p50 and every metric.
+
+{verdict}
+
+{chr(10).join(lines)}
+
+{picture}{'_' + note + '._' if note else ''}
+"""
+
+
+def _plot(result: dict, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter
+
+    metric = result["clauses"][0]["metric"]
+    ok = [t for t in result["trials"] if t["status"] == OK]
+    fig = Figure(figsize=(6, 4), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    styles = (
+        ([t for t in ok if not t["on_front"]], {"facecolors": "none", "edgecolors": "tab:gray", "label": "dominated"}),
+        ([t for t in ok if t["on_front"]], {"color": "tab:red", "label": "Pareto front (bytes, p50, all metrics)"}),
+    )
+    for group, style in styles:
+        ax.scatter([t["bytes"] for t in group], [t["metrics"][metric] for t in group], zorder=3, **style)
+    chosen = result["trials"][result["chosen"]]
+    ax.scatter([chosen["bytes"]], [chosen["metrics"][metric]], marker="*", s=250, color="gold", edgecolors="black",
+               zorder=4, label=f"chosen (trial {chosen['id']})")
+    bound = result["clauses"][0]
+    ax.axhline(bound["threshold"], color="tab:blue", linestyle="--", alpha=0.6, label=f"target {bound['clause']}")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(EngFormatter(unit="B"))
+    ax.set_xlabel("int8 file size (log scale)")
+    ax.set_ylabel(f"{sensitivity.LABELS[metric]} (validation)")
+    ax.set_title("Search trials")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")

@@ -1,0 +1,204 @@
+"""`edgerec compress --sensitivity`: one step, on one layer, at one setting at a time.
+
+For every registered step (or those asked for) with search candidates, every layer the step can
+compress in the distilled student, and every candidate setting, the step is applied to that
+layer alone, the model converted to int8, and compared with the uncompressed int8 student on the
+validation split: the metric drop (positive = worse; for LogLoss a rise) and the bytes saved.
+By default no step is fine-tuned (the usual quick probe): a step then only calibrates (see
+`stages.calibrate`), so the drop is an upper bound of what fine-tuning would leave.
+
+A step without a `layers` parameter is probed once per setting on the whole model.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from edgerec import io
+from edgerec.recipe import Recipe, StepConfig
+
+Log = Callable[[str], None]
+WHOLE_MODEL = "(whole model)"
+LABELS = {"auc": "AUC", "logloss": "LogLoss", "hr@10": "HR@10", "ndcg@10": "NDCG@10"}
+
+
+class SensitivityError(ValueError):
+    """Flags the sweep cannot run with; the message names the flag."""
+
+
+def default_steps() -> list[str]:
+    """Every registered step that declares candidates, in registration order."""
+    from edgerec import compress
+
+    return [name for name, cls in compress.REGISTRY.items() if cls.candidates()]
+
+
+def parse_steps(text: str | None) -> list[str]:
+    """'low_rank,prune' -> names, checked against the registry (each must have candidates)."""
+    from edgerec import compress
+    from edgerec.compress.base import StepError
+
+    if text is None:
+        return default_steps()
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise SensitivityError(f"--steps: expected step names separated by commas. Received: {text!r}")
+    for name in names:
+        try:
+            step = compress.get(name)
+        except StepError as exc:
+            raise SensitivityError(f"--steps: {exc}") from None
+        if not step.candidates():
+            raise SensitivityError(f"--steps: step '{name}' declares no candidate settings to try. "
+                                   f"Steps with candidates: {', '.join(default_steps())}")
+    return list(dict.fromkeys(names))
+
+
+def probes(model, step_names: Sequence[str], finetune_epochs: int) -> list[tuple[str, str, dict, StepConfig]]:
+    """(step, layer, setting, the one-step chain) for every step x eligible layer x candidate."""
+    from edgerec import compress
+
+    out = []
+    for name in step_names:
+        step = compress.get(name)
+        layers = [layer.name for layer in model.layers if step.eligible(layer)] if "layers" in step.params else [None]
+        for layer in layers:
+            for setting in step.candidates():
+                params = {**setting, "layers": [layer]} if layer else dict(setting)
+                out.append((name, layer or WHOLE_MODEL, setting, StepConfig(name, params, finetune_epochs)))
+    return out
+
+
+def drops(reference: dict[str, float], metrics: dict[str, float]) -> dict[str, float]:
+    """How much worse each metric is than `reference`: a fall for AUC/HR/NDCG, a rise for LogLoss."""
+    return {k: round((metrics[k] - reference[k]) if k == "logloss" else (reference[k] - metrics[k]), 6)
+            for k in reference}
+
+
+def train_models(recipe: Recipe, data: Path | None, log: Log):
+    """The task (with validation), the teacher, the supervisor and its logits cache, and the distilled
+    student, trained by the build's own stages (ensembles and assistants included, same seeds), with
+    their checkpoints in a temporary folder."""
+    import tempfile
+
+    from edgerec import pipeline
+    from edgerec.checkpoints import BuildState
+    from edgerec.distill.teacher_logits import TeacherLogits
+    from edgerec.stages import check_fit, load_task
+
+    task = load_task(recipe, data, log, validation=True)
+    check_fit(recipe, task)
+    with tempfile.TemporaryDirectory() as folder:
+        checkpointed = pipeline._Checkpointed(BuildState.start(Path(folder), {}), task, recipe.seed, log)
+        teacher, _ = pipeline._teacher(checkpointed, task, recipe, log)
+        supervisor = teacher
+        for index, config in enumerate(recipe.distill.assistants):
+            supervisor, _ = pipeline._distilled(checkpointed, supervisor, None, task, recipe, f"assistant_{index}",
+                                                config, f"assistant {index} distilled", log)
+        teacher_logits = TeacherLogits(supervisor, task)
+        student, _ = pipeline._distilled(checkpointed, supervisor, teacher_logits, task, recipe, "student",
+                                         recipe.student, "student distilled", log)
+    return task, teacher, supervisor, teacher_logits, student
+
+
+def sweep(runner, step_names: Sequence[str], finetune_epochs: int, log: Log) -> dict:
+    """Runs the baseline and every probe through `runner` (a TrialRunner); returns the result rows."""
+    baseline = runner.run([], "baseline")
+    if baseline["status"] != "ok":
+        raise SensitivityError(f"the uncompressed int8 student failed: {baseline['status']}")
+    chosen = probes(runner.student, step_names, finetune_epochs)
+    log(f"[sensitivity] {len(chosen)} probes: {', '.join(step_names)} x eligible layers x candidates")
+    rows = []
+    for name, layer, setting, config in chosen:
+        trial = runner.run([config], "probe")
+        ok = trial["status"] == "ok"
+        rows.append({
+            "step": name, "layer": layer, "setting": setting, "trial": trial["id"], "status": trial["status"],
+            "bytes": trial["bytes"], "bytes_saved": baseline["bytes"] - trial["bytes"] if ok else None,
+            "p50_us": trial["p50_us"], "metrics": trial["metrics"],
+            "drop": drops(baseline["metrics"], trial["metrics"]) if ok else None,
+        })
+    return {"baseline": baseline, "rows": rows}
+
+
+def run(recipe: Recipe, out: Path, data: Path | None, step_names: Sequence[str], finetune_epochs: int,
+        force: bool = False, log: Log = print) -> dict:
+    """Trains teacher and student, sweeps, writes sensitivity.json and sensitivity.md into `out`."""
+    out = Path(out)
+    if (out / "sensitivity.json").exists() and not force:
+        raise SensitivityError(f"--out: {out} already holds a sensitivity analysis (sensitivity.json); "
+                               "use --force to overwrite it")
+    from edgerec._keras import tf
+    from edgerec.search.trial import TrialRunner
+
+    started = time.perf_counter()
+    tf.config.experimental.enable_op_determinism()
+    task, teacher, supervisor, teacher_logits, student = train_models(recipe, data, log)
+    runner = TrialRunner(teacher, student, task, recipe, log, supervisor, teacher_logits)
+    swept = sweep(runner, step_names, finetune_epochs, log)
+    result = {
+        "format": 1,
+        "recipe": recipe.to_dict(),
+        "data": task.data.source,
+        "validation": task.validation.describe(),
+        "metrics": list(task.metric_names),
+        "finetune_epochs": finetune_epochs,
+        "steps": list(step_names),
+        "teacher_metrics": runner.teacher_metrics,
+        **swept,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    io.write_json(out / "sensitivity.json", result)
+    io.write_text(out / "sensitivity.md", markdown(result))
+    return result
+
+
+def primary_metrics(metric_names: Sequence[str]) -> tuple[str, ...]:
+    """The metrics the table shows: AUC and NDCG@10 when ranking, AUC and LogLoss for CTR."""
+    return ("auc", "ndcg@10") if "ndcg@10" in metric_names else ("auc", "logloss")
+
+
+def finetune_note(epochs: int) -> str:
+    if epochs == 0:
+        return ("no fine-tuning (--finetune-epochs 0, the quick probe): each step only calibrates at learning rate 0, "
+                "so a drop here is an upper bound of what fine-tuning would leave")
+    return f"each probe fine-tuned {epochs} epoch(s) under the frozen teacher"
+
+
+def markdown_table(result: dict) -> str:
+    shown = primary_metrics(result["metrics"])
+    base = result["baseline"]
+    lines = [
+        "| step | layer | setting | bytes | bytes saved | " + " | ".join(f"{LABELS[m]} drop" for m in shown) + " | status |",
+        "|---|---|---|---:|---:|" + "---:|" * len(shown) + "---|",
+        f"| (none) | — | int8 student | {base['bytes']} | 0 | " + " | ".join("0" for _ in shown) + " | ok |",
+    ]
+    for r in result["rows"]:
+        setting = ", ".join(f"{k}={v}" for k, v in r["setting"].items()) or "default"
+        if r["status"] == "ok":
+            cells = [str(r["bytes"]), f"{r['bytes_saved']:+d}", *(f"{r['drop'][m]:+.4f}" for m in shown)]
+        else:
+            cells = ["—", "—", *("—" for _ in shown)]
+        lines.append(f"| {r['step']} | {r['layer']} | {setting} | " + " | ".join(cells) + f" | {r['status']} |")
+    return "\n".join(lines)
+
+
+def markdown(result: dict) -> str:
+    base = result["baseline"]
+    teacher = ", ".join(f"{LABELS[k]} {v:.4f}" for k, v in result["teacher_metrics"].items())
+    student = ", ".join(f"{LABELS[k]} {v:.4f}" for k, v in base["metrics"].items())
+    return f"""# Sensitivity of the distilled student, one layer at a time
+
+Recipe `{result['recipe']['name']}`, data `{result['data']}`. Every number is measured on the int8 TFLite model
+by the interpreter, on the validation split carved from the training data ({result['validation']}); the
+held-out data is not used. Drop = how much worse than the uncompressed int8 student (positive = worse;
+for LogLoss a rise); bytes saved = its file size minus the probe's (negative: the probe is larger).
+Steps: {', '.join(result['steps'])}; {finetune_note(result['finetune_epochs'])}. Wall time {result['seconds']:.0f} s.
+
+Teacher (Keras, validation): {teacher}.
+Uncompressed int8 student: {base['bytes']} bytes, p50 {base['p50_us']:.1f} µs, {student}.
+
+{markdown_table(result)}
+"""

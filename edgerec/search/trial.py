@@ -1,0 +1,122 @@
+"""One trial: a chain of compression steps applied to the distilled student, converted to int8, measured.
+
+The chain runs through `stages.compress`, the implementation the build uses (each step fine-tuned
+under the frozen teacher for its `finetune_epochs`, or calibrated with 0), so a trial's model is the
+one a build with that chain would ship. It is converted with the build's int8 mode and
+representative data, and measured as shipped:
+- bytes of the `.tflite` file;
+- metrics of the TFLite interpreter's logits on the task's *validation* split (never the held-out
+  data the bundle reports), with the metric code every other number in edgerec uses;
+- p50 latency at batch 1 and 1 thread, by `device_bench`'s timing loop, in this process, on
+  validation rows (the bench's real-rows feed). Other processes on the machine add noise; a
+  trial's latency is a ranking aid, the bundle's `bench.json` is the measurement to quote.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from converters import parity, representative, tflite
+from device_bench import inputs, latency, runtime
+from device_bench.rows import OK
+from edgerec import io, train
+from edgerec.data.task import CtrTask, EvalData, RankingTask
+from edgerec.recipe import Recipe, StepConfig
+from edgerec.stages import compress, seeded_runner
+
+Log = Callable[[str], None]
+
+
+def score(predict: Callable[[dict[str, np.ndarray]], np.ndarray], data: EvalData) -> dict[str, float]:
+    """The task's metrics of the logits `predict` gives on `data`."""
+    pointwise = predict(data.pointwise)
+    ranking = predict(data.ranking).reshape(-1, data.num_candidates) if data.num_candidates else None
+    return train.score_metrics(data.labels, pointwise, ranking)
+
+
+def step_dicts(steps: Sequence[StepConfig]) -> list[dict]:
+    """A chain as plain dicts (JSON, recipe `compress:` entries)."""
+    return [asdict(s) for s in steps]
+
+
+def describe_chain(steps: Sequence[StepConfig]) -> str:
+    """'low_rank(rank=4 @ hidden_0) → prune(target_sparsity=0.5)'; 'int8 student' for no step."""
+    if not steps:
+        return "int8 student (no step)"
+    parts = []
+    for s in steps:
+        fields = [f"{k}={v}" for k, v in s.params.items() if k != "layers"]
+        if s.params.get("layers"):
+            fields.append(f"@ {','.join(s.params['layers'])}")
+        parts.append(f"{s.name}({' '.join(fields + [f'ft {s.finetune_epochs}'])})")
+    return " → ".join(parts)
+
+
+class TrialRunner:
+    """Runs and records trials against one teacher, distilled student and task (with validation).
+
+    Steps fine-tune under `supervisor` (default: the teacher; the last assistant when the recipe
+    has a chain of them), with the build's `teacher_logits` cache when given; `teacher_metrics`
+    are the teacher's on validation, what relative target clauses compare with.
+    """
+
+    def __init__(self, teacher, student, task: RankingTask | CtrTask, recipe: Recipe, log: Log,
+                 supervisor=None, teacher_logits=None):
+        if task.validation is None:
+            raise ValueError("trials are scored on the validation split: load the task with validation=True")
+        self.student, self.task, self.recipe, self.log = student, task, recipe, log
+        self.supervisor, self.teacher_logits = supervisor or teacher, teacher_logits
+        self.calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
+        self.trials: list[dict] = []
+        self.teacher_metrics = score(lambda rows: train.predict_logits(teacher, rows), task.validation)
+
+    def run(self, steps: Sequence[StepConfig], kind: str) -> dict:
+        """Applies, converts and measures `steps`; returns (and records) the trial.
+
+        A chain that fails (a step refusing a layer, a conversion error) becomes a trial with that
+        status, never a crash of the whole search.
+        """
+        t0 = time.perf_counter()
+        trial = {"id": len(self.trials), "kind": kind, "chain": describe_chain(steps), "steps": step_dicts(steps),
+                 "bytes": None, "p50_us": None, "metrics": None, "status": OK}
+        self.log(f"[trial {trial['id']}] {trial['chain']}")
+        try:
+            model, facts, _, _ = compress(self.supervisor, self.student, self.task, self.recipe, steps, lambda m: None,
+                                       seeded_runner(self.recipe.seed), self.teacher_logits)
+            trial["facts"] = facts
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "trial.tflite"
+                io.write_bytes(path, tflite.convert(model, "int8", self.calibration, self.recipe.export.keep_float))
+                trial["bytes"] = path.stat().st_size
+                trial["metrics"] = score(lambda rows: parity.tflite_logits(path, rows), self.task.validation)
+                trial["p50_us"] = self._p50(path)
+        except Exception as exc:  # noqa: BLE001 - a failing chain is recorded as a trial, the search goes on
+            trial["status"] = f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        trial["seconds"] = round(time.perf_counter() - t0, 1)
+        self.log(f"  {self._summary(trial)}")
+        self.trials.append(trial)
+        return trial
+
+    def _p50(self, path: Path) -> float:
+        """p50 µs of one invoke at batch 1, 1 thread, by device_bench's loop on validation rows."""
+        interpreter, _ = runtime.load(path, num_threads=1)
+        specs = runtime.input_specs(interpreter)
+        runtime.resize(interpreter, specs, 1)
+        rows = self.task.validation.pointwise
+        n = len(next(iter(rows.values())))
+        pool = [inputs.take_rows(specs, rows, np.array([i % n])) for i in range(inputs.POOL_SIZE)]
+        bench = self.recipe.bench
+        return latency.measure(interpreter, pool, bench.warmup, bench.runs, bench.min_seconds)["p50"]
+
+    @staticmethod
+    def _summary(trial: dict) -> str:
+        if trial["status"] != OK:
+            return trial["status"]
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in trial["metrics"].items())
+        return f"{trial['bytes'] / 1024:.1f} KiB, p50 {trial['p50_us']:.1f} µs, validation {metrics} ({trial['seconds']:.0f}s)"

@@ -1,0 +1,79 @@
+"""End to end: `edgerec compress --sensitivity` and `edgerec build --target` on the smoke recipe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from edgerec import compress, recipe
+from edgerec.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def one_epoch_recipe(tmp_path_factory):
+    plain = recipe.load("smoke").to_dict()
+    plain["teacher_training"]["epochs"] = plain["student_training"]["epochs"] = 1
+    path = tmp_path_factory.mktemp("recipe") / "one_epoch.yaml"
+    path.write_text(yaml.safe_dump(plain))
+    return path
+
+
+def test_sensitivity_probes_every_eligible_layer_and_candidate(one_epoch_recipe, tmp_path):
+    # execute
+    result = CliRunner().invoke(main, ["compress", "--sensitivity", "--recipe", str(one_epoch_recipe),
+                                       "--steps", "low_rank,prune", "--out", str(tmp_path)])
+    # assert
+    assert result.exit_code == 0, result.output
+    assert "no fine-tuning" in result.output and "| low_rank | hidden_0 |" in result.output
+    data = json.loads((tmp_path / "sensitivity.json").read_text())
+    assert data["finetune_epochs"] == 0 and data["steps"] == ["low_rank", "prune"]
+    # the smoke student has two dense layers (hidden_0, score); each step's candidates on each
+    assert [(r["step"], r["layer"], r["setting"]) for r in data["rows"]] == [
+        (step, layer, setting) for step in ("low_rank", "prune") for layer in ("hidden_0", "score")
+        for setting in compress.get(step).candidates()]
+    base = data["baseline"]
+    for row in data["rows"]:
+        assert row["status"] == "ok"
+        assert row["bytes_saved"] == base["bytes"] - row["bytes"]
+        assert row["drop"]["auc"] == pytest.approx(base["metrics"]["auc"] - row["metrics"]["auc"], abs=1e-6)
+    # the most aggressive pruning of the 1-unit score layer costs more accuracy than the mildest
+    prune_score = [r for r in data["rows"] if r["step"] == "prune" and r["layer"] == "score"]
+    assert prune_score[-1]["drop"]["auc"] > prune_score[0]["drop"]["auc"]
+    assert "validation split" in (tmp_path / "sensitivity.md").read_text()
+
+
+def test_target_build_ships_a_chain_from_the_front_and_says_whether_it_meets(one_epoch_recipe, tmp_path):
+    # execute
+    out = tmp_path / "bundle"
+    result = CliRunner().invoke(main, ["build", "--recipe", str(one_epoch_recipe), "--out", str(out),
+                                       "--target", "auc>=0.999*teacher,ndcg@10>=0.99*teacher", "--search-trials", "2"])
+    # assert
+    assert result.exit_code == 0, result.output
+    search = json.loads((out / "search.json").read_text())
+    chosen = search["trials"][search["chosen"]]
+    assert chosen["on_front"] and search["chosen"] in search["front"]
+    teacher = search["teacher_metrics"]
+    meets = chosen["metrics"]["auc"] >= 0.999 * teacher["auc"] and chosen["metrics"]["ndcg@10"] >= 0.99 * teacher["ndcg@10"]
+    assert search["met"] == meets == chosen["meets"]
+    if search["met"]:  # the smallest of the front's trials that meet the target
+        assert chosen["bytes"] == min(t["bytes"] for t in search["trials"] if t["meets"] and t["on_front"])
+    else:
+        assert "NO TRIAL MET THE TARGET" in json.loads((out / "manifest.json").read_text())["search"]["note"]
+        assert "does NOT meet it" in (out / "report.md").read_text()
+    kinds = [t["kind"] for t in search["trials"]]
+    assert kinds[0] == "baseline" and kinds.count("probe") == len(search["sensitivity"]) > 0
+    assert search["counted_trials"] <= 2 and kinds.count("recipe") + kinds.count("chain") == search["counted_trials"]
+    # the shipped artifact is the chosen chain, rebuilt by the pipeline: the same file the trial measured
+    manifest = json.loads((out / "manifest.json").read_text())
+    int8 = next(a for a in manifest["artifacts"] if a["file"] == "student_int8.tflite")
+    assert [s["step"] for s in int8["produced_by"]["steps"]] == [s["name"] for s in chosen["steps"]]
+    assert int8["bytes"] == chosen["bytes"]
+    assert manifest["search"]["chosen_trial"] == chosen["id"]
+    for name in ("search.md", "search.png", "bench.json", "report.md"):
+        assert (out / name).is_file(), name
+    assert "← chosen" in (out / "search.md").read_text()

@@ -1,0 +1,217 @@
+"""Target parsing, the Pareto front, the validation split and the trial runner."""
+
+import numpy as np
+import pytest
+
+from edgerec.search import pareto, target
+
+RANKING = ("auc", "logloss", "hr@10", "ndcg@10")
+
+
+# --- target -----------------------------------------------------------------------------------------
+
+def test_target_parses_relative_and_absolute_clauses():
+    clauses = target.parse("auc>=0.999*teacher, ndcg@10 >= 0.99 * teacher,logloss<=0.45", RANKING)
+    assert clauses == (
+        target.Clause("auc", ">=", 0.999, True),
+        target.Clause("ndcg@10", ">=", 0.99, True),
+        target.Clause("logloss", "<=", 0.45, False),
+    )
+    teacher = {"auc": 0.9, "ndcg@10": 0.5, "logloss": 0.4}
+    assert clauses[0].threshold(teacher) == pytest.approx(0.8991)
+    assert clauses[0].met({"auc": 0.8991}, teacher) and not clauses[0].met({"auc": 0.899}, teacher)
+    assert clauses[2].met({"logloss": 0.45}, teacher) and not clauses[2].met({"logloss": 0.4501}, teacher)
+    assert clauses[2].slack({"logloss": 0.40}, teacher) == pytest.approx(0.05)
+    assert target.describe(clauses) == "auc>=0.999*teacher,ndcg@10>=0.99*teacher,logloss<=0.45"
+
+
+@pytest.mark.parametrize("text, needles", [
+    ("", ["empty"]),
+    ("auc>0.9", ["'auc>0.9'", "METRIC>=BOUND"]),
+    ("auc>=0.9,ndgc@10>=0.99*teacher", ["'ndgc@10>=0.99*teacher'", "Did you mean 'ndcg@10'"]),
+    ("auc>=0.99*student", ["'auc>=0.99*student'", "neither a number nor FACTOR*teacher"]),
+    ("auc>=", ["'auc>='"]),
+])
+def test_bad_target_names_the_clause(text, needles):
+    with pytest.raises(target.TargetError) as info:
+        target.parse(text, RANKING)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("--target")
+    for needle in needles:
+        assert needle in message
+
+
+def test_ranking_metric_on_a_ctr_task_is_refused():
+    with pytest.raises(target.TargetError, match="unknown metric 'ndcg@10' for this task.*Metrics: auc, logloss"):
+        target.parse("ndcg@10>=0.99*teacher", ("auc", "logloss"))
+
+
+# --- Pareto front -----------------------------------------------------------------------------------
+
+def test_front_on_hand_made_points():
+    # (bytes, p50, auc): minimise, minimise, maximise
+    points = [
+        (100, 10, 0.90),  # 0: smallest, worst auc -> front
+        (200, 10, 0.95),  # 1: front
+        (200, 12, 0.95),  # 2: dominated by 1 (slower, same otherwise)
+        (300, 9, 0.95),   # 3: fastest -> front
+        (300, 20, 0.80),  # 4: dominated by 0
+        (200, 10, 0.95),  # 5: equal to 1: equal points do not dominate each other -> front
+    ]
+    assert pareto.front(points, [False, False, True]) == [True, True, False, True, False, True]
+
+
+def test_trial_front_uses_metric_directions():
+    trials = [
+        {"bytes": 10, "p50_us": 5.0, "metrics": {"auc": 0.8, "logloss": 0.50}},
+        {"bytes": 10, "p50_us": 5.0, "metrics": {"auc": 0.8, "logloss": 0.40}},  # lower logloss wins
+        {"bytes": 10, "p50_us": 5.0, "metrics": {"auc": 0.9, "logloss": 0.60}},  # higher auc: not dominated
+    ]
+    assert pareto.trial_front(trials, ("auc", "logloss")) == [False, True, True]
+
+
+# --- validation split -------------------------------------------------------------------------------
+
+def test_validation_is_carved_from_training_and_leaves_held_out_data_alone():
+    from edgerec.data.task import RankingTask
+    from edgerec.recipe import DataConfig
+    from tests.utils import tiny_interactions
+
+    config = DataConfig(negatives_per_positive=2, eval_candidates=10)
+    plain = RankingTask(tiny_interactions(), config, seed=0)
+    carved = RankingTask(tiny_interactions(), config, seed=0, validation=True)
+    # held-out data identical, training smaller by exactly the validation positives
+    np.testing.assert_array_equal(plain.candidates, carved.candidates)
+    np.testing.assert_array_equal(plain.pointwise_items, carved.pointwise_items)
+    val = carved.validation
+    positives = val.ranking["item_id"].reshape(-1, val.num_candidates)[:, 0]
+    assert len(carved.train_user) == len(plain.train_user) - len(positives) > 0
+    users = val.ranking["user_id"].reshape(-1, val.num_candidates)[:, 0]
+    train_pairs = set(zip(carved.train_user.tolist(), carved.train_item.tolist()))
+    assert not any((u, i) in train_pairs for u, i in zip(users.tolist(), positives.tolist()))
+    # candidates are items the user never interacted with, held-out ones included
+    negatives = val.ranking["item_id"].reshape(-1, val.num_candidates)[:, 1:]
+    assert not carved.positives.contains(np.repeat(users, negatives.shape[1]), negatives.reshape(-1)).any()
+    assert val.labels.sum() == len(users) and len(val.labels) == 3 * len(users)
+    # same seed, same split
+    again = RankingTask(tiny_interactions(), config, seed=0, validation=True)
+    np.testing.assert_array_equal(again.validation.ranking["item_id"], val.ranking["item_id"])
+
+
+# --- trial runner -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def runner(tiny_teacher, tiny_student):
+    from edgerec.data.task import RankingTask
+    from edgerec.recipe import BenchConfig, DataConfig, Recipe, TrainConfig
+    from edgerec.search.trial import TrialRunner
+    from tests.utils import tiny_interactions
+
+    task = RankingTask(tiny_interactions(), DataConfig(negatives_per_positive=2, eval_candidates=10), seed=0,
+                       validation=True)
+    recipe = Recipe(name="tiny", student_training=TrainConfig(epochs=1, batch_size=64, learning_rate=0.01),
+                    representative_samples=50, bench=BenchConfig(runs=5, warmup=1, min_seconds=0.0))
+    return TrialRunner(tiny_teacher, tiny_student, task, recipe, log=lambda _: None)
+
+
+def test_trial_converts_to_int8_and_scores_on_validation(runner):
+    from edgerec.recipe import StepConfig
+
+    # execute
+    base = runner.run([], "baseline")
+    small = runner.run([StepConfig("low_rank", {"rank": 2, "layers": ["hidden_0"]}, finetune_epochs=1)], "chain")
+    # assert
+    for trial in (base, small):
+        assert trial["status"] == "ok", trial["status"]
+        assert trial["p50_us"] > 0 and set(trial["metrics"]) == set(RANKING)
+        assert 0.0 <= trial["metrics"]["auc"] <= 1.0
+    # at this size the second FullyConnected op's overhead outweighs the 192 weight bytes saved: only
+    # a measured file tells, which is why the search measures every trial
+    assert small["bytes"] != base["bytes"]
+    assert small["facts"][0]["hidden_0"]["rank"] == 2
+    assert set(runner.teacher_metrics) == set(RANKING)
+    assert [t["id"] for t in runner.trials] == [0, 1]
+
+
+def test_zero_finetune_prune_is_calibrated_not_a_no_op(runner):
+    from edgerec.recipe import StepConfig
+
+    trial = runner.run([StepConfig("prune", {"target_sparsity": 0.75, "layers": ["hidden_0"]}, finetune_epochs=0)],
+                       "probe")
+    assert trial["status"] == "ok", trial["status"]
+    assert trial["facts"][0]["sparsity"]["hidden_0"] == pytest.approx(0.75, abs=0.02)
+    assert trial["facts"][0]["sparsity"]["score"] == 0.0
+
+
+def test_a_failing_chain_is_a_trial_with_its_error(runner):
+    from edgerec.recipe import StepConfig
+
+    trial = runner.run([StepConfig("low_rank", {"rank": 2, "layers": ["no_such_layer"]})], "chain")
+    assert trial["status"].startswith("error: StepError") and "no_such_layer" in trial["status"]
+    assert trial["bytes"] is None
+
+
+# --- CLI flags (refused before anything trains) -----------------------------------------------------
+
+@pytest.mark.parametrize("args, needles", [
+    (["compress"], ["give --sensitivity"]),
+    (["compress", "--sensitivity", "--finetune-epochs", "one"], ["--finetune-epochs", "'one'"]),
+    (["compress", "--sensitivity", "--steps", "low_rnak"], ["--steps", "Did you mean 'low_rank'"]),
+    (["build", "--recipe", "smoke", "--target", "auc>0.9"], ["--target", "'auc>0.9'"]),
+    (["build", "--recipe", "smoke", "--target", "aucc>=0.9*teacher"], ["--target", "Did you mean 'auc'"]),
+    (["build", "--recipe", "smoke", "--search-trials", "3"], ["--search-trials", "only with --target"]),
+    (["build", "--recipe", "smoke", "--target", "auc>=0.9", "--search-trials", "0"], ["--search-trials", ">= 1"]),
+])
+def test_bad_search_flags_are_one_line_errors(args, needles, tmp_path):
+    from click.testing import CliRunner
+
+    from edgerec.cli import main
+    from tests.utils import assert_one_line_error
+
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out")])
+    assert_one_line_error(result, *needles)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_earlier_sensitivity_is_kept_without_force(tmp_path):
+    from click.testing import CliRunner
+
+    from edgerec.cli import main
+    from tests.utils import assert_one_line_error
+
+    (tmp_path / "sensitivity.json").write_text("{}")
+    result = CliRunner().invoke(main, ["compress", "--sensitivity", "--recipe", "smoke", "--out", str(tmp_path)])
+    assert_one_line_error(result, "sensitivity.json", "--force")
+    assert (tmp_path / "sensitivity.json").read_text() == "{}"
+
+
+def test_ctr_validation_is_a_slice_of_training_rows(tmp_path):
+    from edgerec.data import criteo
+    from edgerec.data.task import CtrTask
+    from edgerec.recipe import DataConfig
+    from tests.utils import write_criteo
+
+    write_criteo(tmp_path / "day.tsv", rows=2000)
+    data = criteo.load(tmp_path / "day.tsv", min_count=5)
+    plain = CtrTask(data, DataConfig(time_quantile=0.8), seed=0)
+    carved = CtrTask(data, DataConfig(time_quantile=0.8), seed=0, validation=True)
+    np.testing.assert_array_equal(plain.holdout_idx, carved.holdout_idx)
+    count = len(plain.train_idx) // 10  # at most a tenth of the training rows
+    assert len(carved.validation.labels) == count and len(carved.train_idx) == len(plain.train_idx) - count
+    assert carved.validation.ranking is None and 0 < carved.validation.labels.mean() < 1
+
+
+def test_a_finished_search_is_restored_on_resume_not_redone(tmp_path):
+    from edgerec import pipeline
+    from edgerec.checkpoints import BuildState
+
+    # setup: an interrupted build whose search finished (its record saved, search.json written)
+    record = {"chosen": 0, "met": True, "trials": [{"id": 0, "steps": []}]}
+    BuildState.start(tmp_path, {"recipe": "r"}).save("search", record)
+    (tmp_path / "search.json").write_text("{}")
+    state = BuildState.resume(tmp_path, {"recipe": "r"})
+    logged = []
+    # execute: no teacher, student or task is given, so running the search would fail
+    restored = pipeline._search(state, None, None, None, None, None, None, (), 3, tmp_path, logged.append)
+    # assert
+    assert restored == record and logged == ["[search] restored from its checkpoint"]
