@@ -15,6 +15,11 @@ Keras layer's ops can be found by the layer's name scope in those tensor names (
 that is how `keep_float` picks the ops to leave in float, and how a test checks they did.
 The verdict distinguishes int8 from int16x8: both are integer-only (no float inside the
 graph), only int8 has 8-bit activations.
+
+A constant stored with the converter's sparse encoding (`tflite.convert(..., sparse=True)`)
+counts its values and its CSR index arrays (kept in the tensor's `sparsity` table, outside the
+buffer) and is marked `sparse`; a DENSIFY op between it and its FULLY_CONNECTED does not hide
+that it is a dense-layer weight.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ FLOAT_TYPES = {"FLOAT32", "FLOAT16", "FLOAT64"}
 # Types that carry activation values (int32/int64/bool tensors inside a graph are indices or shapes).
 VALUE_TYPES = FLOAT_TYPES | {"INT8", "UINT8", "INT16"}
 CONVERSION_OPS = {"QUANTIZE", "DEQUANTIZE"}  # move values between float and integer regions; no layer's own work
+INDEX_BYTES = {1: 4, 2: 2, 3: 1}  # SparseIndexVector: Int32Vector, Uint16Vector, Uint8Vector
 
 
 @dataclass
@@ -37,7 +43,7 @@ class Inspection:
     path: str
     bytes: int
     ops: dict[str, int]
-    constants: list[dict] = field(default_factory=list)  # name, dtype, shape, bytes, kind
+    constants: list[dict] = field(default_factory=list)  # name, dtype, shape, bytes, kind, sparse
     bytes_by_kind: dict[str, int] = field(default_factory=dict)
     float_tensors: list[str] = field(default_factory=list)  # float tensors that are not model inputs/outputs
     activation_dtypes: list[str] = field(default_factory=list)  # value types of the tensors ops compute inside the graph
@@ -126,6 +132,7 @@ def _read(path: str, data: bytes) -> Inspection:
     ops: collections.Counter = collections.Counter()
     kinds: dict[int, str] = {}
     producers: dict[int, str] = {}  # tensor -> name of the op that computes it (ops are in order)
+    densified: dict[int, int] = {}  # DENSIFY output -> the sparse constant it rebuilds
     for i in range(graph.OperatorsLength()):
         op = graph.Operators(i)
         code = model.OperatorCodes(op.OpcodeIndex())
@@ -136,6 +143,9 @@ def _read(path: str, data: bytes) -> Inspection:
         producers.update((t, name) for t in outputs)
         if _is_embedding_projection(schema, op, name, inputs, producers):
             kinds[inputs[1]] = "embedding"
+        if name == "DENSIFY":
+            densified[outputs[0]] = inputs[0]
+        inputs = [densified.get(t, t) for t in inputs]  # a densified weight is still the op's weight
         for position, tensor in enumerate(inputs):
             if tensor < 0:
                 continue
@@ -157,11 +167,15 @@ def _read(path: str, data: bytes) -> Inspection:
     activations = set()
     for i, (name, dtype, size) in enumerate(zip(names, dtypes, sizes)):
         if size:
+            tensor = graph.Tensors(i)
+            sparse = tensor.Sparsity() is not None
+            size += _index_bytes(schema, tensor.Sparsity()) if sparse else 0
             kind = kinds.get(i, "other")
             by_kind[kind] += size
-            tensor = graph.Tensors(i)
             shape = tensor.ShapeAsNumpy().tolist() if tensor.ShapeLength() else []
-            result.constants.append({"name": name, "dtype": dtype, "shape": shape, "bytes": size, "kind": kind})
+            result.constants.append(
+                {"name": name, "dtype": dtype, "shape": shape, "bytes": size, "kind": kind, "sparse": sparse}
+            )
             if dtype in FLOAT_TYPES and kind in ("embedding", "dense"):
                 result.float_tensors.append(name)
         elif i not in boundary:
@@ -173,6 +187,19 @@ def _read(path: str, data: bytes) -> Inspection:
     result.bytes_by_kind = {kind: by_kind.get(kind, 0) for kind in ("embedding", "dense", "other")}
     result.constants.sort(key=lambda c: -c["bytes"])
     return result
+
+
+def _index_bytes(schema, sparsity) -> int:
+    """Bytes of the CSR segment and index arrays of a sparse-encoded tensor."""
+    total = 0
+    for d in range(sparsity.DimMetadataLength()):
+        dim = sparsity.DimMetadata(d)
+        for kind, table in ((dim.ArraySegmentsType(), dim.ArraySegments()), (dim.ArrayIndicesType(), dim.ArrayIndices())):
+            if kind in INDEX_BYTES and table is not None:
+                vector = schema.Int32Vector()  # Uint16Vector / Uint8Vector share the layout: one `values` vector
+                vector.Init(table.Bytes, table.Pos)
+                total += vector.ValuesLength() * INDEX_BYTES[kind]
+    return total
 
 
 def _is_embedding_projection(schema, op, name: str, inputs: list[int], producers: dict[int, str]) -> bool:
@@ -217,7 +244,8 @@ def summary(result: Inspection, top: int = 10) -> str:
         "|---|---|---|---|---:|",
     ]
     lines += [
-        f"| {c['name'][:70]} | {c['kind']} | {c['dtype']} | {c['shape']} | {c['bytes']:,} |" for c in result.constants[:top]
+        f"| {c['name'][:70]} | {c['kind']} | {c['dtype']}{' sparse' if c['sparse'] else ''} | {c['shape']} | {c['bytes']:,} |"
+        for c in result.constants[:top]
     ]
     if len(result.constants) > top:
         lines.append(f"| … {len(result.constants) - top} more | | | | |")

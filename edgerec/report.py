@@ -100,6 +100,28 @@ def stage_table(stages: list[dict], applicable: tuple[str, ...] = METRICS) -> st
     return "\n".join(lines)
 
 
+def sparsity_table(stages: list[dict]) -> str:
+    """Achieved zeros per pruned layer and embedding table, one column per step that reports them.
+
+    Empty when no step left any zeros (e.g. QAT alone reports 0 % everywhere). Layers a step
+    skipped (an m:n pattern the kernel's shape cannot take) are listed with the reason.
+    """
+    reporting = [s for s in stages if s.get("facts", {}).get("sparsity")]
+    if not any(v for s in reporting for v in s["facts"]["sparsity"].values()):
+        return ""
+    layers = list(dict.fromkeys(name for s in reporting for name in s["facts"]["sparsity"]))
+    lines = [
+        "| layer or table | " + " | ".join(s["name"] for s in reporting) + " |",
+        "|---|" + "---:|" * len(reporting),
+    ]
+    for name in layers:
+        cells = (s["facts"]["sparsity"].get(name) for s in reporting)
+        lines.append(f"| {name} | " + " | ".join("—" if v is None else f"{v:.1%}" for v in cells) + " |")
+    skipped = [f"- {s['name']}: `{name}` left dense: {why}" for s in reporting
+               for name, why in s["facts"].get("skipped", {}).items()]
+    return "\n".join(lines + ([""] + skipped if skipped else []))
+
+
 def markdown(manifest: dict, rows: list[dict], seconds: float | None = None, environment: dict | None = None) -> str:
     """The report's tables; ``environment`` is where the rows were measured (default: this machine)."""
     env = table.environment() if environment is None else environment
@@ -145,7 +167,7 @@ The baselines show whether the teacher and the distilled student are worth it: {
 and the student architecture trained alone on labels (no teacher, no compression).
 
 {stage_table(manifest['stages'], applicable)}
-
+{_sparsity_section(manifest['stages'])}
 ## Keras vs TFLite parity
 
 Logits of the Keras model and of the written artifact on the same rows ({parity_rows}
@@ -153,6 +175,20 @@ Logits of the Keras model and of the written artifact on the same rows ({parity_
 | artifact | mode | max abs logit diff | mean abs logit diff | top-10 overlap |
 |---|---|---:|---:|---:|
 {parity}
+"""
+
+
+def _sparsity_section(stages: list[dict]) -> str:
+    table = sparsity_table(stages)
+    if not table:
+        return ""
+    return f"""
+## Achieved sparsity
+
+Share of exact zeros in each pruned layer's kernels and each pruned embedding table, after each
+compression step that reports it (Keras weights; full-integer conversion keeps zeros at zero).
+
+{table}
 """
 
 

@@ -63,10 +63,11 @@ def test_low_rank_replaces_only_layers_it_shrinks(tiny_student):
     )
 
 
-def test_prune_reaches_target_sparsity(tiny_student, tiny_task):
+@pytest.mark.parametrize("schedule", ["polynomial", "constant"])
+def test_prune_reaches_target_sparsity(schedule, tiny_student, tiny_task):
     # setup
     step = compress.get("prune")
-    params = step.resolve({"target_sparsity": 0.6})
+    params = step.resolve({"target_sparsity": 0.6, "schedule": schedule})
     _, labels = tiny_task.train_epoch(0)
     ctx = compress.StepContext(steps_per_epoch=int(np.ceil(len(labels) / 64)), finetune_epochs=2)
     # execute
@@ -78,6 +79,110 @@ def test_prune_reaches_target_sparsity(tiny_student, tiny_task):
     assert set(sparsity) == {"hidden_0", "hidden_1", "score"}
     assert all(value == pytest.approx(0.6, abs=0.05) for value in sparsity.values())
     assert not any("prune_low_magnitude" in layer.name for layer in final.layers)
+
+
+def _pruned(name, given, model, task, epochs=1):
+    """`model` through step `name` with `given` params: apply, fine-tune, finalize; and the step."""
+    step = compress.get(name)
+    params = step.resolve(given)
+    _, labels = task.train_epoch(0)
+    ctx = compress.StepContext(steps_per_epoch=int(np.ceil(len(labels) / 64)), finetune_epochs=epochs)
+    trainable = step.apply(_copy(model), params, ctx)
+    _finetune(trainable, step, params, ctx, task)
+    return step.finalize(trainable, params), step
+
+
+def _groups_of_four(kernel):
+    """A Keras [in, out] kernel as groups of 4 consecutive weights along the input axis: [out, in/4, 4]."""
+    return kernel.T.reshape(kernel.shape[1], -1, 4)
+
+
+def test_two_four_pattern_zeros_two_of_every_four_input_weights(tiny_student, tiny_task, tmp_path):
+    # execute
+    final, step = _pruned("prune", {"pattern": "2:4"}, tiny_student, tiny_task)
+    # assert: every group of 4 consecutive weights along each kernel's input axis has >= 2 zeros
+    for name in ("hidden_0", "hidden_1", "score"):
+        zeros = (_groups_of_four(final.get_layer(name).kernel.numpy()) == 0).sum(axis=-1)
+        assert zeros.min() >= 2, name
+    assert step.describe(final)["sparsity"] == {"hidden_0": 0.5, "hidden_1": 0.5, "score": 0.5}
+    # ... and these are the groups TFLite reads: the last axis of the FULLY_CONNECTED weight [out, in]
+    from converters.inspect import inspect
+    from edgerec._keras import tf
+
+    path = tmp_path / "two_four.tflite"
+    path.write_bytes(tflite.convert(final, "fp32"))
+    kernels = {c["name"] for c in inspect(path).constants if c["kind"] == "dense" and len(c["shape"]) == 2}
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    weights = [interpreter.get_tensor(d["index"]) for d in interpreter.get_tensor_details() if d["name"] in kernels]
+    assert len(weights) == 3
+    for weight in weights:
+        assert (weight.reshape(weight.shape[0], -1, 4) == 0).sum(axis=-1).min() >= 2
+
+
+def test_two_four_pattern_prunes_both_low_rank_factors(tiny_student, tiny_task):
+    # setup: rank 4, so both factors' input dimensions (16 and 4) are multiples of 4
+    low_rank = compress.get("low_rank")
+    factored = low_rank.apply(_copy(tiny_student), low_rank.resolve({"rank": 4}), compress.StepContext(1, 0))
+    # execute
+    final, _ = _pruned("prune", {"pattern": "2:4"}, factored, tiny_task)
+    # assert
+    layer = final.get_layer("hidden_0")
+    for kernel in (layer.kernel_u.numpy(), layer.kernel_v.numpy()):
+        assert (_groups_of_four(kernel) == 0).sum(axis=-1).min() >= 2
+
+
+def test_pattern_skips_a_layer_whose_input_is_not_a_multiple_of_n(tiny_student, tiny_task):
+    # setup: rank 2, so kernel_v of each LowRankDense has input dimension 2
+    low_rank = compress.get("low_rank")
+    factored = low_rank.apply(_copy(tiny_student), low_rank.resolve({"rank": 2}), compress.StepContext(1, 0))
+    # execute
+    final, step = _pruned("prune", {"pattern": "2:4"}, factored, tiny_task)
+    facts = step.describe(final)
+    # assert: skipped with the reason, left dense; the Dense score layer still pruned
+    assert set(facts["skipped"]) == {"hidden_0", "hidden_1"}
+    assert "kernel input dimension not a multiple of 4: shape (2, 16)" in facts["skipped"]["hidden_0"]
+    assert facts["sparsity"]["hidden_0"] == 0.0 and facts["sparsity"]["score"] == 0.5
+    # ... and refused when named
+    with pytest.raises(StepError, match=r"layers: 'hidden_1' cannot take pattern '2:4': kernel input dimension"):
+        step.apply(factored, step.resolve({"pattern": "2:4", "layers": ["hidden_1"]}), compress.StepContext(1, 1))
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"pattern": "2:4", "target_sparsity": 0.75},
+     r"target_sparsity 0.75 contradicts pattern '2:4', which sets the sparsity to 2/4 = 0.5; leave target_sparsity out"),
+    ({"pattern": "2:4", "schedule": "constant"}, r"schedule does not apply with pattern '2:4'"),
+    ({"pattern": "2:4", "ramp_fraction": 0.5}, r"ramp_fraction does not apply with pattern '2:4'"),
+    ({"pattern": "4:2"}, r"pattern must be null or a string 'm:n' with integers 1 <= m < n, e.g. '2:4'. Received: '4:2'"),
+    ({"pattern": "2-4"}, r"pattern must be .* Received: '2-4'"),
+    ({"schedule": "cubic"}, r"schedule must be 'polynomial' or 'constant'. Received: 'cubic'"),
+    ({"schedule": "constant", "ramp_fraction": 0.5}, r"ramp_fraction applies to schedule 'polynomial' only"),
+])
+def test_prune_refuses_contradictory_or_bad_parameters(given, message):
+    with pytest.raises(StepError, match=r"compress step 'prune': " + message):
+        compress.get("prune").resolve(given)
+
+
+def test_pattern_with_its_own_sparsity_is_accepted():
+    params = compress.get("prune").resolve({"pattern": "1:4", "target_sparsity": 0.25})
+    assert params["target_sparsity"] == 0.25 and params["pattern"] == "1:4"
+
+
+def test_prune_embeddings_prunes_each_table_and_nothing_else(tiny_student, tiny_task):
+    # execute
+    final, step = _pruned("prune_embeddings", {"target_sparsity": 0.75, "schedule": "constant"}, tiny_student, tiny_task)
+    # assert: every table at the target, element-wise; dense kernels untouched
+    facts = step.describe(final)
+    assert set(facts["sparsity"]) == {f"embedding_{f.name}" for f in tiny_task.features}
+    assert all(value == pytest.approx(0.75, abs=0.03) for value in facts["sparsity"].values())
+    assert all(value == 0.0 for value in layer_sparsity(final).values())
+
+
+@pytest.mark.parametrize("name", ["prune", "prune_embeddings"])
+def test_candidates_resolve_and_go_from_mild_to_aggressive(name):
+    step = compress.get(name)
+    sparsities = [step.resolve(given)["target_sparsity"] for given in step.candidates()]
+    assert sparsities == sorted(sparsities) and len(sparsities) >= 3
 
 
 def test_qat_after_prune_keeps_zeros(tiny_student, tiny_task):

@@ -378,7 +378,7 @@ def test_with_candidate_groups_spreads_the_groups_over_the_epoch():
     assert groups_in_last[0, 0] == 60 and groups_in_last[1, 0] == 0  # repeats
 
 
-@pytest.mark.parametrize("step_name", ["prune", "qat", "factorize_embeddings"])
+@pytest.mark.parametrize("step_name", ["prune", "prune_embeddings", "qat", "factorize_embeddings"])
 def test_hint_and_embedding_work_on_a_compressed_student(step_name, tiny_task, tiny_teacher, tiny_student):
     # setup: distillation continues under compression, where layers are wrapped and renamed and
     # clone_model shares the unchanged ones (e.g. "embeddings") with the model it cloned

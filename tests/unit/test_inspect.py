@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -71,3 +72,29 @@ def test_cli_names_a_truncated_model_without_traceback(artifacts, tmp_path, keep
     result = CliRunner().invoke(main, ["inspect", str(tmp_path / "cut.tflite")])
     assert result.exit_code == 2, result.output
     assert "cut.tflite: damaged TFLite flatbuffer" in result.output and "Traceback" not in result.output
+
+
+def test_sparse_encoded_weights_count_their_indices_and_stay_dense_kind(tiny_student, tmp_path):
+    # setup: zero the 75 % smallest weights of hidden_0 (16 x 16 -> 64 non-zeros over 16 output rows)
+    from edgerec._keras import keras
+
+    model = keras.models.clone_model(tiny_student)
+    model.set_weights(tiny_student.get_weights())
+    layer = model.get_layer("hidden_0")
+    kernel, bias = layer.get_weights()
+    kernel[np.abs(kernel) < np.quantile(np.abs(kernel), 0.75)] = 0.0
+    layer.set_weights([kernel, bias])
+    nonzero, rows = int((kernel != 0).sum()), kernel.shape[1]
+    (tmp_path / "plain.tflite").write_bytes(tflite.convert(model, "fp32"))
+    (tmp_path / "sparse.tflite").write_bytes(tflite.convert(model, "fp32", sparse=True))
+    # execute
+    plain, sparse = inspect(tmp_path / "plain.tflite"), inspect(tmp_path / "sparse.tflite")
+    # assert: hidden_0's weight is stored sparse (values + CSR indices), still counted as a dense-layer weight
+    encoded = [c for c in sparse.constants if c["sparse"]]
+    assert len(encoded) == 1 and encoded[0]["kind"] == "dense" and encoded[0]["shape"] == [16, 16]
+    values = nonzero * 4
+    assert values + nonzero + rows + 1 <= encoded[0]["bytes"] <= values + 4 * (nonzero + rows + 1)
+    assert sparse.ops["DENSIFY"] == 1  # random sparsity: the runtime rebuilds the dense weight
+    assert sparse.bytes_by_kind["other"] == plain.bytes_by_kind["other"] == 0
+    assert plain.bytes_by_kind["dense"] - sparse.bytes_by_kind["dense"] == 16 * 16 * 4 - encoded[0]["bytes"]
+    assert not any(c["sparse"] for c in plain.constants)

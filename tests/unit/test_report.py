@@ -172,3 +172,39 @@ def test_ctr_bundle_reports_n_a_for_ranking_metrics_and_draws_no_ndcg_plot(bundl
     data = json.loads((bundle / "plots.json").read_text())
     assert [p["name"] for p in data["plots"]] == ["auc_vs_bytes", "auc_vs_p50"]
     assert not list(bundle.glob("ndcg10_*.png"))
+
+
+def test_report_shows_achieved_sparsity_per_layer_and_table_after_each_step(bundle):
+    # setup: stage facts as the build records them (params + the step's describe())
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    metrics = manifest["stages"][0]["metrics"]
+    manifest["stages"] += [
+        {"name": "+ prune", "metrics": metrics, "facts": {
+            "params": {"pattern": "2:4"}, "sparsity": {"hidden_0": 0.0, "score": 0.5},
+            "skipped": {"hidden_0": "kernel input dimension not a multiple of 4: shape (2, 16)"}}},
+        {"name": "+ prune_embeddings", "metrics": metrics, "facts": {"params": {}, "sparsity": {"embedding_item_id": 0.9}}},
+        {"name": "+ qat", "metrics": metrics, "facts": {"quantized_layers": ["score"], "sparsity": {"score": 0.4998}}},
+    ]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    # execute
+    report.write(bundle)
+    # assert: one row per layer or table, one column per step that reports sparsity
+    text = (bundle / "report.md").read_text()
+    assert "## Achieved sparsity" in text
+    assert "| layer or table | + prune | + prune_embeddings | + qat |" in text
+    assert "| hidden_0 | 0.0% | — | — |" in text
+    assert "| score | 50.0% | — | 50.0% |" in text
+    assert "| embedding_item_id | — | 90.0% | — |" in text
+    assert "- + prune: `hidden_0` left dense: kernel input dimension not a multiple of 4: shape (2, 16)" in text
+
+
+def test_report_has_no_sparsity_section_when_nothing_was_pruned(bundle):
+    # setup: QAT alone reports 0 % everywhere
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["stages"].append({"name": "+ qat", "metrics": manifest["stages"][0]["metrics"],
+                               "facts": {"sparsity": {"score": 0.0}}})
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    # execute
+    report.write(bundle)
+    # assert
+    assert "Achieved sparsity" not in (bundle / "report.md").read_text()
