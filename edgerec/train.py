@@ -63,10 +63,21 @@ def with_candidate_groups(
     once per epoch whatever the batch.
     """
     steps = max(1, -(-len(labels) // batch_size))
-    per_batch = -(-len(tf.nest.flatten(groups)[0]) // steps)
-    batched = tf.data.Dataset.from_tensor_slices((rows, labels)).batch(batch_size)
-    grouped = tf.data.Dataset.from_tensor_slices(groups).repeat().batch(per_batch)
-    return tf.data.Dataset.zip((batched, grouped)).map(lambda r, g: ((r[0][0], {**r[0][1], **g}), r[1]))
+    count = len(tf.nest.flatten(groups)[0])
+    per_batch = -(-count // steps)
+    # Slices of whole tensors per step, not from_tensor_slices(...).batch(...): that builds every
+    # batch row by row, which on the default dataset's 5M rows cost ~30 s an epoch.
+    (features, extras), y = tf.nest.map_structure(tf.constant, (rows, labels))
+    grouped = tf.nest.map_structure(tf.constant, groups)
+
+    def batch(step):
+        start = step * batch_size
+        cut = lambda t: t[start:start + batch_size]  # noqa: E731
+        picks = (step * per_batch + tf.range(per_batch, dtype=tf.int64)) % count  # groups repeat round-robin
+        share = tf.nest.map_structure(lambda t: tf.gather(t, picks), grouped)
+        return (tf.nest.map_structure(cut, features), {**tf.nest.map_structure(cut, extras), **share}), cut(y)
+
+    return tf.data.Dataset.range(steps).map(batch)
 
 
 def compile_ranker(model: keras.Model, config: TrainConfig) -> None:
