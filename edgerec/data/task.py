@@ -33,6 +33,8 @@ at the data's own click rate. There are no candidate lists, hence no HR@10 / NDC
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,9 +202,17 @@ class RankingTask:
         out.update({n: t[item].astype(np.int32) for n, t in self.data.item_features.items()})
         return {f.name: out[f.name] for f in self.features}
 
+    @functools.lru_cache(maxsize=1)
     def train_epoch(self, epoch: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Shuffled positives + freshly sampled negatives for one epoch (same for every model)."""
-        return self._sample_rows(np.random.default_rng([self.seed, 2, epoch]))
+        """Shuffled positives + freshly sampled negatives for one epoch (same for every model).
+
+        The last epoch asked for is kept (read-only: nothing may write to the arrays): the
+        search's calibration probes all read epoch 0, and sampling it costs seconds each time.
+        """
+        features, labels = self._sample_rows(np.random.default_rng([self.seed, 2, epoch]))
+        for array in (*features.values(), labels):
+            array.flags.writeable = False
+        return features, labels
 
     def _sample_rows(self, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
         k = self.negatives_per_positive
