@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from edgerec import io
-from edgerec.recipe import DISTILL_METHODS, DistillMethod, Recipe
+from edgerec.recipe import DISTILL_METHODS, GROUP_METHODS, DistillMethod, Recipe
 from edgerec.report import METRICS, NOT_APPLICABLE
 
 Log = Callable[[str], None]
@@ -76,7 +76,7 @@ def plan_arms(
 ) -> tuple[list[DistillMethod], list[str]]:
     """The arms to train (one method each, weight 1.0) and notes on the methods left out.
 
-    `names` default to every method; `ranking` needs candidate lists (`ranking_data`), `hint`
+    `names` default to every method; `ranking` and `listwise` need candidate lists (`ranking_data`), `hint`
     needs a hidden layer in both models (`hidden_layers`: teacher's and student's count). A method
     the recipe configures keeps its parameters; `hint` otherwise regresses the teacher's last
     hidden layer from the student's (the representations their logits are read from).
@@ -84,8 +84,8 @@ def plan_arms(
     configured = {m.name: m for m in recipe.distill.methods}
     arms, notes = [], []
     for name in names or tuple(DISTILL_METHODS):
-        if name == "ranking" and not ranking_data:
-            notes.append("ranking: skipped, the data has no candidate lists (CTR rows)")
+        if name in GROUP_METHODS and not ranking_data:
+            notes.append(f"{name}: skipped, the data has no candidate lists (CTR rows)")
         elif name in configured:
             arms.append(dataclasses.replace(configured[name], weight=1.0))
         elif name == "hint" and not all(hidden_layers):

@@ -108,9 +108,11 @@ class TrainConfig:
 DISTILL_METHODS = {
     "logits": (),
     "ranking": ("top_k", "candidates", "position_weights", "decay"),
+    "listwise": ("candidates",),
     "hint": ("student_layer", "teacher_layer"),
     "embedding": (),
 }
+GROUP_METHODS = ("ranking", "listwise")  # methods that read each user's candidate group: ranking data only
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class DistillMethod:
 
     ranking: top_k (5) teacher-top items of each user's group of `candidates` (20) become weighted
     positives, position_weights exponential (exp(-rank / decay), decay 2) or uniform.
+    listwise: the student's softmax over each user's group of `candidates` (20) matches the teacher's.
     hint: student_layer (through a learned projection) regresses teacher_layer.
     """
 
@@ -147,7 +150,9 @@ class DistillMethod:
                 _check(bool(getattr(self, key)), key, "a layer name (method 'hint' needs both layers)", getattr(self, key))
         if self.top_k is not None:
             _check(self.top_k >= 1, "top_k", ">= 1", self.top_k)
-        if self.candidates is not None:
+        if self.candidates is not None and self.name == "listwise":
+            _check(self.candidates >= 2, "candidates", ">= 2", self.candidates)
+        elif self.candidates is not None:
             _check(self.candidates > (self.top_k or 5), "candidates", "> top_k", self.candidates)
         if self.position_weights is not None:
             _check(self.position_weights in ("exponential", "uniform"), "position_weights",

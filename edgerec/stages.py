@@ -25,7 +25,7 @@ from edgerec.distill import losses
 from edgerec.distill.distiller import Distiller
 from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.models.zoo import build_ranker, check_architecture
-from edgerec.recipe import DistillMethod, ModelConfig, Recipe, StepConfig, TrainConfig, check_layer_names
+from edgerec.recipe import GROUP_METHODS, DistillMethod, ModelConfig, Recipe, StepConfig, TrainConfig, check_layer_names
 
 Log = Callable[[str], None]
 CALIBRATION_BATCHES = 4  # training batches a step with finetune_epochs 0 runs at learning rate 0
@@ -68,16 +68,17 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
     for role, config in chain:
         check_architecture(config, task.features, role)
     chosen = recipe.distill.methods if methods is None else methods
-    if any(m.name == "ranking" for m in chosen) and not task.num_candidates:
+    grouped = [m.name for m in chosen if m.name in GROUP_METHODS]
+    if grouped and not task.num_candidates:
         raise losses.DistillError(
-            "distill.methods: 'ranking' distillation ranks each user's candidate items, and this dataset has no "
+            f"distill.methods: '{grouped[0]}' distillation ranks each user's candidate items, and this dataset has no "
             "users (CTR rows); use 'logits', 'hint' or 'embedding'"
         )
     loss = losses.from_config(recipe.distill, chosen)
     if loss.reads_layers and recipe.distill.ensemble > 1:
         raise losses.DistillError(
             f"distill.ensemble: {recipe.distill.ensemble} teachers have no single layer for 'hint' or 'embedding' "
-            "distillation to read; use 'logits' or 'ranking' with an ensemble"
+            "distillation to read; use 'logits', 'ranking' or 'listwise' with an ensemble"
         )
     if loss.reads_layers:  # every link of the chain reads the same layer names
         for (_, upper), (role, lower) in zip(chain, chain[1:]):

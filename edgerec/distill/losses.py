@@ -15,6 +15,10 @@ Methods (the recipe names, see `from_config`):
   "Distilling the Knowledge in a Neural Network", 2015).
 - `ranking`: Ranking Distillation (Tang & Wang, KDD 2018): in each user's candidate group the
   teacher's top-K items become positives for the student, weighted by rank.
+- `listwise`: the teacher's ranking of each user's candidate group as a distribution: the
+  student's softmax over the group matches the teacher's (ListNet's top-one probabilities, Cao
+  et al., ICML 2007), at the distillation temperature, scaled by T^2. Unlike `ranking` it
+  also says which candidates the teacher ranks low, and by how much.
 - `hint`: FitNets hints (Romero et al., ICLR 2015): a learned projection of a named student
   layer regresses a named teacher layer (MSE).
 - `embedding`: the same for the feature embeddings, one projection per feature, as the
@@ -123,6 +127,37 @@ class RankingDistillation(DistillationLoss):
 
     def get_config(self) -> dict:
         return {k: getattr(self, k) for k in ("top_k", "candidates", "position_weights", "decay")}
+
+
+class ListwiseDistillation(DistillationLoss):
+    """T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) per candidate group, mean over groups.
+
+    Inputs are the logits of G candidate groups, shape (G, C), as for `RankingDistillation`.
+    NDCG@K and HR@K only depend on the order of a user's candidates, and the candidates a user
+    never interacted with carry no label at all: the teacher's distribution over them is the
+    signal hard labels cannot give. A softmax is shift-invariant, so the loss leaves the
+    student's calibration (its logit level) to the hard-label and `logits` terms.
+    """
+
+    reads = (CANDIDATES, CANDIDATES)
+
+    def __init__(self, temperature: float = 2.0, candidates: int = 20):
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
+        if candidates < 2:
+            raise ValueError(f"candidates must be >= 2 (a list to rank). Received: candidates={candidates}")
+        self.temperature = float(temperature)
+        self.candidates = candidates
+
+    def compute_loss(self, teacher_outputs: tf.Tensor, student_outputs: tf.Tensor) -> tf.Tensor:
+        t = self.temperature
+        log_p_teacher = tf.nn.log_softmax(teacher_outputs / t, axis=-1)
+        log_p_student = tf.nn.log_softmax(student_outputs / t, axis=-1)
+        kl = tf.reduce_sum(tf.exp(log_p_teacher) * (log_p_teacher - log_p_student), axis=-1)
+        return (t * t) * tf.reduce_mean(kl)
+
+    def get_config(self) -> dict:
+        return {"temperature": self.temperature, "candidates": self.candidates}
 
 
 class HintDistillation(DistillationLoss):
@@ -257,6 +292,9 @@ METHODS = {  # recipe method name -> loss; the names and their parameters are re
     "logits": lambda method, config: LogitsDistillation(config.temperature),
     "ranking": lambda method, config: RankingDistillation(
         **{k: getattr(method, k) for k in DISTILL_METHODS["ranking"] if getattr(method, k) is not None}
+    ),
+    "listwise": lambda method, config: ListwiseDistillation(
+        config.temperature, **({"candidates": method.candidates} if method.candidates is not None else {})
     ),
     "hint": lambda method, config: HintDistillation(method.student_layer, method.teacher_layer),
     "embedding": lambda method, config: EmbeddingDistillation(),

@@ -99,20 +99,22 @@ def _recipe(**distill) -> Recipe:
 def test_default_arms_are_every_method_with_hint_between_the_last_hidden_layers():
     arms, notes = ablation.plan_arms(_recipe(), ranking_data=True, hidden_layers=(3, 2))
 
-    assert [a.name for a in arms] == ["logits", "ranking", "hint", "embedding"]
-    hint = arms[2]
+    assert [a.name for a in arms] == ["logits", "ranking", "listwise", "hint", "embedding"]
+    hint = arms[3]
     assert (hint.student_layer, hint.teacher_layer, hint.weight) == ("hidden_1", "hidden_2", 1.0)
     assert notes == []
 
 
-def test_ctr_data_skips_ranking_with_a_note_and_configured_methods_keep_their_parameters():
+def test_ctr_data_skips_the_group_methods_with_a_note_and_configured_methods_keep_their_parameters():
     configured = DistillMethod("hint", weight=0.1, student_layer="hidden_0", teacher_layer="hidden_0")
     recipe = _recipe(methods=(configured,))
 
-    arms, notes = ablation.plan_arms(recipe, ranking_data=False, hidden_layers=(3, 2), names=("ranking", "hint"))
+    arms, notes = ablation.plan_arms(recipe, ranking_data=False, hidden_layers=(3, 2),
+                                     names=("ranking", "listwise", "hint"))
 
     assert arms == [DistillMethod("hint", weight=1.0, student_layer="hidden_0", teacher_layer="hidden_0")]
-    assert len(notes) == 1 and notes[0].startswith("ranking: skipped")
+    assert [n.split(":")[0] for n in notes] == ["ranking", "listwise"]
+    assert all("skipped" in n for n in notes)
 
 
 def test_nothing_left_to_compare_is_an_error():

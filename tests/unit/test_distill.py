@@ -9,6 +9,7 @@ from edgerec.distill.losses import (
     CANDIDATES,
     EmbeddingDistillation,
     HintDistillation,
+    ListwiseDistillation,
     LogitsDistillation,
     RankingDistillation,
     WeightedSum,
@@ -104,6 +105,49 @@ def test_ranking_distillation_rejects_bad_parameters(kwargs, message):
         RankingDistillation(**kwargs)
 
 
+def _numpy_log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0, 4.0])
+def test_listwise_distillation_matches_numpy_formula(temperature):
+    # setup: 6 groups of 10 candidates
+    rng = np.random.default_rng(2)
+    teacher, student = rng.normal(size=(6, 10)) * 3, rng.normal(size=(6, 10)) * 3
+    log_p, log_q = _numpy_log_softmax(teacher / temperature), _numpy_log_softmax(student / temperature)
+    expected = temperature**2 * np.mean(np.sum(np.exp(log_p) * (log_p - log_q), axis=1))
+    # execute
+    loss = ListwiseDistillation(temperature, 10).compute_loss(tf.constant(teacher), tf.constant(student))
+    # assert
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+
+
+def test_listwise_distillation_is_zero_for_the_same_order_and_gaps_at_any_level():
+    # A softmax is shift-invariant: the loss judges the ranking, not the logit level.
+    teacher = tf.constant([[2.0, 0.0, -1.0]])
+    loss = ListwiseDistillation(2.0, 3)
+    assert float(loss.compute_loss(teacher, teacher + 5.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(loss.compute_loss(teacher, tf.constant([[-1.0, 0.0, 2.0]]))) > 0.1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"temperature": 0}, r"temperature must be > 0. Received: temperature=0"),
+    ({"candidates": 1}, r"candidates must be >= 2 \(a list to rank\). Received: candidates=1"),
+])
+def test_listwise_distillation_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ListwiseDistillation(**kwargs)
+
+
+def test_listwise_distillation_trains_on_candidate_groups(tiny_task, tiny_teacher, tiny_student):
+    # setup
+    loss = WeightedSum([(1.0, LogitsDistillation(2.0)), (1.0, ListwiseDistillation(2.0, candidates=6))])
+    # execute / assert
+    distiller = _fit_and_check(tiny_teacher, _copy(tiny_student), loss, tiny_task)
+    assert distiller.candidates == 6
+
+
 def _pair(teacher_dim, student_dim, layer):
     """Two one-layer models whose layer `layer` has the given widths, same inputs."""
     models = []
@@ -190,9 +234,11 @@ def test_from_config_builds_each_method_with_its_parameters():
         DistillMethod("ranking", 0.5, top_k=2, candidates=8),
         DistillMethod("hint", 0.1, student_layer="hidden_0", teacher_layer="hidden_1"),
         DistillMethod("embedding", 0.2),
+        DistillMethod("listwise", 0.3, candidates=6),
     )
     loss = losses.from_config(DistillConfig(), methods)
-    assert [w for w, _ in loss.terms] == [1.0, 0.5, 0.1, 0.2]
+    assert [w for w, _ in loss.terms] == [1.0, 0.5, 0.1, 0.2, 0.3]
+    assert loss.terms[4][1].get_config() == {"temperature": 2.0, "candidates": 6}
     assert loss.terms[1][1].get_config() == {"top_k": 2, "candidates": 8, "position_weights": "exponential", "decay": 2.0}
     assert loss.terms[2][1].reads == ("hidden_1", "hidden_0")
     assert loss.candidates == 8
