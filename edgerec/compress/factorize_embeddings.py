@@ -42,8 +42,12 @@ class FactorizeEmbeddings(CompressionStep):
 
     @classmethod
     def candidates(cls) -> list[dict]:
-        # Kept energy, as for low_rank: one value adapts to each table's spectrum.
-        return [{"energy": energy} for energy in (0.99, 0.95, 0.9, 0.8)]
+        # Kept energy, as for low_rank: one value adapts to each table's spectrum. The tables are
+        # most of a recommender's bytes, so the search also needs to reach the size floor: the
+        # parameter budgets end the list at about d/2 and d/4 values per id for a V x d table.
+        return [{"energy": energy} for energy in (0.99, 0.95, 0.9, 0.8)] + [
+            {"param_budget": budget} for budget in (0.5, 0.25)
+        ]
 
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         chosen = selected_layers(self, model, params)
