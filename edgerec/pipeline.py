@@ -107,13 +107,17 @@ def run(
     if clauses is not None:
         searched = _search(state, teacher, supervisor, teacher_logits, student, task, recipe, clauses, search_trials,
                            out, log)
-        recipe_used = dataclasses.replace(recipe, compress=search.chosen_steps(searched))
+        recipe_used = dataclasses.replace(
+            recipe, compress=search.chosen_steps(searched),
+            export=dataclasses.replace(recipe.export, keep_float=search.chosen_keep_float(searched)),
+        )
     else:
         recipe_used = recipe
     compressed, compress_facts, (float_compressed, float_stage, float_facts) = _compress(
         checkpointed, supervisor, teacher_logits, student, task, recipe_used, stages, log
     )
-    keep_float = {"keep_float": list(recipe.export.keep_float)} if recipe.export.keep_float else {}
+    kept = recipe_used.export.keep_float  # the recipe's, or the layers the search kept in float
+    keep_float = {"keep_float": list(kept)} if kept else {}
 
     log("[convert] TFLite artifacts")
     calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
@@ -343,6 +347,7 @@ def _search_summary(result: dict) -> dict:
         "chosen_trial": chosen["id"],
         "chain": chosen["chain"],
         "steps": chosen["steps"],
+        "keep_float": chosen.get("keep_float", []),
         "validation": result["validation"],
         "validation_metrics": chosen["metrics"],
         "teacher_validation_metrics": result["teacher_metrics"],

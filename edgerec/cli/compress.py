@@ -22,7 +22,8 @@ from edgerec.cli.errors import UserError, check_writable
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/sensitivity"), show_default=True,
               help="Folder for sensitivity.json (every probe) and sensitivity.md (the table).")
 @click.option("--steps", default=None,
-              help="Comma-separated step names. Default: every registered step with candidate settings.")
+              help="Comma-separated step names, and keep_float for the per-layer precision probe (one dense layer "
+              "in float32). Default: every registered step with candidate settings, and keep_float.")
 @click.option("--finetune-epochs", default="0", show_default=True,
               help="Fine-tuning epochs per probe under the teacher; 0 is the quick probe (calibration only).")
 @click.option("--force", is_flag=True, help="Overwrite a sensitivity analysis already in --out.")

@@ -13,7 +13,11 @@ Strategy (every tried chain is recorded as a trial, scored the same way; see `tr
    meets the target (or, while nothing meets it, does not move further from it) is kept.
    Chains are ordered as the recipe orders steps (e.g. low_rank before prune before qat), other
    steps after them in registration order.
-4. the choice, among trials on the Pareto front (bytes, p50, every metric): the smallest that
+4. per-layer precision, while the kept chain still misses the target: the dense layers whose
+   precision probe (`keep_float`, the empty chain with that layer in float32) gained accuracy are
+   kept in float on top of the chain, most gain per byte first, one more layer per trial, under
+   the same budget; a layer is kept when the trial comes closer to the target;
+5. the choice, among trials on the Pareto front (bytes, p50, every metric): the smallest that
    meets every clause (ties: the one furthest inside the target, then the fastest); if none does,
    the one closest to the target, and the result says so.
 
@@ -58,7 +62,7 @@ def groups(rows: list[dict], baseline: dict, clauses, teacher) -> list[list[dict
     groups ordered by bytes saved per unit of relative accuracy lost at that setting."""
     by_key: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
-        if row["status"] == OK and row["bytes_saved"] > 0:
+        if row["status"] == OK and row["bytes_saved"] > 0 and row["step"] != sensitivity.PRECISION:
             by_key.setdefault((row["step"], row["layer"]), []).append(row)
     base_score = score(baseline, clauses, teacher)
 
@@ -69,6 +73,18 @@ def groups(rows: list[dict], baseline: dict, clauses, teacher) -> list[list[dict
 
     ordered = [sorted(g, key=lambda r: -r["bytes_saved"]) for g in by_key.values()]
     return sorted(ordered, key=value, reverse=True)
+
+
+def precision_order(rows: list[dict], baseline: dict, clauses, teacher) -> list[dict]:
+    """Precision probes that brought the int8 student closer to the target (a higher `score`),
+    most gained per byte of float first."""
+    base = score(baseline, clauses, teacher)
+
+    def gain(row):
+        return score(row, clauses, teacher) - base
+
+    helpful = [r for r in rows if r["step"] == sensitivity.PRECISION and r["status"] == OK and gain(r) > 0]
+    return sorted(helpful, key=lambda r: gain(r) / max(1, -r["bytes_saved"]), reverse=True)
 
 
 def run(runner, clauses: Sequence[target.Clause], budget: int, recipe: Recipe, out: Path, log: Log,
@@ -107,6 +123,16 @@ def run(runner, clauses: Sequence[target.Clause], budget: int, recipe: Recipe, o
                 chain, current = candidate, trial
                 log(f"[search] kept: {trial['chain']}")
                 break
+    kept: list[str] = []
+    for row in precision_order(swept["rows"], baseline, clauses, teacher):
+        if meets(current) or used >= budget:
+            break
+        trial = runner.run(chain, "precision", [*kept, row["layer"]])
+        used += 1
+        if trial["status"] == OK and score(trial, clauses, teacher) > score(current, clauses, teacher):
+            kept.append(row["layer"])
+            current = trial
+            log(f"[search] kept: {trial['chain']}")
     result = summarize(runner.trials, clauses, teacher, runner.task.metric_names)
     result.update({
         "budget": budget, "counted_trials": used, "steps": names,
@@ -159,6 +185,11 @@ def summarize(trials: list[dict], clauses, teacher: dict[str, float], metric_nam
 def chosen_steps(result: dict) -> tuple[StepConfig, ...]:
     """The chosen trial's chain, as the recipe's `compress` entries."""
     return tuple(StepConfig(**s) for s in result["trials"][result["chosen"]]["steps"])
+
+
+def chosen_keep_float(result: dict) -> tuple[str, ...]:
+    """The layers the chosen trial keeps in float32, as the recipe's `export.keep_float`."""
+    return tuple(result["trials"][result["chosen"]].get("keep_float", ()))
 
 
 def write(out: Path, result: dict) -> None:

@@ -8,6 +8,11 @@ By default no step is fine-tuned (the usual quick probe): a step then only calib
 `stages.calibrate`), so the drop is an upper bound of what fine-tuning would leave.
 
 A step without a `layers` parameter is probed once per setting on the whole model.
+
+Precision is probed the same way: `keep_float` (in `--steps`, and by default) converts the
+uncompressed student with one dense layer at a time kept in float32 (the recipe's
+`export.keep_float` mechanism), so its row says what int8 costs in that layer and how many bytes
+float costs there. Its "drop" is negative where float is more accurate.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from edgerec.recipe import Recipe, StepConfig
 
 Log = Callable[[str], None]
 WHOLE_MODEL = "(whole model)"
+PRECISION = "keep_float"  # not a compression step: one layer kept in float32 in the int8 artifact
 LABELS = {"auc": "AUC", "logloss": "LogLoss", "hr@10": "HR@10", "ndcg@10": "NDCG@10"}
 
 
@@ -29,10 +35,10 @@ class SensitivityError(ValueError):
 
 
 def default_steps() -> list[str]:
-    """Every registered step that declares candidates, in registration order."""
+    """Every registered step that declares candidates, in registration order, then the precision probe."""
     from edgerec import compress
 
-    return [name for name, cls in compress.REGISTRY.items() if cls.candidates()]
+    return [name for name, cls in compress.REGISTRY.items() if cls.candidates()] + [PRECISION]
 
 
 def parse_steps(text: str | None) -> list[str]:
@@ -46,6 +52,8 @@ def parse_steps(text: str | None) -> list[str]:
     if not names:
         raise SensitivityError(f"--steps: expected step names separated by commas. Received: {text!r}")
     for name in names:
+        if name == PRECISION:
+            continue
         try:
             step = compress.get(name)
         except StepError as exc:
@@ -56,18 +64,30 @@ def parse_steps(text: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def probes(model, step_names: Sequence[str], finetune_epochs: int) -> list[tuple[str, str, dict, StepConfig]]:
-    """(step, layer, setting, the one-step chain) for every step x eligible layer x candidate."""
+def precision_layers(model, keep_float: Sequence[str]) -> list[str]:
+    """The dense layers of `model` a precision probe may keep in float (not already kept by the recipe)."""
+    from edgerec.compress.base import is_dense_like
+
+    return [layer.name for layer in model.layers if is_dense_like(layer) and layer.name not in keep_float]
+
+
+def probes(model, step_names: Sequence[str], finetune_epochs: int,
+           keep_float: Sequence[str] = ()) -> list[tuple[str, str, dict, list[StepConfig], tuple[str, ...]]]:
+    """(step, layer, setting, the one-step chain, layers kept in float) for every step x eligible
+    layer x candidate; a precision probe is the empty chain with one layer kept in float."""
     from edgerec import compress
 
     out = []
     for name in step_names:
+        if name == PRECISION:
+            out += [(PRECISION, layer, {}, [], (layer,)) for layer in precision_layers(model, keep_float)]
+            continue
         step = compress.get(name)
         layers = [layer.name for layer in model.layers if step.eligible(layer)] if "layers" in step.params else [None]
         for layer in layers:
             for setting in step.candidates():
                 params = {**setting, "layers": [layer]} if layer else dict(setting)
-                out.append((name, layer or WHOLE_MODEL, setting, StepConfig(name, params, finetune_epochs)))
+                out.append((name, layer or WHOLE_MODEL, setting, [StepConfig(name, params, finetune_epochs)], ()))
     return out
 
 
@@ -108,11 +128,11 @@ def sweep(runner, step_names: Sequence[str], finetune_epochs: int, log: Log) -> 
     baseline = runner.run([], "baseline")
     if baseline["status"] != "ok":
         raise SensitivityError(f"the uncompressed int8 student failed: {baseline['status']}")
-    chosen = probes(runner.student, step_names, finetune_epochs)
+    chosen = probes(runner.student, step_names, finetune_epochs, runner.recipe.export.keep_float)
     log(f"[sensitivity] {len(chosen)} probes: {', '.join(step_names)} x eligible layers x candidates")
     rows = []
-    for name, layer, setting, config in chosen:
-        trial = runner.run([config], "probe")
+    for name, layer, setting, chain, keep_float in chosen:
+        trial = runner.run(chain, "probe", keep_float)
         ok = trial["status"] == "ok"
         rows.append({
             "step": name, "layer": layer, "setting": setting, "trial": trial["id"], "status": trial["status"],
@@ -176,7 +196,8 @@ def markdown_table(result: dict) -> str:
         f"| (none) | — | int8 student | {base['bytes']} | 0 | " + " | ".join("0" for _ in shown) + " | ok |",
     ]
     for r in result["rows"]:
-        setting = ", ".join(f"{k}={v}" for k, v in r["setting"].items()) or "default"
+        setting = ", ".join(f"{k}={v}" for k, v in r["setting"].items()) or (
+            "float32" if r["step"] == PRECISION else "default")
         if r["status"] == "ok":
             cells = [str(r["bytes"]), f"{r['bytes_saved']:+d}", *(f"{r['drop'][m]:+.4f}" for m in shown)]
         else:

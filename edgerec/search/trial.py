@@ -14,9 +14,9 @@ representative data, and measured as shipped:
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -42,20 +42,22 @@ def score(predict: Callable[[dict[str, np.ndarray]], np.ndarray], data: EvalData
 
 def step_dicts(steps: Sequence[StepConfig]) -> list[dict]:
     """A chain as plain dicts (JSON, recipe `compress:` entries)."""
-    return [asdict(s) for s in steps]
+    return [dataclasses.asdict(s) for s in steps]
 
 
-def describe_chain(steps: Sequence[StepConfig]) -> str:
-    """'low_rank(rank=4 @ hidden_0) → prune(target_sparsity=0.5)'; 'int8 student' for no step."""
+def describe_chain(steps: Sequence[StepConfig], keep_float: Sequence[str] = ()) -> str:
+    """'low_rank(rank=4 @ hidden_0) → prune(target_sparsity=0.5)'; 'int8 student' for no step;
+    ' + float hidden_0' for layers the trial keeps in float32."""
+    kept = f" + float {','.join(keep_float)}" if keep_float else ""
     if not steps:
-        return "int8 student (no step)"
+        return "int8 student (no step)" + kept
     parts = []
     for s in steps:
         fields = [f"{k}={v}" for k, v in s.params.items() if k != "layers"]
         if s.params.get("layers"):
             fields.append(f"@ {','.join(s.params['layers'])}")
         parts.append(f"{s.name}({' '.join(fields + [f'ft {s.finetune_epochs}'])})")
-    return " → ".join(parts)
+    return " → ".join(parts) + kept
 
 
 class TrialRunner:
@@ -76,23 +78,28 @@ class TrialRunner:
         self.trials: list[dict] = []
         self.teacher_metrics = score(lambda rows: train.predict_logits(teacher, rows), task.validation)
 
-    def run(self, steps: Sequence[StepConfig], kind: str) -> dict:
+    def run(self, steps: Sequence[StepConfig], kind: str, keep_float: Sequence[str] = ()) -> dict:
         """Applies, converts and measures `steps`; returns (and records) the trial.
 
-        A chain that fails (a step refusing a layer, a conversion error) becomes a trial with that
-        status, never a crash of the whole search.
+        `keep_float` names layers the trial keeps in float32 next to the recipe's own
+        `export.keep_float` (per-layer precision: QAT leaves them unannotated, the converter
+        denylists their ops). A chain that fails (a step refusing a layer, a conversion error)
+        becomes a trial with that status, never a crash of the whole search.
         """
         t0 = time.perf_counter()
-        trial = {"id": len(self.trials), "kind": kind, "chain": describe_chain(steps), "steps": step_dicts(steps),
+        kept = tuple(dict.fromkeys([*self.recipe.export.keep_float, *keep_float]))
+        recipe = dataclasses.replace(self.recipe, export=dataclasses.replace(self.recipe.export, keep_float=kept))
+        trial = {"id": len(self.trials), "kind": kind, "chain": describe_chain(steps, keep_float),
+                 "steps": step_dicts(steps), "keep_float": list(kept),
                  "bytes": None, "p50_us": None, "metrics": None, "status": OK}
         self.log(f"[trial {trial['id']}] {trial['chain']}")
         try:
-            model, facts, _, _ = compress(self.supervisor, self.student, self.task, self.recipe, steps, lambda m: None,
+            model, facts, _, _ = compress(self.supervisor, self.student, self.task, recipe, steps, lambda m: None,
                                        seeded_runner(self.recipe.seed), self.teacher_logits)
             trial["facts"] = facts
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "trial.tflite"
-                io.write_bytes(path, tflite.convert(model, "int8", self.calibration, self.recipe.export.keep_float))
+                io.write_bytes(path, tflite.convert(model, "int8", self.calibration, kept))
                 trial["bytes"] = path.stat().st_size
                 trial["metrics"] = score(lambda rows: parity.tflite_logits(path, rows), self.task.validation)
                 trial["p50_us"] = self._p50(path)

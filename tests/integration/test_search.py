@@ -67,12 +67,18 @@ def test_target_build_ships_a_chain_from_the_front_and_says_whether_it_meets(one
         assert "does NOT meet it" in (out / "report.md").read_text()
     kinds = [t["kind"] for t in search["trials"]]
     assert kinds[0] == "baseline" and kinds.count("probe") == len(search["sensitivity"]) > 0
-    assert search["counted_trials"] <= 2 and kinds.count("recipe") + kinds.count("chain") == search["counted_trials"]
+    counted = kinds.count("recipe") + kinds.count("chain") + kinds.count("precision")
+    assert search["counted_trials"] <= 2 and counted == search["counted_trials"]
+    # precision is probed per dense layer of the smoke student: the empty chain, that layer in float32
+    precision = [r for r in search["sensitivity"] if r["step"] == "keep_float"]
+    assert [r["layer"] for r in precision] == ["hidden_0", "score"]
+    assert all(r["status"] == "ok" and r["bytes_saved"] < 0 for r in precision)  # float weights cost bytes
     # the shipped artifact is the chosen chain, rebuilt by the pipeline: the same file the trial measured
     manifest = json.loads((out / "manifest.json").read_text())
     int8 = next(a for a in manifest["artifacts"] if a["file"] == "student_int8.tflite")
     assert [s["step"] for s in int8["produced_by"]["steps"]] == [s["name"] for s in chosen["steps"]]
     assert int8["bytes"] == chosen["bytes"]
+    assert int8["produced_by"].get("keep_float", []) == chosen["keep_float"] == manifest["search"]["keep_float"]
     assert manifest["search"]["chosen_trial"] == chosen["id"]
     for name in ("search.md", "search.png", "bench.json", "report.md"):
         assert (out / name).is_file(), name

@@ -143,6 +143,34 @@ def test_zero_finetune_prune_is_calibrated_not_a_no_op(runner):
     assert trial["facts"][0]["sparsity"]["score"] == 0.0
 
 
+def test_a_trial_can_keep_a_layer_in_float(runner):
+    # execute
+    base = runner.run([], "baseline")
+    kept = runner.run([], "probe", ["hidden_0"])
+    # assert
+    assert kept["status"] == "ok", kept["status"]
+    assert kept["keep_float"] == ["hidden_0"] and base["keep_float"] == []
+    assert kept["chain"] == "int8 student (no step) + float hidden_0"
+    assert kept["bytes"] > base["bytes"]  # hidden_0's kernel stored as float32
+    assert kept["metrics"] != base["metrics"]
+
+
+def test_precision_order_keeps_probes_that_approach_the_target_most_gain_per_byte_first():
+    from edgerec.search import search
+
+    # setup: a baseline 0.02 AUC under its bound; three probes: +0.01 for 400 bytes, +0.005 for
+    # 100 bytes (more per byte), and one that is worse
+    clauses = target.parse("auc>=0.9", RANKING)
+    row = lambda layer, auc, cost: {"step": "keep_float", "layer": layer, "status": "ok",  # noqa: E731
+                                    "metrics": {"auc": auc}, "bytes_saved": -cost}
+    rows = [row("a", 0.89, 400), row("b", 0.885, 100), row("c", 0.87, 50),
+            {**row("d", 0.95, 10), "step": "prune"}]
+    # execute
+    order = search.precision_order(rows, {"metrics": {"auc": 0.88}}, clauses, {})
+    # assert
+    assert [r["layer"] for r in order] == ["b", "a"]
+
+
 def test_a_failing_chain_is_a_trial_with_its_error(runner):
     from edgerec.recipe import StepConfig
 
