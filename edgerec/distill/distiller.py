@@ -1,6 +1,7 @@
 """A tf_keras Model that trains a student under a frozen teacher.
 
 loss = alpha * BCE(label, sigmoid(z_s)) + (1 - alpha) * sum_i w_i * distillation_i(teacher, student)
+(candidate-group terms scaled to a training row's weight per item: see `losses.WeightedSum`)
 
 The student may be a plain model or one wrapped by a compression step (pruning wrappers,
 QAT fake-quant): the distiller only calls it, so the teacher keeps supervising every

@@ -227,7 +227,15 @@ class EmbeddingDistillation(HintDistillation):
 
 
 class WeightedSum(DistillationLoss):
-    """sum_i w_i * loss_i; each term is given the outputs it `reads` from a dict per side."""
+    """sum_i w_i * s_i * loss_i; each term is given the outputs it `reads` from a dict per side.
+
+    s_i is 1, except for the candidate-group terms (`ranking`, `listwise`): their loss is a mean
+    over the few groups riding along a batch (about 5 groups of 20 items next to 4,096 rows on
+    the default recipe), so unscaled each group item would weigh about a thousand training rows
+    and drown the hard labels (measured: at weight 1.0 both cut NDCG@10 below the student trained
+    alone). s_i = group items / rows in the batch makes weight 1.0 mean "a group item counts
+    as much as a training row does in the row-mean terms".
+    """
 
     def __init__(self, terms: Sequence[tuple[float, DistillationLoss]]):
         if not terms:
@@ -257,12 +265,21 @@ class WeightedSum(DistillationLoss):
         return [p for _, loss in self.terms for p in loss.projections]
 
     def compute_loss(self, teacher_outputs: dict[str, tf.Tensor], student_outputs: dict[str, tf.Tensor]) -> tf.Tensor:
-        return tf.add_n(
-            [w * loss.compute_loss(teacher_outputs[loss.reads[0]], student_outputs[loss.reads[1]]) for w, loss in self.terms]
-        )
+        values = []
+        for weight, loss in self.terms:
+            value = weight * loss.compute_loss(teacher_outputs[loss.reads[0]], student_outputs[loss.reads[1]])
+            if loss.reads[1] == CANDIDATES:
+                value *= group_share(student_outputs[CANDIDATES], student_outputs[SCORE])
+            values.append(value)
+        return tf.add_n(values)
 
     def get_config(self) -> dict:
         return {"terms": [(w, type(loss).__name__, loss.get_config()) for w, loss in self.terms]}
+
+
+def group_share(groups: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """Candidate-group items per training row in a batch: the scale of a group term (see `WeightedSum`)."""
+    return tf.cast(tf.size(groups), groups.dtype) / tf.cast(tf.size(rows), groups.dtype)
 
 
 def layer_output(model: keras.Model, name: str) -> tf.Tensor:

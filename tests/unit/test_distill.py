@@ -204,7 +204,9 @@ def test_weighted_sum_gives_each_term_the_outputs_it_reads():
         {"score": tf.constant(t), CANDIDATES: tf.constant(tg)}, {"score": tf.constant(s), CANDIDATES: tf.constant(sg)}
     )
     # assert
-    expected = 0.7 * _numpy_soft_bce(t, s, 2.0) + 0.3 * float(ranking.compute_loss(tf.constant(tg), tf.constant(sg)))
+    # the group term is scaled by group items per row, 3 * 6 / 8: a group item weighs what a row does
+    group = float(ranking.compute_loss(tf.constant(tg), tf.constant(sg)))
+    expected = 0.7 * _numpy_soft_bce(t, s, 2.0) + 0.3 * (18 / 8) * group
     assert float(value) == pytest.approx(expected, rel=1e-6)
     assert combined.candidates == 6
 
