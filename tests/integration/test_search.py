@@ -72,7 +72,10 @@ def test_target_build_ships_a_chain_from_the_front_and_says_whether_it_meets(one
     # precision is probed per dense layer of the smoke student: the empty chain, that layer in float32
     precision = [r for r in search["sensitivity"] if r["step"] == "keep_float"]
     assert [r["layer"] for r in precision] == ["hidden_0", "score"]
-    assert all(r["status"] == "ok" and r["bytes_saved"] < 0 for r in precision)  # float weights cost bytes
+    assert all(r["status"] == "ok" for r in precision)
+    # hidden_0's float32 kernel costs bytes; a layer as small as `score` (one output) may even shrink
+    # the file, its quantize/dequantize pair and scales outweighing its few weights
+    assert precision[0]["bytes_saved"] < 0
     # the shipped artifact is the chosen chain, rebuilt by the pipeline: the same file the trial measured
     manifest = json.loads((out / "manifest.json").read_text())
     int8 = next(a for a in manifest["artifacts"] if a["file"] == "student_int8.tflite")
