@@ -4,7 +4,7 @@
 
 Acceptance of issue #5: what each technique buys (bytes, p50 latency) and costs (AUC, NDCG@10),
 measured in one run against the teacher's fp32 artifact. The teacher and the distilled student
-are trained once, by the build's own stage code and per-stage seeds (`edgerec.pipeline`), so
+are trained once, by the build's own stage code and per-stage seeds (`edgerec.sequence.train_supervised`), so
 their numbers are those of `edgerec build` with the same recipe and data. Then:
 
 - **fp32**: the teacher and the distilled student, as the build converts them;
@@ -34,7 +34,6 @@ import dataclasses
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -67,12 +66,11 @@ def run(recipe, data: Path | None, out: Path, modes: tuple[str, ...], log=print)
     from device_bench import run as bench_run
     from edgerec import compress, io
     from edgerec._keras import tf
-    from edgerec.checkpoints import BuildState
-    from edgerec.distill.teacher_logits import TeacherLogits
-    # The build's own stage runner, chain and seeds (not copies), so every number here is a build's.
-    from edgerec.pipeline import _Checkpointed, _compress, _distilled, _teacher
     from edgerec.recipe import StepConfig
+    # The build's own training sequence, stage runner, chain and seeds (not copies), so every number here is a build's.
+    from edgerec.sequence import CheckpointedRunner, train_supervised
     from edgerec.stages import check_fit, load_task
+    from edgerec.stages import compress as compress_chain
 
     started = time.perf_counter()
     tf.config.experimental.enable_op_determinism()  # as the build: same seed and machine -> same numbers
@@ -88,44 +86,32 @@ def run(recipe, data: Path | None, out: Path, modes: tuple[str, ...], log=print)
         planned.append({"name": name, "variant": variant, "mode": mode, "model": model, "keras_metrics": metrics,
                         "steps": list(steps), "error": error})
 
-    with tempfile.TemporaryDirectory(prefix="edgerec-compression.") as scratch:
-        def checkpointed(label):
-            # A state per variant: its steps' checkpoint keys ("compress/0_<step>") are the build's,
-            # hence so are their seeds, but two variants must never restore each other's weights.
-            return _Checkpointed(BuildState.start(Path(scratch) / label, {}), task, recipe.seed, log)
+    # No checkpoints: every variant's steps are keyed (and so seeded) as in a build, and none restores another's.
+    runner = CheckpointedRunner(None, task, recipe.seed, log)
+    trained = train_supervised(recipe, task, runner, log)
+    student_stage = trained.student_stage
+    plan("teacher", FP32, "fp32", trained.teacher, trained.teacher_stage.metrics)
+    plan("student", FP32, "fp32", trained.student, student_stage.metrics)
+    for mode in modes:
+        plan(f"ptq_{mode}", PTQ, mode, trained.student, student_stage.metrics)
 
-        base = checkpointed("base")
-        teacher, teacher_stages = _teacher(base, task, recipe, log)
-        teacher_stage = teacher_stages[-1]
-        supervisor = teacher
-        for index, config in enumerate(recipe.distill.assistants):
-            supervisor, _ = _distilled(base, supervisor, None, task, recipe, f"assistant_{index}", config,
-                                       f"assistant {index} distilled", log)
-        teacher_logits = TeacherLogits(supervisor, task)  # shared by the student and every variant's fine-tuning
-        student, student_stage = _distilled(base, supervisor, teacher_logits, task, recipe, "student", recipe.student,
-                                            "student distilled", log)
-        plan("teacher", FP32, "fp32", teacher, teacher_stage.metrics)
-        plan("student", FP32, "fp32", student, student_stage.metrics)
-        for mode in modes:
-            plan(f"ptq_{mode}", PTQ, mode, student, student_stage.metrics)
-
-        variants = [(name, (StepConfig(name, {}, _step_epochs(recipe, name)),)) for name in sorted(compress.REGISTRY)]
-        variants.append((CHAIN, recipe.compress))
-        for variant, steps in variants:
-            label = f"{variant} alone" if variant != CHAIN else CHAIN
-            log(f"[variant] {label}: {' -> '.join(s.name for s in steps) or 'no steps'}")
-            stages = [student_stage]
-            try:
-                model, facts, (float_model, float_stage, float_facts) = _compress(
-                    checkpointed(variant), supervisor, teacher_logits, student, task, dataclasses.replace(recipe, compress=steps), stages, log
-                )
-            except Exception as exc:  # noqa: BLE001 - a variant that cannot train is a row, not a crash
-                plan(f"{variant}_int8", label, "int8", None, {}, error=f"{type(exc).__name__}: {exc}")
-                continue
-            plan(f"{variant}_int8", label, "int8", model, stages[-1].metrics, facts)
-            if variant == CHAIN:
-                for mode in (m for m in modes if m != "int8"):
-                    plan(f"{variant}_{mode}", label, mode, float_model, float_stage.metrics, float_facts)
+    variants = [(name, (StepConfig(name, {}, _step_epochs(recipe, name)),)) for name in sorted(compress.REGISTRY)]
+    variants.append((CHAIN, recipe.compress))
+    for variant, steps in variants:
+        label = f"{variant} alone" if variant != CHAIN else CHAIN
+        log(f"[variant] {label}: {' -> '.join(s.name for s in steps) or 'no steps'}")
+        try:
+            compressed = compress_chain(trained.supervisor, trained.student, task, dataclasses.replace(recipe, compress=steps),
+                                        steps, log, runner, trained.teacher_logits)
+        except Exception as exc:  # noqa: BLE001 - a variant that cannot train is a row, not a crash
+            plan(f"{variant}_int8", label, "int8", None, {}, error=f"{type(exc).__name__}: {exc}")
+            continue
+        plan(f"{variant}_int8", label, "int8", compressed.model, (compressed.stage or student_stage).metrics,
+             compressed.facts)
+        if variant == CHAIN:
+            float_metrics = (compressed.float_stage or student_stage).metrics
+            for mode in (m for m in modes if m != "int8"):
+                plan(f"{variant}_{mode}", label, mode, compressed.float_model, float_metrics, compressed.float_facts)
 
     log("[convert] every variant")
     for row in planned:

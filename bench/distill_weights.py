@@ -38,15 +38,15 @@ def main() -> None:
     from edgerec._keras import tf
     from edgerec.distill.teacher_logits import TeacherLogits
     from edgerec.models.zoo import build_ranker
+    from edgerec.sequence import CheckpointedRunner, train_teacher
     from edgerec.stages import distill, load_task, measure, train_alone
 
     tf.config.experimental.enable_op_determinism()
     recipe = load_recipe(args.recipe)
     quiet = lambda message: None  # noqa: E731
     task = load_task(recipe, None, quiet)
-    teacher = train_alone(build_ranker(task.features, recipe.teacher, "teacher", seed=recipe.seed), task,
-                          recipe.teacher, recipe.teacher_training, "teacher", quiet)
-    rows = [("teacher", "-", measure("teacher", teacher, task, time.perf_counter(), quiet).metrics)]
+    teacher, teacher_stages = train_teacher(recipe, task, CheckpointedRunner(None, task, recipe.seed, quiet), quiet)
+    rows = [("teacher", "-", teacher_stages[-1].metrics)]
     cache = TeacherLogits(teacher, task)
     for seed in (int(s) for s in args.seeds.split(",")):
         student = build_ranker(task.features, recipe.student, "student", seed=seed)

@@ -2,7 +2,8 @@
 
 Protocol (same data and budget for every arm):
 - the task (split, training negatives, eval candidates) is fixed by the recipe seed, as in a build;
-- the teacher is trained once, with the recipe's teacher config and seed: the build's teacher;
+- the teacher is trained once, by the build's own `sequence.train_teacher` (same seeds, and an
+  ensemble when the recipe sets `distill.ensemble`): the build's teacher;
 - for each seed s: the student built with seed s (same initial weights and batch order in every
   arm) is trained `student_training.epochs` epochs on labels alone ("scratch"), and again under
   the frozen teacher with each arm: one method, weight 1.0, next to the recipe's `alpha`
@@ -127,8 +128,8 @@ def run(
         raise AblationError(f"{out} already holds an ablation (ablation.json); use --force to overwrite it")
     from edgerec._keras import tf  # TensorFlow only now: see the module docstring
     from edgerec.distill.teacher_logits import TeacherLogits
-    from edgerec.models.zoo import build_ranker
-    from edgerec.stages import load_task, measure, train_alone
+    from edgerec.sequence import CheckpointedRunner, train_teacher
+    from edgerec.stages import load_task
 
     started = time.perf_counter()
     tf.config.experimental.enable_op_determinism()  # same seeds and machine -> the same table
@@ -136,10 +137,8 @@ def run(
     arms, notes = check_arms(recipe, task, methods, log)
     log(f"[ablation] arms: {SCRATCH}, {', '.join(describe_arm(a) for a in arms)}; seeds {list(seeds)}")
 
-    t0 = time.perf_counter()
-    teacher = train_alone(build_ranker(task.features, recipe.teacher, TEACHER, seed=recipe.seed), task, recipe.teacher,
-                          recipe.teacher_training, TEACHER, log)
-    teacher_stage = measure(TEACHER, teacher, task, t0, log)
+    teacher, teacher_stages = train_teacher(recipe, task, CheckpointedRunner(None, task, recipe.seed, log), log)
+    teacher_stage = teacher_stages[-1]
     result = compare(recipe, task, teacher, teacher_stage.metrics, TeacherLogits(teacher, task), arms, notes, seeds, log)
     result["teacher"].update(params=teacher_stage.params, seconds=teacher_stage.seconds)
     result["seconds"] = round(time.perf_counter() - started, 1)

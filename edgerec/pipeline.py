@@ -12,6 +12,7 @@ import dataclasses
 import importlib.metadata
 import platform
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -24,18 +25,17 @@ from device_bench import run as bench_run
 from device_bench import table
 from device_bench import atomic
 from edgerec import ablation, compress, io, report, train
-from edgerec._keras import keras, tf
+from edgerec._keras import tf
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
 from edgerec.distill.teacher_logits import TeacherLogits
-from edgerec.distill.teachers import ensemble_teacher
-from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
 from edgerec.report import METRICS
 from edgerec.search import search
 from edgerec.search import target as target_mod
-from edgerec.stages import Stage, check_fit, check_steps, distill, load_task, measure, seed_stage, train_alone
+from edgerec.sequence import CheckpointedRunner, Trained, train_supervised
+from edgerec.stages import Compressed, Stage, check_fit, check_steps, load_task
 from edgerec.stages import compress as compress_chain
 
 Log = Callable[[str], None]
@@ -45,6 +45,24 @@ PARITY_ROWS = 30_000  # CTR tasks (no candidate lists): held-out rows scored by 
 
 class BundleExistsError(FileExistsError):
     """The output folder already holds a bundle and overwriting it was not asked for."""
+
+
+@dataclass
+class Build:
+    """What every stage of one build shares, so each stage helper takes this and at most a few arguments.
+
+    `stages` collects the Stage records in report order; `runner` seeds, trains, measures and
+    checkpoints each model stage (see `edgerec.sequence.CheckpointedRunner`).
+    """
+
+    recipe: Recipe
+    task: RankingTask | CtrTask
+    out: Path
+    log: Log
+    state: BuildState
+    runner: CheckpointedRunner
+    started: float
+    stages: list[Stage] = field(default_factory=list)
 
 
 def run(
@@ -59,10 +77,7 @@ def run(
     one `edgerec.search.search` finds on a validation split carved from the training data.
     """
     out = Path(out)
-    for step_config in recipe.compress:  # a typo in a step must fail now, not after the teacher trained
-        compress.get(step_config.name).resolve(step_config.params)
-    if target is not None:
-        target_mod.parse(target, METRICS)  # a bad clause fails now; metrics the data lacks, once it is loaded
+    _check_recipe(recipe, target)
     searching = {"target": target, "trials": search_trials} if target is not None else None
     state = _open_state(out, recipe, data, force, resume, log, searching)
     started = time.perf_counter()
@@ -70,80 +85,105 @@ def run(
     # in whatever order the threads finish.
     tf.config.experimental.enable_op_determinism()
 
-    task = load_task(recipe, data, log, validation=target is not None)
-    clauses = None if target is None else target_mod.parse(target, task.metric_names)
+    build = _start(recipe, out, data, log, state, started, validation=target is not None)
+    clauses = None if target is None else target_mod.parse(target, build.task.metric_names)
+    arms = _ablation_arms(build)
+    trained = train_supervised(recipe, build.task, build.runner, log, scratch=True)
+    build.stages += trained.stages
+    if arms is not None:
+        _compare(build, trained, arms)
+    searched = None if clauses is None else _search(build, trained, clauses, search_trials)
+    recipe_used = _recipe_used(recipe, searched)
+    compressed = _compress(build, trained, recipe_used)
+    entries = _export_artifacts(build, trained, compressed, recipe_used, searched)
+    manifest = _write_bundle(build, entries, searched)
+    _bench(build)
+    _finish(build)
+    return manifest
+
+
+def _check_recipe(recipe: Recipe, target: str | None) -> None:
+    """A typo in a compression step or a bad --target clause fails now, not after the teacher trained."""
+    for step_config in recipe.compress:
+        compress.get(step_config.name).resolve(step_config.params)
+    if target is not None:
+        target_mod.parse(target, METRICS)  # metrics the data lacks fail once it is loaded
+
+
+def _start(recipe: Recipe, out: Path, data: Path | None, log: Log, state: BuildState, started: float,
+           validation: bool) -> Build:
+    """Loads the task, checks the recipe against it, and opens the build with the no-model baseline's stage."""
+    task = load_task(recipe, data, log, validation=validation)
     check_fit(recipe, task)
     check_steps(recipe, task)
-    arms = None
-    if recipe.distill.compare is not None:
-        arms = ablation.check_arms(recipe, task, recipe.distill.compare.methods or None, log)
-    stages = [Stage(*train.baseline(task))]
-    checkpointed = _Checkpointed(state, task, recipe.seed, log)
+    runner = CheckpointedRunner(state, task, recipe.seed, log)
+    return Build(recipe, task, out, log, state, runner, started, stages=[Stage(*train.baseline(task))])
 
-    teacher, teacher_stages = _teacher(checkpointed, task, recipe, log)
-    scratch, scratch_stage = _train_alone(
-        checkpointed, task, recipe, "student_scratch", recipe.student, recipe.student_training, log,
-        label="student trained alone (baseline)",
+
+def _ablation_arms(build: Build) -> tuple | None:
+    """`distill.compare`'s arms (and notes), checked against the models before anything trains; None without it."""
+    compare = build.recipe.distill.compare
+    if compare is None:
+        return None
+    return ablation.check_arms(build.recipe, build.task, compare.methods or None, build.log)
+
+
+def _recipe_used(recipe: Recipe, searched: dict | None) -> Recipe:
+    """The recipe whose chain and float layers ship: the given one, or the search's choice."""
+    if searched is None:
+        return recipe
+    return dataclasses.replace(
+        recipe, compress=search.chosen_steps(searched),
+        export=dataclasses.replace(recipe.export, keep_float=search.chosen_keep_float(searched)),
     )
-    stages += [*teacher_stages, scratch_stage]
-    teacher_stage = teacher_stages[-1]
 
-    supervisor = teacher
-    for index, config in enumerate(recipe.distill.assistants):
-        supervisor, assistant_stage = _distilled(
-            checkpointed, supervisor, None, task, recipe, f"assistant_{index}", config, f"assistant {index} distilled", log
-        )
-        stages.append(assistant_stage)
-    # computed once per epoch for the student and every compression stage (same supervisor)
-    teacher_logits = TeacherLogits(supervisor, task)
-    student, student_stage = _distilled(
-        checkpointed, supervisor, teacher_logits, task, recipe, "student", recipe.student, "student distilled", log
-    )
-    stages.append(student_stage)
-    if arms is not None:
-        _compare(state, recipe, task, teacher, teacher_stage, teacher_logits if supervisor is teacher else None, arms, out, log)
 
-    searched = None
-    if clauses is not None:
-        searched = _search(state, teacher, supervisor, teacher_logits, student, task, recipe, clauses, search_trials,
-                           out, log)
-        recipe_used = dataclasses.replace(
-            recipe, compress=search.chosen_steps(searched),
-            export=dataclasses.replace(recipe.export, keep_float=search.chosen_keep_float(searched)),
-        )
-    else:
-        recipe_used = recipe
-    compressed, compress_facts, (float_compressed, float_stage, float_facts) = _compress(
-        checkpointed, supervisor, teacher_logits, student, task, recipe_used, stages, log
-    )
-    kept = recipe_used.export.keep_float  # the recipe's, or the layers the search kept in float
-    keep_float = {"keep_float": list(kept)} if kept else {}
+def _compress(build: Build, trained: Trained, recipe: Recipe) -> Compressed:
+    """Applies `recipe`'s steps in order to a copy of the distilled student, under the supervisor."""
+    compressed = compress_chain(trained.supervisor, trained.student, build.task, recipe, recipe.compress, build.log,
+                                build.runner, trained.teacher_logits)
+    build.stages += compressed.stages
+    return compressed
 
+
+def _export_artifacts(build: Build, trained: Trained, compressed: Compressed, recipe: Recipe,
+                      searched: dict | None) -> list[dict]:
+    """Converts every artifact (or keeps one converted before an interruption); returns their manifest entries."""
+    log = build.log
     log("[convert] TFLite artifacts")
-    calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
-    parity_rows = _parity_rows(task)
-    entries = []
-    for name, model, mode, stage, produced_by in (
-        ("teacher", teacher, "fp32", teacher_stage, {}),
-        ("student_scratch", scratch, "fp32", scratch_stage, {}),
-        ("student", student, "fp32", student_stage, {}),
-        ("student_int8", compressed, "int8", stages[-1],
-         {"steps": compress_facts, **keep_float, **({"search": _search_summary(searched)} if searched else {})}),
-        *((f"student_{mode}", float_compressed, mode, float_stage, {"steps": float_facts})
+    kept = recipe.export.keep_float  # the recipe's, or the layers the search kept in float
+    keep_float = {"keep_float": list(kept)} if kept else {}
+    float_stage = compressed.float_stage or trained.student_stage
+    artifacts = (
+        ("teacher", trained.teacher, "fp32", trained.teacher_stage, {}),
+        ("student_scratch", trained.scratch, "fp32", trained.scratch_stage, {}),
+        ("student", trained.student, "fp32", trained.student_stage, {}),
+        ("student_int8", compressed.model, "int8", compressed.stage or trained.student_stage,
+         {"steps": compressed.facts, **keep_float, **({"search": _search_summary(searched)} if searched else {})}),
+        *((f"student_{mode}", compressed.float_model, mode, float_stage, {"steps": compressed.float_facts})
           for mode in recipe.export.modes if mode != "int8"),
-    ):
+    )
+    calibration = representative.dataset(build.task.representative_rows(build.recipe.representative_samples))
+    parity_rows = _parity_rows(build.task)
+    entries = []
+    for name, model, mode, stage, produced_by in artifacts:
         key = f"artifact/{name}"
-        entry = state.done(key)
-        path = out / f"{name}.tflite"
+        entry = build.state.done(key)
+        path = build.out / f"{name}.tflite"
         if entry is None or not path.is_file() or bench_run.sha256(path) != entry["sha256"]:
             produced_by = {"stage": stage.name, **produced_by}
-            entry = _export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log,
+            entry = _export(name, model, mode, build.out, calibration, parity_rows, build.task, produced_by, stage, log,
                             produced_by.get("keep_float", ()))
-            state.save(key, entry)
+            build.state.save(key, entry)
         else:
             log(f"  {entry['file']}: converted before the interruption (sha256 checked)")
         entries.append(entry)
+    return entries
 
+
+def _write_bundle(build: Build, entries: list[dict], searched: dict | None) -> dict:
+    """eval.npz, the vocabularies and manifest.json; returns the manifest."""
+    task, recipe, out = build.task, build.recipe, build.out
     task.save_eval(out / "eval.npz")
     vocab_files = _write_vocabularies(task.data.vocabularies, out)
     manifest = {
@@ -164,19 +204,23 @@ def run(
             "label": task.label,
             "output": "logit; apply sigmoid for a probability",
         },
-        "stages": [vars(s) for s in stages],
+        "stages": [vars(s) for s in build.stages],
         "recipe": recipe.to_dict(),
         "seed": recipe.seed,
-        "versions": state.fingerprint["versions"],
+        "versions": build.state.fingerprint["versions"],
     }
     if searched is not None:
         manifest["search"] = _search_summary(searched)
     io.write_json(out / "manifest.json", manifest)
+    return manifest
 
+
+def _bench(build: Build) -> None:
+    """Every artifact of the bundle benchmarked on this machine, into bench.json."""
+    log, cfg = build.log, build.recipe.bench
     log("[bench] every artifact on this machine (child process each)")
-    cfg = recipe.bench
     result_rows = bench_run.bench(
-        [out],
+        [build.out],
         threads=cfg.threads,
         batches=cfg.batch,
         runs=cfg.runs,
@@ -184,13 +228,16 @@ def run(
         min_seconds=cfg.min_seconds,
         progress=lambda row: log(f"  {row['artifact']} threads={row['threads']} batch={row['batch']}: {row['status']}"),
     )
-    bench_rows.write_json(out / "bench.json", table.environment(), result_rows)
-    written = report.write(out, seconds=time.perf_counter() - started)
+    bench_rows.write_json(build.out / "bench.json", table.environment(), result_rows)
+
+
+def _finish(build: Build) -> None:
+    """report.md, then the checkpoints go: the build is complete."""
+    written = report.write(build.out, seconds=time.perf_counter() - build.started)
     if written.note:
-        log(f"  {written.note}")
-    state.finish()
-    log(f"[done] bundle in {out} ({time.perf_counter() - started:.0f}s)")
-    return manifest
+        build.log(f"  {written.note}")
+    build.state.finish()
+    build.log(f"[done] bundle in {build.out} ({time.perf_counter() - build.started:.0f}s)")
 
 
 def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resume: bool, log: Log,
@@ -221,119 +268,36 @@ def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resum
     return state
 
 
-class _Checkpointed:
-    """Runs one model stage, or restores it when an earlier attempt of this build finished it.
-
-    Every stage seeds TensorFlow, numpy and Python from (recipe seed, stage key) before it
-    starts, so its result does not depend on which stages ran before it in this process: a
-    stage redone after `--resume` gives what it would have given in an uninterrupted build.
-    """
-
-    def __init__(self, state: BuildState, task: RankingTask | CtrTask, seed: int, log: Log):
-        self.state, self.task, self.seed, self.log = state, task, seed, log
-
-    def __call__(self, key, label, build, train_fn, restore=lambda model: model):
-        seed_stage(self.seed, key)
-        model = build()
-        record = self.state.done(key)
-        if record is not None:
-            model = restore(model)
-            model.set_weights(self.state.weights(key))
-            self.log(f"[{key}] restored from its checkpoint")
-            return model, Stage(**record)
-        t0 = time.perf_counter()
-        model = train_fn(model)
-        stage = measure(label, model, self.task, t0, self.log)
-        self.state.save(key, vars(stage), model.get_weights())
-        return model, stage
-
-
-def _train_alone(checkpointed, task, recipe, name, model_config, train_config, log, label=None, seed=None):
-    return checkpointed(
-        name, label or name,
-        lambda: build_ranker(task.features, model_config, name, seed=recipe.seed if seed is None else seed),
-        lambda model: train_alone(model, task, model_config, train_config, name, log),
-    )
-
-
-def _teacher(checkpointed, task, recipe, log) -> tuple[keras.Model, list[Stage]]:
-    """The teacher, or the ensemble of `distill.ensemble` teachers (each from its own initial
-    weights); returns it and the stages to report, the supervising model's last."""
-    count = recipe.distill.ensemble
-    if count == 1:
-        teacher, stage = _train_alone(checkpointed, task, recipe, "teacher", recipe.teacher, recipe.teacher_training, log)
-        return teacher, [stage]
-    members = [
-        _train_alone(checkpointed, task, recipe, f"teacher_{i}", recipe.teacher, recipe.teacher_training, log,
-                     seed=recipe.seed + i)
-        for i in range(count)
-    ]
-    log(f"[teacher] ensemble: the mean of {count} teachers' logits")
-    ensemble = ensemble_teacher([model for model, _ in members], name="teacher")
-    stage = measure(f"teacher (ensemble of {count})", ensemble, task, time.perf_counter(), log)
-    stage.seconds = round(sum(member.seconds for _, member in members), 1)
-    return ensemble, [member for _, member in members] + [stage]
-
-
-def _distilled(checkpointed, supervisor, teacher_logits, task, recipe, name, model_config, label, log):
-    """`model_config` trained under `supervisor` for the student's epochs (a student or an assistant)."""
-
-    def train_distilled(model):
-        log(f"[distill] {name} under the frozen {supervisor.name}")
-        distill(supervisor, model, task, recipe, recipe.student_training.epochs, f"distill {name}", log,
-                teacher_logits=teacher_logits)
-        return model
-
-    return checkpointed(
-        name, label, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed), train_distilled
-    )
-
-
-def _compare(state, recipe, task, teacher, teacher_stage, teacher_logits, arms, out, log) -> None:
+def _compare(build: Build, trained: Trained, arms: tuple) -> None:
     """`distill.compare`: the ablation under the build's own teacher, into OUT/ablation.{json,md}."""
-    result = state.done("ablation")
+    recipe, task, log = build.recipe, build.task, build.log
+    result = build.state.done("ablation")
     if result is None:
         arms, notes = arms
         log(f"[ablation] arms: {ablation.SCRATCH}, {', '.join(ablation.describe_arm(a) for a in arms)}; "
             f"seeds {list(recipe.distill.compare.seeds)}")
-        result = ablation.compare(recipe, task, teacher, teacher_stage.metrics, teacher_logits or TeacherLogits(teacher, task),
-                                  arms, notes, recipe.distill.compare.seeds, log)
+        # the arms distil from the teacher itself: its logit cache is the build's only if it supervises
+        logits = trained.teacher_logits if trained.supervisor is trained.teacher else TeacherLogits(trained.teacher, task)
+        teacher_stage = trained.teacher_stage
+        result = ablation.compare(recipe, task, trained.teacher, teacher_stage.metrics, logits, arms, notes,
+                                  recipe.distill.compare.seeds, log)
         result["teacher"].update(params=teacher_stage.params, seconds=teacher_stage.seconds)
-        state.save("ablation", result)
+        build.state.save("ablation", result)
     else:
         log("[ablation] restored from its checkpoint")
-    ablation.write(out, result, log)
-def _compress(checkpointed, teacher, teacher_logits, student, task, recipe, stages, log):
-    """Applies the recipe's steps in order to a copy of the distilled student (see `stages.compress`).
-
-    Returns the compressed model and its steps' facts, plus (model, stage, facts) of the chain
-    before its first fake-quantizing step (QAT): what the non-int8 export modes convert.
-    """
-    model, facts, step_stages, before_quant = compress_chain(teacher, student, task, recipe, recipe.compress, log,
-                                                             checkpointed, teacher_logits)
-    previous = stages[-1]
-    stages += step_stages
-    if before_quant is None:  # no fake-quantizing step: every mode converts the final model
-        return model, facts, (model, stages[-1], facts)
-    float_model, float_stage, float_facts = before_quant
-    return model, facts, (float_model, float_stage or previous, float_facts)
+    ablation.write(build.out, result, log)
 
 
-def _search(state, teacher, supervisor, teacher_logits, student, task, recipe, clauses, budget, out, log) -> dict:
-    """Runs the search once; a resumed build restores its result (search.json is already written).
-
-    Trials fine-tune under `supervisor` (the teacher, or the last assistant) as the build does;
-    relative clauses compare with `teacher`."""
-    record = state.done("search")
-    if record is not None and (out / "search.json").is_file():
-        log("[search] restored from its checkpoint")
-        return record
+def _search(build: Build, trained: Trained, clauses, budget: int) -> dict:
+    """The compression search on validation; trials fine-tune under the supervisor (the teacher, or
+    the last assistant) as the build does; relative clauses compare with the teacher."""
     from edgerec.search.trial import TrialRunner
 
-    runner = TrialRunner(teacher, student, task, recipe, log, supervisor, teacher_logits)
-    result = search.run(runner, clauses, budget, recipe, out, log)
-    state.save("search", result)
-    return result
+    def runner() -> TrialRunner:
+        return TrialRunner(trained.teacher, trained.student, build.task, build.recipe, build.log, trained.supervisor,
+                           trained.teacher_logits)
+
+    return search.run_once(build.state, runner, clauses, budget, build.recipe, build.out, build.log)
 
 
 def _search_summary(result: dict) -> dict:

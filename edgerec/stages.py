@@ -176,6 +176,29 @@ def seeded_runner(seed: int) -> StageRunner:
     return run
 
 
+@dataclass
+class Compressed:
+    """A compression chain's result: the final model, each step's facts and the Stage records the
+    runner made, plus the model (and its facts and stage) as it was before the first
+    fake-quantizing step (QAT), which the non-int8 export modes convert.
+
+    A stage of None means "the uncompressed student's": no step had run yet at that point (or
+    the runner does not measure stages).
+    """
+
+    model: keras.Model
+    facts: list[dict]
+    stages: list[Stage]
+    float_model: keras.Model
+    float_facts: list[dict]
+    float_stage: Stage | None
+
+    @property
+    def stage(self) -> Stage | None:
+        """The final model's stage (None: no step ran, the student's own)."""
+        return self.stages[-1] if self.stages else None
+
+
 def compress(
     teacher: keras.Model,
     student: keras.Model,
@@ -185,15 +208,12 @@ def compress(
     log: Log,
     run_stage: StageRunner,
     teacher_logits: TeacherLogits | None = None,
-) -> tuple[keras.Model, list[dict], list[Stage], tuple | None]:
+) -> Compressed:
     """Applies `steps` in order to a copy of the distilled `student`; the one implementation the
-    build and the search's trials share.
+    build, the search's trials and the bench scripts share.
 
     Each step is applied, fine-tuned under the frozen teacher for its `finetune_epochs` (or, with
-    0, calibrated: see `calibrate`) and finalized, as one stage of `run_stage`. Returns the final
-    model, the facts of each step (for the manifest), the Stage records `run_stage` made, and
-    (model, stage or None, facts) as they were before the first fake-quantizing step (QAT),
-    which the non-int8 export modes convert; None if no step fake-quantizes.
+    0, calibrated: see `calibrate`) and finalized, as one stage of `run_stage`.
     """
     model = keras.models.clone_model(student)
     model.set_weights(student.get_weights())
@@ -206,7 +226,7 @@ def compress(
         params = step.resolve(step_config.params)
         ctx = steps_registry.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done), recipe.export.keep_float)
         if step.fake_quant and before_quant is None:
-            before_quant = (model, stages[-1] if stages else None, list(facts))
+            before_quant = (model, list(facts), stages[-1] if stages else None)
 
         def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
             log(f"[compress] {step.name} {params}")
@@ -228,7 +248,9 @@ def compress(
             stage.facts = step_facts
             stages.append(stage)
         facts.append({"step": step.name, **step_facts})
-    return model, facts, stages, before_quant
+    if before_quant is None:  # no fake-quantizing step: every mode converts the final model
+        before_quant = (model, facts, stages[-1] if stages else None)
+    return Compressed(model, facts, stages, *before_quant)
 
 
 def calibrate(trainable: keras.Model, task: RankingTask | CtrTask, batch_size: int, callbacks: list) -> None:

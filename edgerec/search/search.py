@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from edgerec import io
+from edgerec.checkpoints import BuildState
 from edgerec.recipe import Recipe, StepConfig
 from edgerec.search import pareto, sensitivity, target
 from device_bench.rows import OK
@@ -147,6 +148,20 @@ def run(runner, clauses: Sequence[target.Clause], budget: int, recipe: Recipe, o
     else:
         log(f"[search] WARNING: NO TRIAL MEETS {target.describe(clauses)} on validation; building the closest, "
             f"trial {chosen['id']}: {chosen['chain']}")
+    return result
+
+
+def run_once(state: BuildState, make_runner: Callable[[], object], clauses: Sequence[target.Clause], budget: int,
+             recipe: Recipe, out: Path, log: Log) -> dict:
+    """`run` once per build: a resumed build whose search finished restores its result (search.json
+    is already written) instead of running every trial again. `make_runner` gives the TrialRunner,
+    only when the search does run."""
+    record = state.done("search")
+    if record is not None and (out / "search.json").is_file():
+        log("[search] restored from its checkpoint")
+        return record
+    result = run(make_runner(), clauses, budget, recipe, out, log)
+    state.save("search", result)
     return result
 
 

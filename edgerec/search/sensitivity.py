@@ -97,30 +97,15 @@ def drops(reference: dict[str, float], metrics: dict[str, float]) -> dict[str, f
             for k in reference}
 
 
-def train_models(recipe: Recipe, data: Path | None, log: Log):
-    """The task (with validation), the teacher, the supervisor and its logits cache, and the distilled
-    student, trained by the build's own stages (ensembles and assistants included, same seeds), with
-    their checkpoints in a temporary folder."""
-    import tempfile
-
-    from edgerec import pipeline
-    from edgerec.checkpoints import BuildState
-    from edgerec.distill.teacher_logits import TeacherLogits
+def train_models(recipe: Recipe, data: Path | None, log: Log) -> tuple:
+    """The task (with validation) and what the build's own training sequence trains on it (ensembles
+    and assistants included, same seeds), without checkpoints: `(task, sequence.Trained)`."""
+    from edgerec.sequence import CheckpointedRunner, train_supervised
     from edgerec.stages import check_fit, load_task
 
     task = load_task(recipe, data, log, validation=True)
     check_fit(recipe, task)
-    with tempfile.TemporaryDirectory() as folder:
-        checkpointed = pipeline._Checkpointed(BuildState.start(Path(folder), {}), task, recipe.seed, log)
-        teacher, _ = pipeline._teacher(checkpointed, task, recipe, log)
-        supervisor = teacher
-        for index, config in enumerate(recipe.distill.assistants):
-            supervisor, _ = pipeline._distilled(checkpointed, supervisor, None, task, recipe, f"assistant_{index}",
-                                                config, f"assistant {index} distilled", log)
-        teacher_logits = TeacherLogits(supervisor, task)
-        student, _ = pipeline._distilled(checkpointed, supervisor, teacher_logits, task, recipe, "student",
-                                         recipe.student, "student distilled", log)
-    return task, teacher, supervisor, teacher_logits, student
+    return task, train_supervised(recipe, task, CheckpointedRunner(None, task, recipe.seed, log), log)
 
 
 def sweep(runner, step_names: Sequence[str], finetune_epochs: int, log: Log) -> dict:
@@ -155,8 +140,9 @@ def run(recipe: Recipe, out: Path, data: Path | None, step_names: Sequence[str],
 
     started = time.perf_counter()
     tf.config.experimental.enable_op_determinism()
-    task, teacher, supervisor, teacher_logits, student = train_models(recipe, data, log)
-    runner = TrialRunner(teacher, student, task, recipe, log, supervisor, teacher_logits)
+    task, trained = train_models(recipe, data, log)
+    runner = TrialRunner(trained.teacher, trained.student, task, recipe, log, trained.supervisor,
+                         trained.teacher_logits)
     swept = sweep(runner, step_names, finetune_epochs, log)
     result = {
         "format": 1,

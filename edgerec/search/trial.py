@@ -94,9 +94,9 @@ class TrialRunner:
                  "bytes": None, "p50_us": None, "metrics": None, "status": OK}
         self.log(f"[trial {trial['id']}] {trial['chain']}")
         try:
-            model, facts, _, _ = compress(self.supervisor, self.student, self.task, recipe, steps, lambda m: None,
-                                       seeded_runner(self.recipe.seed), self.teacher_logits)
-            trial["facts"] = facts
+            compressed = compress(self.supervisor, self.student, self.task, recipe, steps, lambda m: None,
+                                  seeded_runner(self.recipe.seed), self.teacher_logits)
+            model, trial["facts"] = compressed.model, compressed.facts
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "trial.tflite"
                 io.write_bytes(path, tflite.convert(model, "int8", self.calibration, kept))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgerec.search import pareto, target
+from edgerec.search import pareto, search, target
 
 RANKING = ("auc", "logloss", "hr@10", "ndcg@10")
 
@@ -156,8 +156,6 @@ def test_a_trial_can_keep_a_layer_in_float(runner):
 
 
 def test_precision_order_keeps_probes_that_approach_the_target_most_gain_per_byte_first():
-    from edgerec.search import search
-
     # setup: a baseline 0.02 AUC under its bound; three probes: +0.01 for 400 bytes, +0.005 for
     # 100 bytes (more per byte), and one that is worse
     clauses = target.parse("auc>=0.9", RANKING)
@@ -230,7 +228,6 @@ def test_ctr_validation_is_a_slice_of_training_rows(tmp_path):
 
 
 def test_a_finished_search_is_restored_on_resume_not_redone(tmp_path):
-    from edgerec import pipeline
     from edgerec.checkpoints import BuildState
 
     # setup: an interrupted build whose search finished (its record saved, search.json written)
@@ -239,7 +236,8 @@ def test_a_finished_search_is_restored_on_resume_not_redone(tmp_path):
     (tmp_path / "search.json").write_text("{}")
     state = BuildState.resume(tmp_path, {"recipe": "r"})
     logged = []
-    # execute: no teacher, student or task is given, so running the search would fail
-    restored = pipeline._search(state, None, None, None, None, None, None, (), 3, tmp_path, logged.append)
+    # execute: making a trial runner (hence running the search) fails the test
+    restored = search.run_once(state, lambda: pytest.fail("the search ran again"), (), 3, None, tmp_path,
+                               logged.append)
     # assert
     assert restored == record and logged == ["[search] restored from its checkpoint"]
