@@ -22,7 +22,7 @@ from converters import parity, representative, tflite
 from device_bench import rows as bench_rows
 from device_bench import run as bench_run
 from device_bench import table
-from device_bench import atomic
+from device_bench import atomic, bundle
 from edgerec import ablation, compress, io, report, train
 from edgerec._keras import keras, tf
 from edgerec.checkpoints import BuildState
@@ -124,18 +124,18 @@ def run(
     parity_rows = _parity_rows(task)
     entries = []
     for name, model, mode, stage, produced_by in (
-        ("teacher", teacher, "fp32", teacher_stage, {}),
-        ("student_scratch", scratch, "fp32", scratch_stage, {}),
-        ("student", student, "fp32", student_stage, {}),
-        ("student_int8", compressed, "int8", stages[-1],
+        (bundle.TEACHER, teacher, "fp32", teacher_stage, {}),
+        (bundle.STUDENT_SCRATCH, scratch, "fp32", scratch_stage, {}),
+        (bundle.STUDENT, student, "fp32", student_stage, {}),
+        (bundle.STUDENT_INT8, compressed, "int8", stages[-1],
          {"steps": compress_facts, **keep_float, **({"search": _search_summary(searched)} if searched else {})}),
         *((f"student_{mode}", float_compressed, mode, float_stage, {"steps": float_facts})
           for mode in recipe.export.modes if mode != "int8"),
     ):
         key = f"artifact/{name}"
         entry = state.done(key)
-        path = out / f"{name}.tflite"
-        if entry is None or not path.is_file() or bench_run.sha256(path) != entry["sha256"]:
+        path = out / bundle.artifact_file(name)
+        if entry is None or not path.is_file() or bundle.sha256(path) != entry["sha256"]:
             produced_by = {"stage": stage.name, **produced_by}
             entry = _export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log,
                             produced_by.get("keep_float", ()))
@@ -144,34 +144,16 @@ def run(
             log(f"  {entry['file']}: converted before the interruption (sha256 checked)")
         entries.append(entry)
 
-    task.save_eval(out / "eval.npz")
+    task.save_eval(out / bundle.EVAL_SET)
     vocab_files = _write_vocabularies(task.data.vocabularies, out)
-    manifest = {
-        "format": 1,
-        "artifacts": entries,
-        "eval": {
-            "file": "eval.npz",
-            "protocol": task.describe(),
-            "held_out": task.held_out,
-            "metrics": list(task.metric_names),
-        },
-        "schema": {
-            "source": task.data.source,
-            "features": [f.to_dict() for f in task.features],
-            "vocabularies": vocab_files,
-            "oov_index": OOV_INDEX,
-            "oov": "map any raw value missing from a vocabulary file to index 0",
-            "label": task.label,
-            "output": "logit; apply sigmoid for a probability",
-        },
-        "stages": [vars(s) for s in stages],
-        "recipe": recipe.to_dict(),
-        "seed": recipe.seed,
-        "versions": state.fingerprint["versions"],
-    }
-    if searched is not None:
-        manifest["search"] = _search_summary(searched)
-    io.write_json(out / "manifest.json", manifest)
+    manifest = bundle.manifest(
+        entries,
+        bundle.eval_entry(task.describe(), task.held_out, task.metric_names),
+        bundle.schema_entry(task.data.source, [f.to_dict() for f in task.features], vocab_files, OOV_INDEX, task.label),
+        stages=[vars(s) for s in stages], recipe=recipe.to_dict(), seed=recipe.seed,
+        versions=state.fingerprint["versions"], search=_search_summary(searched) if searched is not None else None,
+    )
+    bundle.write_manifest(out, manifest)
 
     log("[bench] every artifact on this machine (child process each)")
     cfg = recipe.bench
@@ -184,7 +166,7 @@ def run(
         min_seconds=cfg.min_seconds,
         progress=lambda row: log(f"  {row['artifact']} threads={row['threads']} batch={row['batch']}: {row['status']}"),
     )
-    bench_rows.write_json(out / "bench.json", table.environment(), result_rows)
+    bench_rows.write_json(out / bundle.BENCH, table.environment(), result_rows)
     written = report.write(out, seconds=time.perf_counter() - started)
     if written.note:
         log(f"  {written.note}")
@@ -202,7 +184,7 @@ def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resum
         "versions": _versions(),
     }
     fingerprint["search"] = searching  # resuming with another target (or none) would mix two chains
-    interrupted, complete = BuildState.exists(out), (out / "manifest.json").exists()
+    interrupted, complete = BuildState.exists(out), (out / bundle.MANIFEST).exists()
     if resume and force:
         raise BundleExistsError("--resume and --force contradict each other; give one")
     if resume and interrupted:
@@ -211,7 +193,7 @@ def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resum
     elif resume and complete:
         raise BundleExistsError(f"--resume: {out} holds a complete bundle, nothing to resume; use --force to rebuild it")
     elif (interrupted or complete) and not force:
-        what = "an interrupted build (use --resume to continue it" if interrupted else "a bundle (manifest.json"
+        what = "an interrupted build (use --resume to continue it" if interrupted else f"a bundle ({bundle.MANIFEST}"
         raise BundleExistsError(f"{out} already holds {what}); use --force to overwrite it")
     else:
         if resume:
@@ -325,7 +307,7 @@ def _search(state, teacher, supervisor, teacher_logits, student, task, recipe, c
     Trials fine-tune under `supervisor` (the teacher, or the last assistant) as the build does;
     relative clauses compare with `teacher`."""
     record = state.done("search")
-    if record is not None and (out / "search.json").is_file():
+    if record is not None and (out / bundle.SEARCH_JSON).is_file():
         log("[search] restored from its checkpoint")
         return record
     from edgerec.search.trial import TrialRunner
@@ -343,7 +325,8 @@ def _search_summary(result: dict) -> dict:
         "target": result["target"],
         "met": result["met"],
         "note": "the chosen chain meets every clause on validation" if result["met"]
-        else "NO TRIAL MET THE TARGET: the shipped student_int8.tflite is the closest trial and does not meet it",
+        else f"NO TRIAL MET THE TARGET: the shipped {bundle.artifact_file(bundle.STUDENT_INT8)} is the closest trial "
+        "and does not meet it",
         "chosen_trial": chosen["id"],
         "chain": chosen["chain"],
         "steps": chosen["steps"],
@@ -353,7 +336,7 @@ def _search_summary(result: dict) -> dict:
         "teacher_validation_metrics": result["teacher_metrics"],
         "trials": len(result["trials"]),
         "front": result["front"],
-        "file": "search.json",
+        "file": bundle.SEARCH_JSON,
     }
 
 
@@ -366,7 +349,7 @@ def _parity_rows(task: RankingTask | CtrTask) -> dict[str, np.ndarray]:
 
 def _export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log, keep_float=()) -> dict:
     t0 = time.perf_counter()
-    path = out / f"{name}.tflite"
+    path = out / bundle.artifact_file(name)
     io.write_bytes(path, tflite.convert(model, mode, calibration if mode in tflite.CALIBRATED_MODES else None, keep_float))
     check = parity.compare(
         train.predict_logits(model, parity_rows),
@@ -380,7 +363,7 @@ def _export(name, model, mode, out, calibration, parity_rows, task, produced_by,
 def _write_vocabularies(vocabularies: dict[str, list[str]], out: Path) -> dict[str, str]:
     files = {}
     for feature, values in vocabularies.items():
-        relative = f"vocab/{feature}.txt"
+        relative = bundle.vocab_file(feature)
         io.write_text(out / relative, "\n".join(values) + "\n")
         files[feature] = relative
     return files
