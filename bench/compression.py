@@ -64,6 +64,7 @@ def _step_epochs(recipe, name: str) -> int:
 def run(recipe, data: Path | None, out: Path, modes: tuple[str, ...], log=print) -> dict:
     """Trains, compresses, converts and benches every variant; returns the result written to `out`."""
     from converters import representative, tflite
+    from device_bench import bundle
     from device_bench import run as bench_run
     from edgerec import compress, io
     from edgerec._keras import tf
@@ -135,14 +136,14 @@ def run(recipe, data: Path | None, out: Path, modes: tuple[str, ...], log=print)
                     row["model"], row["mode"], calibration if row["mode"] in tflite.CALIBRATED_MODES else None,
                     keep_float if row["mode"] == "int8" else (),
                 )
-                io.write_bytes(folder / f"{row['name']}.tflite", data_bytes)
+                io.write_bytes(folder / bundle.artifact_file(row["name"]), data_bytes)
             except (tflite.ConversionError, ValueError) as exc:
                 row["error"] = str(exc)
         row.pop("model")
-    task.save_eval(folder / "eval.npz")
+    task.save_eval(folder / bundle.EVAL_SET)
 
     log("[bench] every artifact, a child process each (batch 1, 1 thread)")
-    converted = [folder / f"{row['name']}.tflite" for row in planned if row["error"] is None]
+    converted = [folder / bundle.artifact_file(row["name"]) for row in planned if row["error"] is None]
     cfg = recipe.bench
     measured = {
         Path(r["artifact"]).stem: r
