@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from device_bench import bundle
+
 CHAIN, PTQ, FP32 = "chain", "PTQ", "fp32"
 RATIO_METRICS = ("auc", "ndcg@10")
 
@@ -64,7 +66,6 @@ def _step_epochs(recipe, name: str) -> int:
 def run(recipe, data: Path | None, out: Path, modes: tuple[str, ...], log=print) -> dict:
     """Trains, compresses, converts and benches every variant; returns the result written to `out`."""
     from converters import representative, tflite
-    from device_bench import bundle
     from device_bench import run as bench_run
     from edgerec import compress, io
     from edgerec._keras import tf
@@ -177,7 +178,7 @@ def _row(row: dict, measured: dict | None) -> dict:
         "name": row["name"],
         "variant": row["variant"],
         "mode": row["mode"],
-        "file": f"artifacts/{row['name']}.tflite" if row["error"] is None else None,
+        "file": f"artifacts/{bundle.artifact_file(row['name'])}" if row["error"] is None else None,
         "bytes": measured["bytes"] if ok else None,
         "p50_us": measured["latency_us"]["p50"] if ok else None,
         "keras_metrics": row["keras_metrics"],

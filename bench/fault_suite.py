@@ -79,7 +79,7 @@ def _partial_files(out: Path, reference: Path) -> list[str]:
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(out).parts):
             continue  # temp files and checkpoints are dot-names by design
         try:
-            if path.suffix == ".tflite" and path.read_bytes() != (reference / path.name).read_bytes():
+            if bundle_files.is_artifact(path) and path.read_bytes() != (reference / path.name).read_bytes():
                 partial.append(f"{path.name}: differs from the reference")
             elif path.suffix == ".json":
                 json.loads(path.read_text())
