@@ -1,12 +1,15 @@
-"""CI gate for the device-only run: one complete, ok row per artifact in the bundle's manifest."""
+"""CI gate for the device-only run: one complete, ok row per artifact in the bundle's manifest.
+
+    python .ci/check_bench_rows.py BENCH_JSON BUNDLE
+"""
 
 import json
 import sys
 
-from device_bench import rows
+from device_bench import bundle, rows
 
 result = json.load(open(sys.argv[1]))
-manifest = json.load(open(sys.argv[2]))
+manifest = bundle.read_manifest(sys.argv[2])
 expected = [a["file"] for a in manifest["artifacts"]]
 problems = []
 if [r["artifact"] for r in result["rows"]] != expected:

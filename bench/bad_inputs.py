@@ -21,6 +21,11 @@ from typing import Callable
 
 import numpy as np
 
+from device_bench import bundle as bundle_files
+
+INT8 = bundle_files.artifact_file(bundle_files.STUDENT_INT8)
+STUDENT = bundle_files.artifact_file(bundle_files.STUDENT)
+
 
 @dataclass(frozen=True)
 class Exit2:
@@ -73,7 +78,7 @@ def _bench(folder_or_files: list[Path], tmp: Path, name: str) -> list[str]:
 
 def cases(tmp: Path, bundle: Path) -> list[Case]:
     """Every catalogued bad input, written under `tmp`; model-file cases mutate copies of `bundle`."""
-    model = (bundle / "student_int8.tflite").read_bytes()
+    model = (bundle / INT8).read_bytes()
     flipped = bytearray(model)
     flipped[4] ^= 0x01
     header = "user_id,item_id,timestamp"
@@ -126,7 +131,7 @@ def cases(tmp: Path, bundle: Path) -> list[Case]:
     not_a_folder = _file(tmp / "plain_file", "x")
     add("CLI", "--out under a file", ["build", "--recipe", "smoke", "--out", str(not_a_folder / "b")],
         Exit2(("exists and is not a folder",)))
-    existing = _file(tmp / "existing" / "manifest.json", "{}").parent
+    existing = _file(tmp / "existing" / bundle_files.MANIFEST, "{}").parent
     add("CLI", "--out holds a bundle", ["build", "--recipe", "smoke", "--out", str(existing)],
         Exit2(("already holds a bundle", "--force")))
     add("CLI", "--resume of a complete bundle", ["build", "--recipe", "smoke", "--out", str(existing), "--resume"],
@@ -141,26 +146,24 @@ def cases(tmp: Path, bundle: Path) -> list[Case]:
     # model files and bundles
     for name, data in (("zero bytes", b""), ("truncated", model[: len(model) // 2]), ("bit-flipped", bytes(flipped)),
                        ("not a flatbuffer", b"not a model\n" * 10)):
-        path = _file(tmp / name.replace(" ", "_") / "student_int8.tflite", data)
-        add("model file", name, _bench([path, bundle / "student.tflite"], tmp, name), ErrorRow("student_int8.tflite"))
+        path = _file(tmp / name.replace(" ", "_") / INT8, data)
+        add("model file", name, _bench([path, bundle / STUDENT], tmp, name), ErrorRow(INT8))
     tampered = _bundle_copy(tmp, bundle, "sha256 mismatch")
-    with open(tampered / "student_int8.tflite", "ab") as fh:
+    with open(tampered / INT8, "ab") as fh:
         fh.write(b"\0")
-    add("model file", "sha256 differs from the manifest", _bench([tampered], tmp, "sha256 mismatch"),
-        ErrorRow("student_int8.tflite"))
+    add("model file", "sha256 differs from the manifest", _bench([tampered], tmp, "sha256 mismatch"), ErrorRow(INT8))
     wrong_inputs = _bundle_copy(tmp, bundle, "wrong inputs")
-    with np.load(wrong_inputs / "eval.npz", allow_pickle=False) as npz:
+    with np.load(wrong_inputs / bundle_files.EVAL_SET, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files if not k.endswith("/item_id")}
-    np.savez(wrong_inputs / "eval.npz", **arrays)
-    add("model file", "eval set without a model input", _bench([wrong_inputs / "student_int8.tflite",
-                                                                bundle / "student.tflite"], tmp, "wrong inputs"),
-        ErrorRow("student_int8.tflite"))
+    np.savez(wrong_inputs / bundle_files.EVAL_SET, **arrays)
+    add("model file", "eval set without a model input",
+        _bench([wrong_inputs / INT8, bundle / STUDENT], tmp, "wrong inputs"), ErrorRow(INT8))
     escaping = _bundle_copy(tmp, bundle, "escaping manifest")
-    manifest = json.loads((escaping / "manifest.json").read_text())
+    manifest = bundle_files.read_manifest(escaping)
     manifest["artifacts"][0]["file"] = "../outside.tflite"
-    (escaping / "manifest.json").write_text(json.dumps(manifest))
+    (escaping / bundle_files.MANIFEST).write_text(json.dumps(manifest))
     add("bundle", "manifest path outside the bundle", _bench([escaping], tmp, "escaping"), Exit2(("outside",)))
-    add("model file", "inspect of a non-flatbuffer", ["inspect", str(tmp / "not_a_flatbuffer" / "student_int8.tflite")],
+    add("model file", "inspect of a non-flatbuffer", ["inspect", str(tmp / "not_a_flatbuffer" / INT8)],
         Exit2(("not a TFLite flatbuffer",)))
     return out
 

@@ -37,6 +37,8 @@ import sys
 import time
 from pathlib import Path
 
+from device_bench import bundle
+
 CHAIN, PTQ, FP32 = "chain", "PTQ", "fp32"
 RATIO_METRICS = ("auc", "ndcg@10")
 
@@ -121,14 +123,14 @@ def run(recipe, data: Path | None, out: Path, modes: tuple[str, ...], log=print)
                     row["model"], row["mode"], calibration if row["mode"] in tflite.CALIBRATED_MODES else None,
                     keep_float if row["mode"] == "int8" else (),
                 )
-                io.write_bytes(folder / f"{row['name']}.tflite", data_bytes)
+                io.write_bytes(folder / bundle.artifact_file(row["name"]), data_bytes)
             except (tflite.ConversionError, ValueError) as exc:
                 row["error"] = str(exc)
         row.pop("model")
-    task.save_eval(folder / "eval.npz")
+    task.save_eval(folder / bundle.EVAL_SET)
 
     log("[bench] every artifact, a child process each (batch 1, 1 thread)")
-    converted = [folder / f"{row['name']}.tflite" for row in planned if row["error"] is None]
+    converted = [folder / bundle.artifact_file(row["name"]) for row in planned if row["error"] is None]
     cfg = recipe.bench
     measured = {
         Path(r["artifact"]).stem: r
@@ -162,7 +164,7 @@ def _row(row: dict, measured: dict | None) -> dict:
         "name": row["name"],
         "variant": row["variant"],
         "mode": row["mode"],
-        "file": f"artifacts/{row['name']}.tflite" if row["error"] is None else None,
+        "file": f"artifacts/{bundle.artifact_file(row['name'])}" if row["error"] is None else None,
         "bytes": measured["bytes"] if ok else None,
         "p50_us": measured["latency_us"]["p50"] if ok else None,
         "keras_metrics": row["keras_metrics"],

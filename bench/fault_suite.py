@@ -36,6 +36,7 @@ import numpy as np
 
 import bad_inputs
 import fuzz_loader
+from device_bench import bundle as bundle_files
 
 CLI = [sys.executable, "-c", "from edgerec.cli import main; main()"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
@@ -78,7 +79,7 @@ def _partial_files(out: Path, reference: Path) -> list[str]:
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(out).parts):
             continue  # temp files and checkpoints are dot-names by design
         try:
-            if path.suffix == ".tflite" and path.read_bytes() != (reference / path.name).read_bytes():
+            if bundle_files.is_artifact(path) and path.read_bytes() != (reference / path.name).read_bytes():
                 partial.append(f"{path.name}: differs from the reference")
             elif path.suffix == ".json":
                 json.loads(path.read_text())
@@ -92,17 +93,17 @@ def _partial_files(out: Path, reference: Path) -> list[str]:
 
 def _values(bundle: Path) -> dict[str, object]:
     """Everything a rebuild must reproduce exactly, flattened to comparable values."""
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = bundle_files.read_manifest(bundle)
     values: dict[str, object] = {}
     for stage in manifest["stages"]:
         values.update({f"stage {stage['name']}: {k}": v for k, v in stage["metrics"].items()})
     for artifact in manifest["artifacts"]:
         values[f"{artifact['file']}: sha256"] = artifact["sha256"]
         values.update({f"{artifact['file']}: keras {k}": v for k, v in artifact["keras_metrics"].items()})
-    for row in json.loads((bundle / "bench.json").read_text())["rows"]:
+    for row in json.loads((bundle / bundle_files.BENCH).read_text())["rows"]:
         values.update({f"{row['artifact']}: device {k}": v for k, v in row["metrics"].items()})
-    with np.load(bundle / "eval.npz", allow_pickle=False) as npz:
-        values.update({f"eval.npz: {k}": npz[k].tobytes() for k in npz.files})
+    with np.load(bundle / bundle_files.EVAL_SET, allow_pickle=False) as npz:
+        values.update({f"{bundle_files.EVAL_SET}: {k}": npz[k].tobytes() for k in npz.files})
     return values
 
 
@@ -170,7 +171,8 @@ def main() -> int:
         window = args.kill_window or seconds or 40.0
 
         bad = run_bad_inputs(reference, scratch / "bad")
-        fuzzed = fuzz_loader.fuzz(reference / "student_int8.tflite", args.fuzz_cases, seed=args.seed)
+        int8 = reference / bundle_files.artifact_file(bundle_files.STUDENT_INT8)
+        fuzzed = fuzz_loader.fuzz(int8, args.fuzz_cases, seed=args.seed)
         killed = run_kill_resume(args.recipe, reference, scratch / "kill", args.kill_trials, window, rng)
         determinism = {"runs": max(args.determinism_runs, 1), "differences": 0, "notes": []}
         for run in range(1, args.determinism_runs):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device_bench import run
+from device_bench import bundle, run
 
 
 def mutate(data: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
@@ -94,7 +94,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=50, help="cases per bench() call")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    source = args.path / "student_int8.tflite" if args.path.is_dir() else args.path
+    source = args.path / bundle.artifact_file(bundle.STUDENT_INT8) if args.path.is_dir() else args.path
     result = fuzz(source, args.cases, args.seed, args.timeout, args.batch)
     for key, value in result.items():
         print(f"{key:26s} {value}")

@@ -54,9 +54,12 @@ from typing import Callable
 
 import numpy as np
 
+from device_bench import bundle as bundle_files
 from device_bench import evalset, run, runtime
 
-ARTIFACTS = ("teacher.tflite", "student.tflite", "student_int8.tflite")
+ARTIFACTS = tuple(
+    bundle_files.artifact_file(name) for name in (bundle_files.TEACHER, bundle_files.STUDENT, bundle_files.STUDENT_INT8)
+)
 REL_TOL = 0.05  # within 5 % of litert's median ...
 ABS_TOL_US = 2.0  # ... or 2 µs, whichever is larger
 FLOOR_SLACK = 0.05  # edgerec's p50 may sit this fraction below the bare-invoke floor (noise)
@@ -68,7 +71,7 @@ ROUNDS = 7
 
 def _first_rows(bundle: Path, batch: int) -> dict[str, np.ndarray]:
     """The first ``batch`` rows (wrapping) of eval.npz's pointwise part, one int32 array per input: valid ids."""
-    columns = evalset.load(bundle / run.EVAL_SET).pointwise
+    columns = evalset.load(bundle / bundle_files.EVAL_SET).pointwise
     return {name: np.resize(column, batch) for name, column in columns.items()}  # wraps a small set
 
 

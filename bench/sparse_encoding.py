@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 
 from converters import inspect, representative, tflite
-from device_bench import run
+from device_bench import bundle, run
 from edgerec import compress, train
 from edgerec._keras import keras
 from edgerec.compress.prune import weight_sparsity
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="sparse_encoding.")) if args.keep is None else args.keep
     folder.mkdir(parents=True, exist_ok=True)
-    task.save_eval(folder / "eval.npz")
+    task.save_eval(folder / bundle.EVAL_SET)
     files, facts = [], {}
     for label, kind, given in SETTINGS:
         model = _prune(base, kind, given, task, args.epochs)

@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from device_bench import bundle as bundle_files
+
 
 def _value(row: dict, key: str) -> float | None:
     return row.get("bytes") if key == "bytes" else (row.get("metrics") or {}).get(key)
@@ -27,8 +29,10 @@ def _ratio(a: dict, b: dict, key: str) -> float | None:
 
 
 def main(bundle: Path) -> int:
-    rows = {r["artifact"]: r for r in json.loads((bundle / "bench.json").read_text())["rows"] if r["threads"] == 1}
-    teacher, int8, scratch = rows["teacher.tflite"], rows["student_int8.tflite"], rows["student_scratch.tflite"]
+    bench = json.loads((bundle / bundle_files.BENCH).read_text())
+    rows = {r["artifact"]: r for r in bench["rows"] if r["threads"] == 1}
+    teacher, int8, scratch = (rows[bundle_files.artifact_file(name)] for name in
+                              (bundle_files.TEACHER, bundle_files.STUDENT_INT8, bundle_files.STUDENT_SCRATCH))
     goals = [
         ("size: teacher bytes / student_int8 bytes", _ratio(teacher, int8, "bytes"), ">=", 10.0),
         ("AUC: student_int8 / teacher", _ratio(int8, teacher, "auc"), ">=", 0.99),

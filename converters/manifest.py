@@ -1,15 +1,15 @@
 """Manifest entries: what each artifact is, how it was made, and how well it scored.
 
-`manifest.json` is read by `edgerec bench` (file list, sha256) and by apps (input names,
-dtypes, vocabularies), so it holds facts about the bytes on disk, taken from the file itself.
+The manifest is read by `edgerec bench` (file list, sha256) and by apps (input names,
+dtypes, vocabularies), so it holds facts about the bytes on disk, taken from the file itself:
+here the tensors as the interpreter sees them; the entry's schema is `device_bench.bundle`'s.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from device_bench import runtime
-from device_bench.run import sha256
+from device_bench import bundle, runtime
 
 
 def tensor_facts(path: Path) -> dict:
@@ -26,15 +26,5 @@ def tensor_facts(path: Path) -> dict:
 
 
 def artifact_entry(path: Path, mode: str, role: str, produced_by: dict, keras_metrics: dict, parity: dict) -> dict:
-    return {
-        "file": path.name,
-        "role": role,
-        "mode": mode,
-        "sha256": sha256(path),
-        "bytes": path.stat().st_size,
-        **tensor_facts(path),
-        "output_kind": "logit",
-        "produced_by": produced_by,
-        "keras_metrics": keras_metrics,
-        "parity": parity,
-    }
+    """The manifest entry of the converted artifact at `path`, its tensors read by the interpreter."""
+    return bundle.artifact_entry(path, role, mode, tensor_facts(path), produced_by, keras_metrics, parity)

@@ -14,7 +14,6 @@ of a reference artifact (``fidelity``; by default the bundle's fp32
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -30,12 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from device_bench import fidelity, rows
+from device_bench import bundle, fidelity, rows
 from device_bench.runtime import RUNTIMES
 
-MANIFEST = "manifest.json"
-EVAL_SET = "eval.npz"
-DEFAULT_REFERENCE = "student.tflite"
+DEFAULT_REFERENCE = bundle.artifact_file(bundle.STUDENT)
 # The folder holding this copy of device_bench, so that a worker started from a
 # source checkout (tests, a folder copied to a Pi) imports the same code.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -56,36 +53,31 @@ class Artifact:
 
 
 def _manifest_entries(folder: Path) -> list[dict[str, Any]] | None:
-    manifest = folder / MANIFEST
-    if not manifest.is_file():
+    """What the folder's manifest promises per artifact; None when the folder has no manifest."""
+    if not (folder / bundle.MANIFEST).is_file():
         return None
     try:
-        entries = json.loads(manifest.read_text())["artifacts"]
-        entries = [
-            {"file": str(entry["file"]), "sha256": entry.get("sha256"), "keras_metrics": entry.get("keras_metrics")}
-            for entry in entries
-        ]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BenchInputError(f"{manifest}: not a bundle manifest with artifacts[*].file ({exc!r})") from exc
-    for entry in entries:
-        # A manifest comes with a downloaded bundle: it may only name files inside that bundle.
-        name = entry["file"]
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise BenchInputError(f"{manifest}: artifact file {name!r} points outside the bundle folder; refused")
-    return entries
+        entries = bundle.read_manifest(folder)["artifacts"]
+    except bundle.BundleError as exc:
+        raise BenchInputError(str(exc)) from exc
+    return [
+        {"file": entry["file"], "sha256": entry.get("sha256"), "keras_metrics": entry.get("keras_metrics")}
+        for entry in entries
+    ]
 
 
 def _eval_path(folder: Path) -> Path | None:
-    candidate = folder / EVAL_SET
+    candidate = folder / bundle.EVAL_SET
     return candidate if candidate.is_file() else None
 
 
 def _discover_folder(folder: Path) -> list[Artifact]:
     entries = _manifest_entries(folder)
     if entries is None:
-        entries = [{"file": p.name, "sha256": None, "keras_metrics": None} for p in sorted(folder.glob("*.tflite"))]
+        files = sorted(folder.glob(f"*{bundle.ARTIFACT_SUFFIX}"))
+        entries = [{"file": p.name, "sha256": None, "keras_metrics": None} for p in files]
     if not entries:
-        raise BenchInputError(f"{folder}: no .tflite files in this folder (and no artifacts in a {MANIFEST})")
+        raise BenchInputError(f"{folder}: no .tflite files in this folder (and no artifacts in a {bundle.MANIFEST})")
     eval_path = _eval_path(folder)
     return [Artifact(folder / entry["file"], eval_path, entry["sha256"], entry["keras_metrics"]) for entry in entries]
 
@@ -104,7 +96,7 @@ def discover(paths: Sequence[str | Path]) -> list[Artifact]:
         path = Path(raw)
         if path.is_dir():
             artifacts.extend(_discover_folder(path))
-        elif path.is_file() and path.suffix == ".tflite":
+        elif path.is_file() and bundle.is_artifact(path):
             artifacts.append(_discover_file(path))
         elif path.exists():
             raise BenchInputError(f"{path}: expected a bundle folder or a .tflite file")
@@ -113,18 +105,12 @@ def discover(paths: Sequence[str | Path]) -> list[Artifact]:
     return artifacts
 
 
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file: what manifest.json promises for each artifact."""
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _precheck(artifact: Artifact) -> str | None:
     """Why the artifact must not be run, or None."""
     if not artifact.path.is_file():
         return f"file not found: {artifact.path}"
     if artifact.sha256:
-        actual = sha256(artifact.path)
+        actual = bundle.sha256(artifact.path)
         if actual != artifact.sha256:
             return f"sha256 mismatch: manifest says {artifact.sha256}, file is {actual}"
     return None
@@ -187,7 +173,7 @@ def _check_reference(reference: str | Path | None) -> Path | None:
     if reference is None:
         return None
     path = Path(reference)
-    if not (path.is_file() and path.suffix == ".tflite"):
+    if not (path.is_file() and bundle.is_artifact(path)):
         raise BenchInputError(f"reference: {path}: expected an existing .tflite file")
     return path
 

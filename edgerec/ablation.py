@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from device_bench import bundle
 from edgerec import io
 from edgerec.recipe import DISTILL_METHODS, GROUP_METHODS, DistillMethod, Recipe
 from edgerec.report import METRICS, NOT_APPLICABLE
@@ -124,8 +125,8 @@ def run(
     An earlier ablation in `out` is kept unless `force`: it may have taken half an hour.
     """
     out = Path(out)
-    if (out / "ablation.json").exists() and not force:
-        raise AblationError(f"{out} already holds an ablation (ablation.json); use --force to overwrite it")
+    if (out / bundle.ABLATION_JSON).exists() and not force:
+        raise AblationError(f"{out} already holds an ablation ({bundle.ABLATION_JSON}); use --force to overwrite it")
     from edgerec._keras import tf  # TensorFlow only now: see the module docstring
     from edgerec.distill.teacher_logits import TeacherLogits
     from edgerec.sequence import CheckpointedRunner, train_teacher
@@ -212,8 +213,8 @@ def compare(recipe: Recipe, task, teacher, teacher_metrics: dict, teacher_logits
 
 def write(out: Path, result: dict, log: Log) -> None:
     """ablation.json (every run) and ablation.md (the table), atomically."""
-    io.write_json(out / "ablation.json", result)
-    io.write_text(out / "ablation.md", markdown(result))
+    io.write_json(out / bundle.ABLATION_JSON, result)
+    io.write_text(out / bundle.ABLATION_MD, markdown(result))
     log(f"[ablation] {result['verdict']['text']}")
     log(f"[done] ablation in {out} ({result['seconds']:.0f}s)")
 

@@ -23,7 +23,7 @@ from converters import parity, representative, tflite
 from device_bench import rows as bench_rows
 from device_bench import run as bench_run
 from device_bench import table
-from device_bench import atomic
+from device_bench import atomic, bundle
 from edgerec import ablation, compress, io, report, train
 from edgerec._keras import tf
 from edgerec.checkpoints import BuildState
@@ -155,10 +155,10 @@ def _export_artifacts(build: Build, trained: Trained, compressed: Compressed, re
     keep_float = {"keep_float": list(kept)} if kept else {}
     float_stage = compressed.float_stage or trained.student_stage
     artifacts = (
-        ("teacher", trained.teacher, "fp32", trained.teacher_stage, {}),
-        ("student_scratch", trained.scratch, "fp32", trained.scratch_stage, {}),
-        ("student", trained.student, "fp32", trained.student_stage, {}),
-        ("student_int8", compressed.model, "int8", compressed.stage or trained.student_stage,
+        (bundle.TEACHER, trained.teacher, "fp32", trained.teacher_stage, {}),
+        (bundle.STUDENT_SCRATCH, trained.scratch, "fp32", trained.scratch_stage, {}),
+        (bundle.STUDENT, trained.student, "fp32", trained.student_stage, {}),
+        (bundle.STUDENT_INT8, compressed.model, "int8", compressed.stage or trained.student_stage,
          {"steps": compressed.facts, **keep_float, **({"search": _search_summary(searched)} if searched else {})}),
         *((f"student_{mode}", compressed.float_model, mode, float_stage, {"steps": compressed.float_facts})
           for mode in recipe.export.modes if mode != "int8"),
@@ -169,8 +169,8 @@ def _export_artifacts(build: Build, trained: Trained, compressed: Compressed, re
     for name, model, mode, stage, produced_by in artifacts:
         key = f"artifact/{name}"
         entry = build.state.done(key)
-        path = build.out / f"{name}.tflite"
-        if entry is None or not path.is_file() or bench_run.sha256(path) != entry["sha256"]:
+        path = build.out / bundle.artifact_file(name)
+        if entry is None or not path.is_file() or bundle.sha256(path) != entry["sha256"]:
             produced_by = {"stage": stage.name, **produced_by}
             entry = _export(name, model, mode, build.out, calibration, parity_rows, build.task, produced_by, stage, log,
                             produced_by.get("keep_float", ()))
@@ -181,37 +181,20 @@ def _export_artifacts(build: Build, trained: Trained, compressed: Compressed, re
     return entries
 
 
+
 def _write_bundle(build: Build, entries: list[dict], searched: dict | None) -> dict:
     """eval.npz, the vocabularies and manifest.json; returns the manifest."""
     task, recipe, out = build.task, build.recipe, build.out
-    task.save_eval(out / "eval.npz")
+    task.save_eval(out / bundle.EVAL_SET)
     vocab_files = _write_vocabularies(task.data.vocabularies, out)
-    manifest = {
-        "format": 1,
-        "artifacts": entries,
-        "eval": {
-            "file": "eval.npz",
-            "protocol": task.describe(),
-            "held_out": task.held_out,
-            "metrics": list(task.metric_names),
-        },
-        "schema": {
-            "source": task.data.source,
-            "features": [f.to_dict() for f in task.features],
-            "vocabularies": vocab_files,
-            "oov_index": OOV_INDEX,
-            "oov": "map any raw value missing from a vocabulary file to index 0",
-            "label": task.label,
-            "output": "logit; apply sigmoid for a probability",
-        },
-        "stages": [vars(s) for s in build.stages],
-        "recipe": recipe.to_dict(),
-        "seed": recipe.seed,
-        "versions": build.state.fingerprint["versions"],
-    }
-    if searched is not None:
-        manifest["search"] = _search_summary(searched)
-    io.write_json(out / "manifest.json", manifest)
+    manifest = bundle.manifest(
+        entries,
+        bundle.eval_entry(task.describe(), task.held_out, task.metric_names),
+        bundle.schema_entry(task.data.source, [f.to_dict() for f in task.features], vocab_files, OOV_INDEX, task.label),
+        stages=[vars(s) for s in build.stages], recipe=recipe.to_dict(), seed=recipe.seed,
+        versions=build.state.fingerprint["versions"], search=_search_summary(searched) if searched is not None else None,
+    )
+    bundle.write_manifest(out, manifest)
     return manifest
 
 
@@ -228,7 +211,7 @@ def _bench(build: Build) -> None:
         min_seconds=cfg.min_seconds,
         progress=lambda row: log(f"  {row['artifact']} threads={row['threads']} batch={row['batch']}: {row['status']}"),
     )
-    bench_rows.write_json(build.out / "bench.json", table.environment(), result_rows)
+    bench_rows.write_json(build.out / bundle.BENCH, table.environment(), result_rows)
 
 
 def _finish(build: Build) -> None:
@@ -249,7 +232,7 @@ def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resum
         "versions": _versions(),
     }
     fingerprint["search"] = searching  # resuming with another target (or none) would mix two chains
-    interrupted, complete = BuildState.exists(out), (out / "manifest.json").exists()
+    interrupted, complete = BuildState.exists(out), (out / bundle.MANIFEST).exists()
     if resume and force:
         raise BundleExistsError("--resume and --force contradict each other; give one")
     if resume and interrupted:
@@ -258,7 +241,7 @@ def _open_state(out: Path, recipe: Recipe, data: Path | None, force: bool, resum
     elif resume and complete:
         raise BundleExistsError(f"--resume: {out} holds a complete bundle, nothing to resume; use --force to rebuild it")
     elif (interrupted or complete) and not force:
-        what = "an interrupted build (use --resume to continue it" if interrupted else "a bundle (manifest.json"
+        what = "an interrupted build (use --resume to continue it" if interrupted else f"a bundle ({bundle.MANIFEST}"
         raise BundleExistsError(f"{out} already holds {what}); use --force to overwrite it")
     else:
         if resume:
@@ -307,7 +290,8 @@ def _search_summary(result: dict) -> dict:
         "target": result["target"],
         "met": result["met"],
         "note": "the chosen chain meets every clause on validation" if result["met"]
-        else "NO TRIAL MET THE TARGET: the shipped student_int8.tflite is the closest trial and does not meet it",
+        else f"NO TRIAL MET THE TARGET: the shipped {bundle.artifact_file(bundle.STUDENT_INT8)} is the closest trial "
+        "and does not meet it",
         "chosen_trial": chosen["id"],
         "chain": chosen["chain"],
         "steps": chosen["steps"],
@@ -317,7 +301,7 @@ def _search_summary(result: dict) -> dict:
         "teacher_validation_metrics": result["teacher_metrics"],
         "trials": len(result["trials"]),
         "front": result["front"],
-        "file": "search.json",
+        "file": bundle.SEARCH_JSON,
     }
 
 
@@ -330,7 +314,7 @@ def _parity_rows(task: RankingTask | CtrTask) -> dict[str, np.ndarray]:
 
 def _export(name, model, mode, out, calibration, parity_rows, task, produced_by, stage, log, keep_float=()) -> dict:
     t0 = time.perf_counter()
-    path = out / f"{name}.tflite"
+    path = out / bundle.artifact_file(name)
     io.write_bytes(path, tflite.convert(model, mode, calibration if mode in tflite.CALIBRATED_MODES else None, keep_float))
     check = parity.compare(
         train.predict_logits(model, parity_rows),
@@ -344,7 +328,7 @@ def _export(name, model, mode, out, calibration, parity_rows, task, produced_by,
 def _write_vocabularies(vocabularies: dict[str, list[str]], out: Path) -> dict[str, str]:
     files = {}
     for feature, values in vocabularies.items():
-        relative = f"vocab/{feature}.txt"
+        relative = bundle.vocab_file(feature)
         io.write_text(out / relative, "\n".join(values) + "\n")
         files[feature] = relative
     return files

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from device_bench import bundle as bundle_files
 from device_bench import table
 from edgerec import io
 
@@ -52,7 +53,10 @@ def applicable_metrics(manifest: dict) -> tuple[str, ...]:
     return tuple(manifest.get("eval", {}).get("metrics", METRICS))
 
 
-def artifact_table(rows: list[dict], reference: str = "teacher.tflite", applicable: tuple[str, ...] = METRICS) -> str:
+def artifact_table(
+    rows: list[dict], reference: str = bundle_files.artifact_file(bundle_files.TEACHER),
+    applicable: tuple[str, ...] = METRICS,
+) -> str:
     """One line per ok row: size and speed vs the reference artifact, accuracy and its ratio."""
     ref = next((r for r in rows if r["artifact"] == reference and r["status"] == "ok"), None)
     lines = [
@@ -156,7 +160,7 @@ compression steps: {steps}.{built}
 ## Artifacts on this machine
 
 Measured by `edgerec bench` on {env.get('cpu') or env.get('machine')} ({env.get('cores')} cores), one child
-process per artifact; accuracy is computed by the TFLite interpreter on the bundle's held-out `eval.npz`
+process per artifact; accuracy is computed by the TFLite interpreter on the bundle's held-out `{bundle_files.EVAL_SET}`
 ({manifest['eval']['protocol']}).
 
 {artifact_table(rows, applicable=applicable)}
@@ -198,10 +202,12 @@ def search_note(summary: dict) -> str:
     if summary["met"]:
         head = f"The search's chosen chain meets `{summary['target']}` on the validation split"
     else:
+        shipped = bundle_files.artifact_file(bundle_files.STUDENT_INT8)
         head = (f"**The search found no chain meeting `{summary['target']}` on the validation split: "
-                "`student_int8.tflite` is the closest trial and does NOT meet it**")
+                f"`{shipped}` is the closest trial and does NOT meet it**")
     return (f"{head} (trial {summary['chosen_trial']} of {summary['trials']}; validation {metrics}; "
-            f"{summary['validation']}). Every trial and the Pareto front are in `search.md` / `search.json`.")
+            f"{summary['validation']}). Every trial and the Pareto front are in "
+            f"`{bundle_files.SEARCH_MD}` / `{bundle_files.SEARCH_JSON}`.")
 
 
 def plot_id(x: str, y: str) -> str:
@@ -279,7 +285,7 @@ def _draw(data: dict, plot: dict, path: Path) -> None:
     ax.scatter([a[x] for a in rest], [a[y] for a in rest], facecolors="none", edgecolors="tab:gray", zorder=3,
                label="dominated")
     for a in points:
-        ax.annotate(a["artifact"].removesuffix(".tflite"), (a[x], a[y]), textcoords="offset points",
+        ax.annotate(bundle_files.artifact_name(a["artifact"]), (a[x], a[y]), textcoords="offset points",
                     xytext=(4, 4), fontsize=8)
     if plot["x_log"]:
         ax.set_xscale("log")
@@ -302,7 +308,8 @@ def _plots_markdown(data: dict, note: str | None) -> str:
     lines = [
         "## Accuracy against size and latency",
         "",
-        f"Each point is one artifact{where}; the numbers are in `plots.json`. The Pareto front joins the artifacts",
+        f"Each point is one artifact{where}; the numbers are in `{bundle_files.PLOTS}`. "
+        "The Pareto front joins the artifacts",
         "that no other artifact beats on both axes at once (smaller or faster, and more accurate).",
         "",
     ]
@@ -347,8 +354,11 @@ def write(bundle: str | Path, bench: str | Path | None = None, seconds: float | 
     bundle = Path(bundle)
     if not bundle.is_dir():
         raise ReportInputError(f"{bundle}: no such bundle folder")
-    manifest = _read_json(bundle / "manifest.json", "the bundle manifest")
-    bench_path = bundle / "bench.json" if bench is None else Path(bench)
+    try:
+        manifest = bundle_files.read_manifest(bundle)
+    except bundle_files.BundleError as exc:
+        raise ReportInputError(str(exc)) from None
+    bench_path = bundle / bundle_files.BENCH if bench is None else Path(bench)
     result = _read_json(bench_path, "bench rows; run `edgerec bench BUNDLE --json FILE`")
     if not isinstance(result.get("rows"), list):
         raise ReportInputError(f"{bench_path}: has no \"rows\" list")
@@ -365,11 +375,11 @@ def write(bundle: str | Path, bench: str | Path | None = None, seconds: float | 
             plot["file"] = f"{plot['name']}.png"
             _draw(data, plot, bundle / plot["file"])
             written.files.append(bundle / plot["file"])
-    io.write_json(bundle / "plots.json", data)
+    io.write_json(bundle / bundle_files.PLOTS, data)
     text = markdown(manifest, rows, seconds, result.get("environment")) + "\n" + _plots_markdown(data, written.note)
-    ablation = bundle / "ablation.md"  # written by a build whose recipe sets distill.compare
+    ablation = bundle / bundle_files.ABLATION_MD  # written by a build whose recipe sets distill.compare
     if ablation.is_file():
         text += "\n" + ablation.read_text().replace("# Distillation ablation", "## Distillation ablation (`distill.compare`)", 1)
-    io.write_text(bundle / "report.md", text)
-    written.files += [bundle / "plots.json", bundle / "report.md"]
+    io.write_text(bundle / bundle_files.REPORT, text)
+    written.files += [bundle / bundle_files.PLOTS, bundle / bundle_files.REPORT]
     return written

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
+from device_bench import bundle
 from device_bench.rows import METRIC_KEYS
 from edgerec.cli.errors import UserError
 
-DEFAULT_BASELINE = "teacher.tflite"
+DEFAULT_BASELINE = bundle.artifact_file(bundle.TEACHER)
 
 
 def _ints(value: str, minimum: int) -> tuple[int, ...]:
@@ -64,10 +65,10 @@ def _compare(paths: tuple[str, ...], metrics: tuple[str, ...], max_drop: float, 
 @click.option("--cpus", default=None, callback=_cpu_list, help="Pin each run to these CPU ids, e.g. 0,1 (Linux).")
 @click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=0.001),
               help="Seconds before one artifact's run is killed and reported as an error row.")
-@click.option("--no-accuracy", is_flag=True, help="Skip accuracy on the bundle's eval.npz.")
+@click.option("--no-accuracy", is_flag=True, help=f"Skip accuracy on the bundle's {bundle.EVAL_SET}.")
 @click.option("--reference", type=click.Path(path_type=Path), default=None,
               help="Artifact whose per-user ranking the others are compared with "
-                   "[default: student.tflite beside each artifact].")
+                   f"[default: {bundle.artifact_file(bundle.STUDENT)} beside each artifact].")
 @click.option("--baseline", default=None,
               help=f"Artifact file name the table gives ratios to [default: {DEFAULT_BASELINE} if benched].")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write rows as JSON.")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from device_bench import bundle
 from edgerec.cli.errors import UserError, check_writable
 
 
@@ -27,7 +28,7 @@ from edgerec.cli.errors import UserError, check_writable
 @click.option("--target", default=None,
               help="Search for the smallest int8 student meeting every clause on a validation split, e.g. "
               "'auc>=0.999*teacher,ndcg@10>=0.99*teacher' (>= or <=; a number or FACTOR*teacher). "
-              "Replaces the recipe's compression chain by the one found; see search.md in the bundle.")
+              f"Replaces the recipe's compression chain by the one found; see {bundle.SEARCH_MD} in the bundle.")
 @click.option("--search-trials", default=None,
               help="With --target: fine-tuned chains the search may try (sensitivity probes are extra). [default: 12]")
 def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resume: bool, dump_recipe: bool,
@@ -77,8 +78,8 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     except (DataError, StepError, DistillError, ResumeError, RecipeError, pipeline.BundleExistsError, target_mod.TargetError) as exc:
         raise UserError(str(exc)) from None
     if "search" in manifest:
-        click.echo(f"search: {manifest['search']['note']}: {manifest['search']['chain']}; see {out / 'search.md'}")
-    click.echo(f"bundle written to {out}; see {out / 'report.md'}")
+        click.echo(f"search: {manifest['search']['note']}: {manifest['search']['chain']}; see {out / bundle.SEARCH_MD}")
+    click.echo(f"bundle written to {out}; see {out / bundle.REPORT}")
 
 
 def _positive(text: str, flag: str) -> int:

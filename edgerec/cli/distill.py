@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from device_bench import bundle
 from edgerec.cli.errors import UserError, check_writable
 
 
@@ -23,7 +24,7 @@ from edgerec.cli.errors import UserError, check_writable
               "(logits, ranking, listwise, hint, embedding; no ranking or listwise on CTR rows).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated student seeds, one run per arm each.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/ablation"), show_default=True,
-              help="Folder for ablation.json (every run) and ablation.md (the table).")
+              help=f"Folder for {bundle.ABLATION_JSON} (every run) and {bundle.ABLATION_MD} (the table).")
 @click.option("--force", is_flag=True, help="Overwrite an ablation already in --out.")
 def distill(compare: bool, recipe_name: str, data_path: Path | None, methods: str | None, seeds: str, out: Path,
             force: bool) -> None:
@@ -55,4 +56,4 @@ def distill(compare: bool, recipe_name: str, data_path: Path | None, methods: st
                      log=lambda m: click.echo(m, err=True))
     except (DataError, DistillError, ablation.AblationError) as exc:
         raise UserError(str(exc)) from None
-    click.echo(f"ablation written to {out}; see {out / 'ablation.md'}")
+    click.echo(f"ablation written to {out}; see {out / bundle.ABLATION_MD}")

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import click
 
+from device_bench import bundle as bundle_files
 from edgerec.cli.errors import UserError
 
 
 @click.command()
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--bench", "bench_path", type=click.Path(path_type=Path), default=None,
-              help="Bench rows to report (as written by `edgerec bench --json`). Default: BUNDLE/bench.json.")
+              help="Bench rows to report (as written by `edgerec bench --json`). "
+                   f"Default: BUNDLE/{bundle_files.BENCH}.")
 def report(bundle: Path, bench_path: Path | None) -> None:
     """Write BUNDLE/report.md with accuracy-vs-size and accuracy-vs-latency plots."""
     from edgerec import report as report_mod

@@ -34,6 +34,7 @@ from edgerec import io
 from edgerec.checkpoints import BuildState
 from edgerec.recipe import Recipe, StepConfig
 from edgerec.search import pareto, sensitivity, target
+from device_bench import bundle
 from device_bench.rows import OK
 
 Log = Callable[[str], None]
@@ -157,7 +158,7 @@ def run_once(state: BuildState, make_runner: Callable[[], object], clauses: Sequ
     is already written) instead of running every trial again. `make_runner` gives the TrialRunner,
     only when the search does run."""
     record = state.done("search")
-    if record is not None and (out / "search.json").is_file():
+    if record is not None and (out / bundle.SEARCH_JSON).is_file():
         log("[search] restored from its checkpoint")
         return record
     result = run(make_runner(), clauses, budget, recipe, out, log)
@@ -209,14 +210,14 @@ def chosen_keep_float(result: dict) -> tuple[str, ...]:
 
 def write(out: Path, result: dict) -> None:
     out = Path(out)
-    io.write_json(out / "search.json", result)
+    io.write_json(out / bundle.SEARCH_JSON, result)
     note = None
     try:
-        _plot(result, out / "search.png")
-        result_png = "![trials: bytes against the first target metric](search.png)\n"
+        _plot(result, out / bundle.SEARCH_PNG)
+        result_png = f"![trials: bytes against the first target metric]({bundle.SEARCH_PNG})\n"
     except ImportError:
         note, result_png = "plot skipped: matplotlib is not installed (pip install 'edgerec[report]')", ""
-    io.write_text(out / "search.md", markdown(result, result_png, note))
+    io.write_text(out / bundle.SEARCH_MD, markdown(result, result_png, note))
 
 
 def markdown(result: dict, picture: str = "", note: str | None = None) -> str:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from device_bench.bundle import EVAL_SET, MANIFEST
+
 VOCAB = 20
 N_POINTWISE = 200
 N_USERS = 10
@@ -69,7 +71,7 @@ def bundle(tmp_path_factory) -> Bundle:
             {"file": "truncated.tflite"},
         ]
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / MANIFEST).write_text(json.dumps(manifest))
 
     # setup: eval set; labels follow the model's logit plus noise, so AUC is far from 0.5
     rng = np.random.default_rng(0)
@@ -84,7 +86,7 @@ def bundle(tmp_path_factory) -> Bundle:
     (other_folder / "other.tflite").write_bytes(_to_tflite(other_model))
     ranking_items = rng.integers(0, VOCAB, N_USERS * N_CANDIDATES).astype(np.int32)
     np.savez(
-        folder / "eval.npz",
+        folder / EVAL_SET,
         **{
             "pointwise/user_id": users,
             "pointwise/item_id": items,
@@ -98,7 +100,7 @@ def bundle(tmp_path_factory) -> Bundle:
         folder=folder,
         model=folder / "model.tflite",
         truncated=folder / "truncated.tflite",
-        eval_path=folder / "eval.npz",
+        eval_path=folder / EVAL_SET,
         keras_pointwise_logits=pointwise_logits,
         keras_ranking_logits=_predict(model, ranking_users, ranking_items),
         other=other_folder / "other.tflite",
@@ -131,9 +133,9 @@ def copy_model(bundle, tmp_path):
     def _copy(eval_arrays: dict | None = None, manifest: dict | None = None) -> Path:
         (tmp_path / "model.tflite").write_bytes(bundle.model.read_bytes())
         if eval_arrays is not None:
-            np.savez(tmp_path / "eval.npz", **eval_arrays)
+            np.savez(tmp_path / EVAL_SET, **eval_arrays)
         if manifest is not None:
-            (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+            (tmp_path / MANIFEST).write_text(json.dumps(manifest))
         return tmp_path
 
     return _copy

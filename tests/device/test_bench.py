@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from device_bench import fidelity, rows, run, worker
+from device_bench.bundle import EVAL_SET, MANIFEST
 
 FAST = {"runs": 30, "warmup": 2, "min_seconds": 0.0}
 
@@ -175,9 +176,9 @@ def test_keras_delta_is_device_minus_manifest_metric(bundle):
     folder = bundle.folder.parent / "with_keras_metrics"
     folder.mkdir(exist_ok=True)
     (folder / "model.tflite").write_bytes(bundle.model.read_bytes())
-    np.savez(folder / "eval.npz", **arrays)
+    np.savez(folder / EVAL_SET, **arrays)
     keras_metrics = {"auc": measured["metrics"]["auc"] - 0.1, "hr@10": measured["metrics"]["hr@10"], "other": 1.0}
-    (folder / "manifest.json").write_text(json.dumps({"artifacts": [{"file": "model.tflite", "keras_metrics": keras_metrics}]}))
+    (folder / MANIFEST).write_text(json.dumps({"artifacts": [{"file": "model.tflite", "keras_metrics": keras_metrics}]}))
 
     [row] = run.bench([folder], **FAST)
 
@@ -230,7 +231,7 @@ def test_manifest_entries_cannot_escape_the_bundle(tmp_path):
     # setup: a bundle whose manifest names a file outside it
     (tmp_path / "m.tflite").write_bytes(b"x")
     for name in ["../outside.tflite", "/etc/passwd", "sub/../../x.tflite"]:
-        (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": [{"file": name}]}))
+        (tmp_path / MANIFEST).write_text(json.dumps({"artifacts": [{"file": name}]}))
         # execute / assert
         with pytest.raises(run.BenchInputError, match="points outside the bundle folder; refused"):
             run.discover([tmp_path])

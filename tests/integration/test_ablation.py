@@ -5,6 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from device_bench.bundle import ABLATION_JSON, ABLATION_MD
 from edgerec.cli import main
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,7 @@ def test_compare_writes_every_run_and_a_row_per_arm(tmp_path):
 
     # assert
     assert result.exit_code == 0, result.output
-    data = json.loads((out / "ablation.json").read_text())
+    data = json.loads((out / ABLATION_JSON).read_text())
     assert [a["arm"] for a in data["arms"]] == ["scratch", "logits", "hint"]
     assert data["arms"][2]["config"] == {"name": "hint", "weight": 1.0, "student_layer": "hidden_0",
                                          "teacher_layer": "hidden_1"}
@@ -40,7 +41,7 @@ def test_compare_writes_every_run_and_a_row_per_arm(tmp_path):
         assert summary["metrics"]["ndcg@10"]["std"] is not None
     assert isinstance(data["verdict"]["met"], bool) and data["verdict"]["text"]
 
-    table = (out / "ablation.md").read_text()
+    table = (out / ABLATION_MD).read_text()
     for row in ("| teacher |", "| scratch (labels only) |", "| logits |", "| hint (hidden_0 → hidden_1) |"):
         assert row in table
     assert data["verdict"]["text"] in table

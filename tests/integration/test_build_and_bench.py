@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from device_bench import rows
+from device_bench.bundle import BENCH, MANIFEST, PLOTS, REPORT, read_manifest, validate
 from edgerec.cli import main
 from tests.utils import NO_TENSORFLOW, blocked_import_env
 
@@ -26,7 +27,8 @@ def test_bundle_holds_the_contract_files(smoke_bundle):
 
 
 def test_manifest_matches_the_files(smoke_bundle):
-    manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    manifest = read_manifest(smoke_bundle)
+    validate(manifest)
     assert [a["file"] for a in manifest["artifacts"]] == ARTIFACTS
     for artifact in manifest["artifacts"]:
         data = (smoke_bundle / artifact["file"]).read_bytes()
@@ -42,9 +44,9 @@ def test_manifest_matches_the_files(smoke_bundle):
 
 
 def test_bench_json_has_every_contract_field(smoke_bundle):
-    result = json.loads((smoke_bundle / "bench.json").read_text())
+    result = json.loads((smoke_bundle / BENCH).read_text())
     assert [r["artifact"] for r in result["rows"]] == ARTIFACTS
-    manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    manifest = read_manifest(smoke_bundle)
     for row, artifact in zip(result["rows"], manifest["artifacts"]):
         assert tuple(row) == rows.ROW_KEYS and row["status"] == "ok"
         assert row["bytes"] == artifact["bytes"]
@@ -56,7 +58,7 @@ def test_bench_json_has_every_contract_field(smoke_bundle):
 
 
 def test_report_shows_artifacts_and_baselines(smoke_bundle):
-    report = (smoke_bundle / "report.md").read_text()
+    report = (smoke_bundle / REPORT).read_text()
     for needle in ["student_int8.tflite", "popularity (baseline)", "student trained alone (baseline)", "+ qat"]:
         assert needle in report
 
@@ -89,7 +91,7 @@ def test_truncated_artifact_is_an_error_row_and_the_rest_complete(smoke_bundle, 
     # the interpreter itself meets the broken file (not the sha256 check)
     bundle = tmp_path / "bundle"
     shutil.copytree(smoke_bundle, bundle)
-    (bundle / "manifest.json").unlink()
+    (bundle / MANIFEST).unlink()
     data = (bundle / "student_int8.tflite").read_bytes()
     (bundle / "student_int8.tflite").write_bytes(data[: len(data) // 2])
     out = tmp_path / "rows.json"
@@ -122,7 +124,7 @@ def test_existing_bundle_is_not_overwritten_without_force(smoke_bundle, tmp_path
 
 def test_build_plots_and_report_reruns_without_tensorflow(smoke_bundle, tmp_path):
     # setup: the build drew the plots (matplotlib is in CI's extras); re-run the report where TensorFlow is blocked
-    plots = json.loads((smoke_bundle / "plots.json").read_text())
+    plots = json.loads((smoke_bundle / PLOTS).read_text())
     assert [a["artifact"] for a in plots["artifacts"]] == ARTIFACTS
     assert all((smoke_bundle / p["file"]).read_bytes().startswith(b"\x89PNG") for p in plots["plots"])
     bundle = tmp_path / "bundle"
@@ -134,8 +136,8 @@ def test_build_plots_and_report_reruns_without_tensorflow(smoke_bundle, tmp_path
     # assert
     assert proc.returncode == 0, proc.stderr
     assert not log.exists(), f"tried to import: {log.read_text()}"
-    assert json.loads((bundle / "plots.json").read_text()) == plots
-    assert "![auc_vs_bytes](auc_vs_bytes.png)" in (bundle / "report.md").read_text()
+    assert json.loads((bundle / PLOTS).read_text()) == plots
+    assert "![auc_vs_bytes](auc_vs_bytes.png)" in (bundle / REPORT).read_text()
 
 
 def test_unknown_ids_map_to_oov_and_every_artifact_runs_on_them(smoke_bundle):
@@ -144,7 +146,7 @@ def test_unknown_ids_map_to_oov_and_every_artifact_runs_on_them(smoke_bundle):
 
     from device_bench import accuracy, runtime
 
-    manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    manifest = read_manifest(smoke_bundle)
     assert manifest["schema"]["oov_index"] == 0
     for relative in manifest["schema"]["vocabularies"].values():
         assert (smoke_bundle / relative).read_text().splitlines()[0] == "<oov>"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from device_bench.bundle import BENCH, EVAL_SET, REPORT, read_manifest
 from edgerec.cli import main
 from tests.utils import write_criteo
 
@@ -34,7 +35,7 @@ def criteo_bundle(tmp_path_factory) -> Path:
 
 
 def test_ctr_manifest_records_the_criteo_schema_and_pointwise_metrics_only(criteo_bundle):
-    manifest = json.loads((criteo_bundle / "manifest.json").read_text())
+    manifest = read_manifest(criteo_bundle)
     names = [f["name"] for f in manifest["schema"]["features"]]
     assert names == [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)]
     assert {f["owner"] for f in manifest["schema"]["features"]} == {"row"}
@@ -48,7 +49,7 @@ def test_ctr_manifest_records_the_criteo_schema_and_pointwise_metrics_only(crite
 
 
 def test_models_learn_the_click_signal_and_the_teacher_beats_the_prior(criteo_bundle):
-    stages = {s["name"]: s["metrics"] for s in json.loads((criteo_bundle / "manifest.json").read_text())["stages"]}
+    stages = {s["name"]: s["metrics"] for s in read_manifest(criteo_bundle)["stages"]}
     prior = stages.pop("click-rate prior (baseline)")
     assert prior["auc"] == 0.5
     assert stages["teacher"]["auc"] > 0.75 and stages["teacher"]["logloss"] < prior["logloss"], stages["teacher"]
@@ -58,10 +59,10 @@ def test_models_learn_the_click_signal_and_the_teacher_beats_the_prior(criteo_bu
 
 
 def test_eval_set_has_no_ranking_part_and_every_artifact_is_scored_on_the_device(criteo_bundle):
-    with np.load(criteo_bundle / "eval.npz") as npz:
+    with np.load(criteo_bundle / EVAL_SET) as npz:
         assert not [k for k in npz.files if k.startswith("ranking/")]
         assert npz["pointwise/label"].shape == npz["pointwise/C1"].shape
-    rows = json.loads((criteo_bundle / "bench.json").read_text())["rows"]
+    rows = json.loads((criteo_bundle / BENCH).read_text())["rows"]
     assert [r["status"] for r in rows] == ["ok"] * 4
     for row in rows:
         assert set(row["metrics"]) == {"auc", "logloss"}, row
@@ -69,7 +70,7 @@ def test_eval_set_has_no_ranking_part_and_every_artifact_is_scored_on_the_device
 
 
 def test_report_and_spine_targets_say_n_a_for_ranking_metrics(criteo_bundle):
-    report = (criteo_bundle / "report.md").read_text()
+    report = (criteo_bundle / REPORT).read_text()
     assert "| n/a | n/a |" in report and "click rate" in report
     assert not list(criteo_bundle.glob("ndcg10_*.png"))
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "spine_targets.py"), str(criteo_bundle)],

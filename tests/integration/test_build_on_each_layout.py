@@ -12,6 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from device_bench.bundle import BENCH, read_manifest
 from edgerec import recipe
 from edgerec.cli import main
 from tests.utils import write_movielens
@@ -60,9 +61,9 @@ def test_prepare_then_build_reaches_a_complete_bundle(layout, trimmed_recipe, tm
                                   "--out", str(tmp_path / "bundle")])
     # assert
     assert result.exit_code == 0, result.output
-    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    manifest = read_manifest(tmp_path / "bundle")
     assert source_name in manifest["schema"]["source"]
     assert len(manifest["schema"]["features"]) > 2, "side features must come through every layout"
-    rows = json.loads((tmp_path / "bundle" / "bench.json").read_text())["rows"]
+    rows = json.loads((tmp_path / "bundle" / BENCH).read_text())["rows"]
     assert [r["status"] for r in rows] == ["ok"] * 4
     assert all(0.0 <= r["metrics"]["ndcg@10"] <= 1.0 for r in rows)

@@ -5,6 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from device_bench.bundle import BENCH, read_manifest
 from edgerec.cli import main
 from tests.utils import write_movielens
 
@@ -23,9 +24,9 @@ def test_prepare_then_build_writes_a_bundle_with_movielens_features(tmp_path):
                                   "--out", str(tmp_path / "bundle")])
     # assert
     assert result.exit_code == 0, result.output
-    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    manifest = read_manifest(tmp_path / "bundle")
     assert manifest["schema"]["source"].startswith("movielens-1m:")
     names = [f["name"] for f in manifest["schema"]["features"]]
     assert names == ["user_id", "item_id", "user_gender", "user_age", "user_occupation", "item_genre"]
-    rows = json.loads((tmp_path / "bundle" / "bench.json").read_text())["rows"]
+    rows = json.loads((tmp_path / "bundle" / BENCH).read_text())["rows"]
     assert [r["status"] for r in rows] == ["ok"] * 4

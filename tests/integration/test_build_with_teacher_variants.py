@@ -7,6 +7,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from device_bench.bundle import ABLATION_JSON, REPORT, read_manifest
 from edgerec import recipe as recipe_mod
 from edgerec.cli import main
 
@@ -25,7 +26,7 @@ def test_ensemble_and_assistant_build(tmp_path):
     assert result.exit_code == 0, result.output
     assert "[distill] assistant_0 under the frozen teacher" in result.output
     assert "[distill] student under the frozen assistant_0" in result.output
-    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    manifest = read_manifest(tmp_path / "bundle")
     stages = {s["name"]: s for s in manifest["stages"]}
     assert {"teacher_0", "teacher_1", "teacher (ensemble of 2)", "assistant 0 distilled", "student distilled"} <= set(stages)
     teacher = next(a for a in manifest["artifacts"] if a["role"] == "teacher")
@@ -47,12 +48,12 @@ def test_build_runs_the_ablation_when_the_recipe_asks(tmp_path):
     result = CliRunner().invoke(main, ["build", "--recipe", str(path), "--out", str(tmp_path / "bundle")])
     # assert: the ablation used the build's teacher (same metrics), and is in the bundle and its report
     assert result.exit_code == 0, result.output
-    ablation = json.loads((tmp_path / "bundle" / "ablation.json").read_text())
-    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    ablation = json.loads((tmp_path / "bundle" / ABLATION_JSON).read_text())
+    manifest = read_manifest(tmp_path / "bundle")
     teacher = next(s for s in manifest["stages"] if s["name"] == "teacher")
     assert ablation["teacher"]["metrics"] == teacher["metrics"]
     assert [(r["arm"], r["seed"]) for r in ablation["runs"]] == [("scratch", 0), ("logits", 0), ("scratch", 1), ("logits", 1)]
-    assert "## Distillation ablation (`distill.compare`)" in (tmp_path / "bundle" / "report.md").read_text()
+    assert "## Distillation ablation (`distill.compare`)" in (tmp_path / "bundle" / REPORT).read_text()
     assert result.output.count("[teacher] dcn_v2") == 1  # trained once
 
 

@@ -7,6 +7,7 @@ import yaml
 from click.testing import CliRunner
 
 from converters.inspect import inspect, layer_ops
+from device_bench.bundle import BENCH, read_manifest
 from edgerec import recipe
 from edgerec.cli import main
 
@@ -24,7 +25,7 @@ def test_extra_modes_and_keep_float_are_built_checked_and_benched(tmp_path):
     result = CliRunner().invoke(main, ["build", "--recipe", str(path), "--out", str(out)])
     # assert
     assert result.exit_code == 0, result.output
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = read_manifest(out)
     entries = {a["file"]: a for a in manifest["artifacts"]}
     assert list(entries)[-3:] == ["student_int8.tflite", "student_int16x8.tflite", "student_fp16.tflite"]
     int8, int16x8 = entries["student_int8.tflite"], entries["student_int16x8.tflite"]
@@ -40,5 +41,5 @@ def test_extra_modes_and_keep_float_are_built_checked_and_benched(tmp_path):
     assert hidden_0 and {op["output_dtype"] for op in hidden_0} == {"FLOAT32"}
     assert {op["output_dtype"] for op in layer_ops(kept, "quant_score")} == {"INT8"}
     assert inspect(out / "student_int16x8.tflite").activation_dtypes == ["INT16"]
-    rows = json.loads((out / "bench.json").read_text())["rows"]
+    rows = json.loads((out / BENCH).read_text())["rows"]
     assert [r["artifact"] for r in rows] == list(entries) and all(r["status"] == "ok" for r in rows)

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from device_bench.bundle import REPORT, SEARCH_JSON, SEARCH_MD, read_manifest
 from edgerec import compress, recipe
 from edgerec.cli import main
 
@@ -54,7 +55,7 @@ def test_target_build_ships_a_chain_from_the_front_and_says_whether_it_meets(one
                                        "--target", "auc>=0.999*teacher,ndcg@10>=0.99*teacher", "--search-trials", "2"])
     # assert
     assert result.exit_code == 0, result.output
-    search = json.loads((out / "search.json").read_text())
+    search = json.loads((out / SEARCH_JSON).read_text())
     chosen = search["trials"][search["chosen"]]
     assert chosen["on_front"] and search["chosen"] in search["front"]
     teacher = search["teacher_metrics"]
@@ -63,8 +64,8 @@ def test_target_build_ships_a_chain_from_the_front_and_says_whether_it_meets(one
     if search["met"]:  # the smallest of the front's trials that meet the target
         assert chosen["bytes"] == min(t["bytes"] for t in search["trials"] if t["meets"] and t["on_front"])
     else:
-        assert "NO TRIAL MET THE TARGET" in json.loads((out / "manifest.json").read_text())["search"]["note"]
-        assert "does NOT meet it" in (out / "report.md").read_text()
+        assert "NO TRIAL MET THE TARGET" in read_manifest(out)["search"]["note"]
+        assert "does NOT meet it" in (out / REPORT).read_text()
     kinds = [t["kind"] for t in search["trials"]]
     assert kinds[0] == "baseline" and kinds.count("probe") == len(search["sensitivity"]) > 0
     counted = kinds.count("recipe") + kinds.count("chain") + kinds.count("precision")
@@ -77,7 +78,7 @@ def test_target_build_ships_a_chain_from_the_front_and_says_whether_it_meets(one
     # the file, its quantize/dequantize pair and scales outweighing its few weights
     assert precision[0]["bytes_saved"] < 0
     # the shipped artifact is the chosen chain, rebuilt by the pipeline: the same file the trial measured
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = read_manifest(out)
     int8 = next(a for a in manifest["artifacts"] if a["file"] == "student_int8.tflite")
     assert [s["step"] for s in int8["produced_by"]["steps"]] == [s["name"] for s in chosen["steps"]]
     assert int8["bytes"] == chosen["bytes"]
@@ -85,4 +86,4 @@ def test_target_build_ships_a_chain_from_the_front_and_says_whether_it_meets(one
     assert manifest["search"]["chosen_trial"] == chosen["id"]
     for name in ("search.md", "search.png", "bench.json", "report.md"):
         assert (out / name).is_file(), name
-    assert "← chosen" in (out / "search.md").read_text()
+    assert "← chosen" in (out / SEARCH_MD).read_text()

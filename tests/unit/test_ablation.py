@@ -5,6 +5,7 @@ import math
 import pytest
 from click.testing import CliRunner
 
+from device_bench.bundle import ABLATION_JSON
 from edgerec import ablation
 from edgerec.cli import main
 from edgerec.recipe import DistillConfig, DistillMethod, ModelConfig, Recipe
@@ -165,7 +166,7 @@ def test_bad_input_is_exit_2_and_one_line(args, message, tmp_path):
 
 
 def test_an_earlier_ablation_is_kept_without_force(tmp_path):
-    (tmp_path / "ablation.json").write_text("{}")
+    (tmp_path / ABLATION_JSON).write_text("{}")
 
     result = CliRunner().invoke(main, ["distill", "--compare", "--recipe", "smoke", "--out", str(tmp_path)])
 

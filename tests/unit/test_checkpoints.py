@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from device_bench.bundle import MANIFEST
 from edgerec.checkpoints import STATE_DIR, BuildState, ResumeError
 from edgerec.cli import main
 from tests.utils import assert_one_line_error
@@ -77,7 +78,7 @@ def test_an_interrupted_build_is_not_overwritten_without_resume_or_force(tmp_pat
 
 
 def test_resume_of_a_complete_bundle_is_refused(tmp_path):
-    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / MANIFEST).write_text("{}")
     assert_one_line_error(_build("--out", str(tmp_path), "--resume"), "complete bundle, nothing to resume")
 
 
@@ -111,5 +112,5 @@ def test_a_layer_name_the_student_lacks_fails_before_any_training(tmp_path):
 
 
 def test_a_complete_bundle_is_not_overwritten_without_force(tmp_path):
-    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / MANIFEST).write_text("{}")
     assert_one_line_error(_build("--out", str(tmp_path)), "already holds a bundle (manifest.json)", "--force")

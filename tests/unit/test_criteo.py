@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from device_bench import accuracy, evalset
+from device_bench.bundle import EVAL_SET
 from edgerec import train
 from edgerec.data import criteo, prepared
 from edgerec.data.schema import DataError
@@ -132,8 +133,8 @@ def test_eval_set_is_pointwise_only_and_device_metrics_skip_ranking(ctr_data, tm
     # setup
     task = CtrTask(ctr_data, DataConfig(), seed=0)
     # execute
-    task.save_eval(tmp_path / "eval.npz")
-    loaded = evalset.load(tmp_path / "eval.npz")
+    task.save_eval(tmp_path / EVAL_SET)
+    loaded = evalset.load(tmp_path / EVAL_SET)
     logits = np.linspace(-1, 1, len(loaded.labels))
     # assert
     assert loaded.num_candidates == 0 and loaded.ranking == {}

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from converters import manifest, parity, representative, tflite
 from converters.inspect import inspect, layer_ops
+from device_bench.bundle import EVAL_SET
 from edgerec import compress, train
 from edgerec._keras import keras
 from edgerec.cli import main
@@ -157,7 +158,7 @@ def test_int16x8_artifact_is_benched_with_accuracy(tiny_student, tiny_task, tmp_
 
     path = tmp_path / "student_int16x8.tflite"
     path.write_bytes(tflite.convert(tiny_student, "int16x8", _calibration(tiny_task)))
-    tiny_task.save_eval(tmp_path / "eval.npz")
+    tiny_task.save_eval(tmp_path / EVAL_SET)
     keras_auc = train.evaluate(tiny_student, tiny_task)["auc"]
     # execute
     [row] = run.bench([path], runs=5, warmup=1, min_seconds=0.0)

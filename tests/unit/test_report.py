@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from device_bench import rows as bench_rows
+from device_bench.bundle import BENCH, MANIFEST, PLOTS, REPORT, read_manifest
 from edgerec import report
 from edgerec.cli import main
 
@@ -54,8 +55,8 @@ def bundle(tmp_path):
     }
     rows = [_row(name, *values) for name, values in ARTIFACTS.items()]
     rows.append({**_row("student.tflite", 600_000, 1.0, 0.89, 0.475), "threads": 4})  # another config: not plotted
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    bench_rows.write_json(folder / "bench.json", {"cpu": "test cpu", "cores": 2}, rows)
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    bench_rows.write_json(folder / BENCH, {"cpu": "test cpu", "cores": 2}, rows)
     return folder
 
 
@@ -71,13 +72,13 @@ def test_report_writes_valid_pngs_and_exact_plot_data(bundle):
     result = CliRunner().invoke(main, ["report", str(bundle)])
     # assert
     assert result.exit_code == 0, result.output
-    data = json.loads((bundle / "plots.json").read_text())
+    data = json.loads((bundle / PLOTS).read_text())
     assert [p["name"] for p in data["plots"]] == ["auc_vs_bytes", "ndcg10_vs_bytes", "auc_vs_p50", "ndcg10_vs_p50"]
     for plot in data["plots"]:
         png = (bundle / plot["file"]).read_bytes()
         assert len(png) > 1000 and png.startswith(PNG_MAGIC)
-        assert f"]({plot['file']})" in (bundle / "report.md").read_text()
-    bench = [r for r in json.loads((bundle / "bench.json").read_text())["rows"] if r["threads"] == 1]
+        assert f"]({plot['file']})" in (bundle / REPORT).read_text()
+    bench = [r for r in json.loads((bundle / BENCH).read_text())["rows"] if r["threads"] == 1]
     assert data["config"] == {"threads": 1, "batch": 1}
     assert [a["artifact"] for a in data["artifacts"]] == [r["artifact"] for r in bench]
     for point, row in zip(data["artifacts"], bench):
@@ -88,7 +89,7 @@ def test_report_writes_valid_pngs_and_exact_plot_data(bundle):
 
 def test_dominated_artifact_is_off_every_front(bundle):
     report.write(bundle)
-    points = {a["artifact"]: a["on_front"] for a in json.loads((bundle / "plots.json").read_text())["artifacts"]}
+    points = {a["artifact"]: a["on_front"] for a in json.loads((bundle / PLOTS).read_text())["artifacts"]}
     assert not any(points["wide.tflite"].values())
     assert all(points["teacher.tflite"].values()) and all(points["student_int8.tflite"].values())
     # student: nothing smaller or faster is as accurate (it ties wide's AUC, and wide is bigger and slower)
@@ -98,11 +99,11 @@ def test_dominated_artifact_is_off_every_front(bundle):
 
 
 def test_missing_bench_json_exits_2_naming_it(bundle):
-    (bundle / "bench.json").unlink()
+    (bundle / BENCH).unlink()
     result = CliRunner().invoke(main, ["report", str(bundle)])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and str(bundle / "bench.json") in lines[0]
+    assert len(lines) == 1 and str(bundle / BENCH) in lines[0]
 
 
 def test_missing_bundle_exits_2_naming_it(tmp_path):
@@ -116,7 +117,7 @@ def test_bench_option_reads_that_file(bundle, tmp_path):
     bench_rows.write_json(other, {"cpu": "pi"}, [_row("student.tflite", 600_000, 9.5, 0.89, 0.475)])
     result = CliRunner().invoke(main, ["report", str(bundle), "--bench", str(other)])
     assert result.exit_code == 0, result.output
-    data = json.loads((bundle / "plots.json").read_text())
+    data = json.loads((bundle / PLOTS).read_text())
     assert [(a["artifact"], a["p50_us"]) for a in data["artifacts"]] == [("student.tflite", 9.5)]
 
 
@@ -131,52 +132,52 @@ def test_without_matplotlib_writes_report_and_says_so(bundle, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.stderr.strip() == report.NO_MATPLOTLIB
     assert not list(bundle.glob("*.png"))
-    assert report.NO_MATPLOTLIB in (bundle / "report.md").read_text()
-    assert all(p["file"] is None for p in json.loads((bundle / "plots.json").read_text())["plots"])
+    assert report.NO_MATPLOTLIB in (bundle / REPORT).read_text()
+    assert all(p["file"] is None for p in json.loads((bundle / PLOTS).read_text())["plots"])
 
 
 def test_failed_rows_give_a_report_without_points(bundle):
     # setup: every artifact failed on the device
     failed = [{**_row(name, *values), "status": "error: boom"} for name, values in ARTIFACTS.items()]
-    bench_rows.write_json(bundle / "bench.json", {}, failed)
+    bench_rows.write_json(bundle / BENCH, {}, failed)
     # execute
     result = CliRunner().invoke(main, ["report", str(bundle)])
     # assert
     assert result.exit_code == 0, result.output
-    data = json.loads((bundle / "plots.json").read_text())
+    data = json.loads((bundle / PLOTS).read_text())
     assert data["artifacts"] == [] and all(p["file"] is None and p["front"] == [] for p in data["plots"])
-    assert "nothing to plot" in (bundle / "report.md").read_text()
+    assert "nothing to plot" in (bundle / REPORT).read_text()
 
 
 def test_ctr_bundle_reports_n_a_for_ranking_metrics_and_draws_no_ndcg_plot(bundle):
     # setup: a CTR bundle: its eval set gives AUC and LogLoss only, parity has no top-10 overlap
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = read_manifest(bundle)
     manifest["eval"]["metrics"] = ["auc", "logloss"]
     manifest["stages"] = [{"name": "click-rate prior (baseline)", "metrics": {"auc": 0.5, "logloss": 0.55}},
                           {"name": "teacher", "metrics": {"auc": 0.8, "logloss": 0.45}, "params": 9, "seconds": 1.0}]
     for artifact in manifest["artifacts"]:
         del artifact["parity"]["top10_overlap"]
-    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
     rows = [{**_row(name, size, p50, auc, None), "metrics": {"auc": auc, "logloss": 0.4}}
             for name, (size, p50, auc, _) in ARTIFACTS.items()]
-    bench_rows.write_json(bundle / "bench.json", {}, rows)
+    bench_rows.write_json(bundle / BENCH, {}, rows)
     # execute
     result = CliRunner().invoke(main, ["report", str(bundle)])
     # assert
     assert result.exit_code == 0, result.output
-    text = (bundle / "report.md").read_text()
+    text = (bundle / REPORT).read_text()
     assert "| click-rate prior (baseline) | — | 0.5000 | 0.5500 | n/a | n/a | 0 |" in text
     assert "| teacher.tflite | 1 | 1 | 2929.7 | 1.0× | 20.0 | 1.00× | 0.9000 | 0.4000 | n/a | n/a | 1.000 | n/a | ok |" in text
     assert "| teacher.tflite | fp32 | 1.00e-06 | 1.00e-07 | n/a |" in text
     assert "training click rate" in text and "item-popularity" not in text
-    data = json.loads((bundle / "plots.json").read_text())
+    data = json.loads((bundle / PLOTS).read_text())
     assert [p["name"] for p in data["plots"]] == ["auc_vs_bytes", "auc_vs_p50"]
     assert not list(bundle.glob("ndcg10_*.png"))
 
 
 def test_report_shows_achieved_sparsity_per_layer_and_table_after_each_step(bundle):
     # setup: stage facts as the build records them (params + the step's describe())
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = read_manifest(bundle)
     metrics = manifest["stages"][0]["metrics"]
     manifest["stages"] += [
         {"name": "+ prune", "metrics": metrics, "facts": {
@@ -185,11 +186,11 @@ def test_report_shows_achieved_sparsity_per_layer_and_table_after_each_step(bund
         {"name": "+ prune_embeddings", "metrics": metrics, "facts": {"params": {}, "sparsity": {"embedding_item_id": 0.9}}},
         {"name": "+ qat", "metrics": metrics, "facts": {"quantized_layers": ["score"], "sparsity": {"score": 0.4998}}},
     ]
-    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
     # execute
     report.write(bundle)
     # assert: one row per layer or table, one column per step that reports sparsity
-    text = (bundle / "report.md").read_text()
+    text = (bundle / REPORT).read_text()
     assert "## Achieved sparsity" in text
     assert "| layer or table | + prune | + prune_embeddings | + qat |" in text
     assert "| hidden_0 | 0.0% | — | — |" in text
@@ -200,11 +201,11 @@ def test_report_shows_achieved_sparsity_per_layer_and_table_after_each_step(bund
 
 def test_report_has_no_sparsity_section_when_nothing_was_pruned(bundle):
     # setup: QAT alone reports 0 % everywhere
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = read_manifest(bundle)
     manifest["stages"].append({"name": "+ qat", "metrics": manifest["stages"][0]["metrics"],
                                "facts": {"sparsity": {"score": 0.0}}})
-    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
     # execute
     report.write(bundle)
     # assert
-    assert "Achieved sparsity" not in (bundle / "report.md").read_text()
+    assert "Achieved sparsity" not in (bundle / REPORT).read_text()

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from device_bench.bundle import SEARCH_JSON
 from edgerec.search import pareto, search, target
 
 RANKING = ("auc", "logloss", "hr@10", "ndcg@10")
@@ -233,7 +234,7 @@ def test_a_finished_search_is_restored_on_resume_not_redone(tmp_path):
     # setup: an interrupted build whose search finished (its record saved, search.json written)
     record = {"chosen": 0, "met": True, "trials": [{"id": 0, "steps": []}]}
     BuildState.start(tmp_path, {"recipe": "r"}).save("search", record)
-    (tmp_path / "search.json").write_text("{}")
+    (tmp_path / SEARCH_JSON).write_text("{}")
     state = BuildState.resume(tmp_path, {"recipe": "r"})
     logged = []
     # execute: making a trial runner (hence running the search) fails the test
