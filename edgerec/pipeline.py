@@ -22,7 +22,7 @@ from converters import parity, representative, tflite
 from device_bench import rows as bench_rows
 from device_bench import run as bench_run
 from device_bench import table
-from device_bench import atomic
+from device_bench import atomic, metrics
 from edgerec import ablation, compress, io, report, train
 from edgerec._keras import keras, tf
 from edgerec.checkpoints import BuildState
@@ -32,7 +32,6 @@ from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.distill.teachers import ensemble_teacher
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import Recipe
-from edgerec.report import METRICS
 from edgerec.search import search
 from edgerec.search import target as target_mod
 from edgerec.stages import Stage, check_fit, check_steps, distill, load_task, measure, seed_stage, train_alone
@@ -62,7 +61,7 @@ def run(
     for step_config in recipe.compress:  # a typo in a step must fail now, not after the teacher trained
         compress.get(step_config.name).resolve(step_config.params)
     if target is not None:
-        target_mod.parse(target, METRICS)  # a bad clause fails now; metrics the data lacks, once it is loaded
+        target_mod.parse(target, metrics.keys())  # a bad clause fails now; metrics the data lacks, once it is loaded
     searching = {"target": target, "trials": search_trials} if target is not None else None
     state = _open_state(out, recipe, data, force, resume, log, searching)
     started = time.perf_counter()
