@@ -1,4 +1,7 @@
-"""Every markdown document edgerec writes, rendered here; this module is the bundle's report.
+"""The markdown documents of edgerec's commands, rendered here; this module is the bundle's report.
+
+(The device side renders its own bench tables, `device_bench.table` / `.compare`: it cannot
+import edgerec. `bench/` scripts print their own one-off tables.)
 
 Bench rows + manifest -> report.md and plots: what the user gained (bytes, latency) and lost
 (accuracy). Every number comes from the bundle: device-side metrics and latency from bench rows,
