@@ -6,7 +6,7 @@
 import json
 import sys
 
-from device_bench import bundle, rows
+from device_bench import bundle, metrics, rows
 
 result = json.load(open(sys.argv[1]))
 manifest = bundle.read_manifest(sys.argv[2])
@@ -19,7 +19,7 @@ for row in result["rows"]:
         problems.append(f"{row['artifact']}: keys {tuple(row)}")
     if row["status"] != rows.OK:
         problems.append(f"{row['artifact']}: {row['status']}")
-    if set(row["metrics"]) != set(rows.METRIC_KEYS):
+    if set(row["metrics"]) != set(metrics.keys()):
         problems.append(f"{row['artifact']}: metrics {sorted(row['metrics'])}")
 print(f"device rows: {len(result['rows']) - len(problems)} ok; runtime {result['rows'][0]['runtime']}")
 if problems:

@@ -58,21 +58,7 @@ def score(
     return pointwise, predict(interpreter, evalset.ranking, batch_size).reshape(-1, evalset.num_candidates)
 
 
-def metrics_of(evalset: EvalSet, pointwise: np.ndarray, ranking: np.ndarray | None) -> dict[str, float]:
-    """``auc`` and ``logloss`` on the pointwise logits; ``hr@10``, ``ndcg@10`` when there are ranking scores."""
-    result = {
-        "auc": metrics.auc(evalset.labels, pointwise),
-        "logloss": metrics.logloss(evalset.labels, metrics.sigmoid(pointwise)),
-    }
-    if ranking is not None:
-        ranked = metrics.ranking_metrics(ranking, k=10)
-        result.update({"hr@10": ranked["hr@10"], "ndcg@10": ranked["ndcg@10"]})
-    return {key: round(value, 6) for key, value in result.items()}
-
-
 def evaluate(interpreter: Any, evalset: EvalSet, batch_size: int = BATCH_SIZE) -> dict[str, float]:
-    """``auc`` and ``logloss`` on the pointwise part; ``hr@10``, ``ndcg@10`` on the ranking part.
-
-    The ranking keys are absent when the eval set has no ranking part.
-    """
-    return metrics_of(evalset, *score(interpreter, evalset, batch_size))
+    """``metrics.score`` of the artifact's logits: the ranking metrics are absent when the eval set
+    has no ranking part."""
+    return metrics.score(evalset.labels, *score(interpreter, evalset, batch_size))

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LOWER_IS_BETTER = frozenset({"logloss"})
+from device_bench import metrics as metric_table
+
 MISSING = "—"
 
 Key = tuple[str, int, int]
@@ -80,7 +81,7 @@ def _gate(
         if a is not None and b is None:
             failures.append(f"{name}: {metric} missing in B (A has {a})")
         elif a is not None and (change := _change(a, b)) is not None:
-            drop = change if metric in LOWER_IS_BETTER else -change
+            drop = -change if metric_table.get(metric).higher_is_better else change
             if drop > max_drop:
                 failures.append(f"{name}: {metric} dropped {drop:.2%} ({a} -> {b}), more than {max_drop:.2%}")
     if max_slowdown is not None:

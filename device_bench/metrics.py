@@ -5,6 +5,11 @@ score ``.tflite`` outputs itself; ``edgerec`` imports it from here so that the
 numbers reported for Keras models and for on-device artifacts come from the
 same code.
 
+``METRICS`` is the one table of metric facts (key, display label, direction,
+function, what it is computed on); :func:`score` is the one way a metrics dict
+is made, for Keras models, trials and ``.tflite`` files alike. Everything that
+lists, labels or compares metrics reads the table.
+
 Ties are treated without favour everywhere: AUC gives tied scores their
 average rank (Mann-Whitney), and the ranking metrics report their expected
 value under uniformly random tie-breaking. This matters for int8 models, whose
@@ -14,9 +19,15 @@ inflate exactly the artifact one is trying to judge.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
 import numpy as np
 
-__all__ = ["auc", "logloss", "ranking_metrics", "sigmoid"]
+__all__ = [
+    "METRICS", "Metric", "auc", "get", "headline", "keys", "logloss", "measure", "ranking_metrics", "score",
+    "sigmoid",
+]
 
 
 def _check_no_nan(name: str, values: np.ndarray) -> None:
@@ -132,3 +143,97 @@ def ranking_metrics(scores: np.ndarray, k: int = 10) -> dict[str, float]:
     ndcg = (discount_prefix[np.minimum(g + t + 1, k)] - discount_prefix[np.minimum(g, k)]) / ways
     mrr = (harmonic_prefix[g + t + 1] - harmonic_prefix[g]) / ways
     return {f"hr@{k}": float(hr.mean()), f"ndcg@{k}": float(ndcg.mean()), "mrr": float(mrr.mean())}
+
+
+DECIMALS = 6  # every reported metric is rounded to this many decimals, so JSON files compare exactly
+SCORES, PROBABILITIES, CANDIDATES = "scores", "probabilities", "candidates"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One evaluation metric and the facts everyone else reads about it.
+
+    ``on`` says what ``fn`` is computed from, hence which tasks have it:
+    ``"scores"`` (labels and any monotone pointwise score: logits, counts) and
+    ``"probabilities"`` (labels and probabilities) on every task;
+    ``"candidates"`` (the NCF candidate lists, shape (users, candidates), the
+    positive first) only on ranking tasks. ``headline`` metrics are the ones
+    ratio columns and plots show.
+    """
+
+    key: str
+    label: str
+    higher_is_better: bool
+    on: str
+    fn: Callable[..., float]
+    k: int | None = None
+    headline: bool = False
+
+    @property
+    def ranking_only(self) -> bool:
+        """Only tasks with candidate lists (implicit feedback) have it; CTR rows do not."""
+        return self.on == CANDIDATES
+
+
+def _ranked(name: str, k: int) -> Callable[[np.ndarray], float]:
+    return lambda candidates: ranking_metrics(candidates, k)[f"{name}@{k}"]
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("auc", "AUC", True, SCORES, auc, headline=True),
+    Metric("logloss", "LogLoss", False, PROBABILITIES, logloss),
+    Metric("hr@10", "HR@10", True, CANDIDATES, _ranked("hr", 10), k=10),
+    Metric("ndcg@10", "NDCG@10", True, CANDIDATES, _ranked("ndcg", 10), k=10, headline=True),
+)
+_BY_KEY = {m.key: m for m in METRICS}
+
+
+def get(key: str) -> Metric:
+    """The table's row for ``key``; KeyError names the known keys."""
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise KeyError(f"unknown metric {key!r}; metrics: {', '.join(_BY_KEY)}") from None
+
+
+def keys(ranking: bool = True) -> tuple[str, ...]:
+    """The metric keys of a task, in table order: all of them, or without the ranking-only ones."""
+    return tuple(m.key for m in METRICS if ranking or not m.ranking_only)
+
+
+def headline(available: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The headline metric keys (table order), restricted to ``available`` when given."""
+    return tuple(m.key for m in METRICS if m.headline and (available is None or m.key in available))
+
+
+def measure(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    probabilities: np.ndarray | None,
+    candidates: np.ndarray | None,
+) -> dict[str, float | None]:
+    """Every metric of the table the inputs allow, in table order, rounded to ``DECIMALS``.
+
+    ``probabilities`` None (a score that is not a probability, e.g. item
+    popularity): the probability metrics are None. ``candidates`` None (no
+    candidate lists: CTR data): the ranking-only metrics are absent.
+    """
+    inputs = {SCORES: scores, PROBABILITIES: probabilities, CANDIDATES: candidates}
+    result: dict[str, float | None] = {}
+    for metric in METRICS:
+        value = inputs[metric.on]
+        if metric.on == CANDIDATES:
+            if value is not None:
+                result[metric.key] = round(metric.fn(value), DECIMALS)
+        else:
+            result[metric.key] = None if value is None else round(metric.fn(labels, value), DECIMALS)
+    return result
+
+
+def score(
+    labels: np.ndarray, pointwise_logits: np.ndarray, ranking_logits: np.ndarray | None = None
+) -> dict[str, float]:
+    """A model's metrics from its logits: the pointwise metrics on the held-out rows (LogLoss on
+    ``sigmoid(logits)``), the ranking metrics on ``ranking_logits`` (shape (users, candidates))
+    when given. Keys in table order, values rounded to ``DECIMALS``."""
+    return measure(labels, pointwise_logits, sigmoid(pointwise_logits), ranking_logits)

@@ -23,7 +23,6 @@ from typing import Any
 from device_bench.atomic import atomic_path
 
 LATENCY_KEYS = ("init", "first", "mean", "std", "min", "max", "p50", "p90", "p99", "runs")
-METRIC_KEYS = ("auc", "logloss", "hr@10", "ndcg@10")
 ROW_KEYS = (
     "artifact",
     "path",

@@ -3,8 +3,8 @@
 With a baseline artifact (``teacher.tflite`` by default in the CLI) the table
 also gives each row's ratios to the baseline's row of the same threads and
 batch: ``size ×`` = bytes / baseline bytes (below 1 is smaller), ``speed-up ×``
-= baseline p50 / p50 (above 1 is faster), ``AUC ×`` and ``NDCG@10 ×`` = metric /
-baseline metric.
+= baseline p50 / p50 (above 1 is faster), and per headline metric of
+``device_bench.metrics`` (``AUC ×``, ``NDCG@10 ×``) metric / baseline metric.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from device_bench import metrics as metric_table
 from device_bench.runtime import RUNTIMES
 
 MISSING = "—"
@@ -37,14 +38,11 @@ COLUMNS = (
     "items/s",
     "XNNPACK",
     "peak RSS MiB",
-    "AUC",
-    "LogLoss",
-    "HR@10",
-    "NDCG@10",
+    *(m.label for m in metric_table.METRICS),
     "top-10 ∩ ref",
     "Kendall τ ref",
 )
-RATIO_COLUMNS = ("size ×", "speed-up ×", "AUC ×", "NDCG@10 ×")
+RATIO_COLUMNS = ("size ×", "speed-up ×", *(f"{metric_table.get(k).label} ×" for k in metric_table.headline()))
 
 
 def _fmt(value: Any, scale: float = 1.0, digits: int = 1) -> str:
@@ -72,8 +70,7 @@ def _ratio_cells(row: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     return [
         _ratio(row.get("bytes"), base.get("bytes")),
         _ratio((base.get("latency_us") or {}).get("p50"), (row.get("latency_us") or {}).get("p50")),
-        _ratio(metrics.get("auc"), base_metrics.get("auc")),
-        _ratio(metrics.get("ndcg@10"), base_metrics.get("ndcg@10")),
+        *(_ratio(metrics.get(key), base_metrics.get(key)) for key in metric_table.headline()),
     ]
 
 
@@ -95,7 +92,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         _fmt(row.get("items_per_s"), digits=0),
         MISSING if xnnpack is None else ("on" if xnnpack else "off"),
         _fmt(row.get("peak_rss_bytes"), 2**20),
-        *(_fmt(metrics.get(key), digits=4) for key in ("auc", "logloss", "hr@10", "ndcg@10")),
+        *(_fmt(metrics.get(key), digits=4) for key in metric_table.keys()),
         *(_fmt(agreement.get(key), digits=3) for key in ("top10_overlap", "kendall_tau")),
     ]
 

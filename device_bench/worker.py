@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from device_bench import accuracy, evalset, inputs, latency, memory, rows, runtime
+from device_bench import accuracy, evalset, inputs, latency, memory, metrics, rows, runtime
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
 
         if job["with_accuracy"] and eval_set is not None:
             pointwise, ranking = accuracy.score(interpreter, eval_set)
-            result["metrics"] = accuracy.metrics_of(eval_set, pointwise, ranking)
+            result["metrics"] = metrics.score(eval_set.labels, pointwise, ranking)
             if ranking is not None and job["ranking_out"]:
                 np.save(job["ranking_out"], ranking)
         result["status"] = rows.OK

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from device_bench import bundle
+from device_bench import metrics as metric_table
 from edgerec import io
 from edgerec.recipe import DISTILL_METHODS, GROUP_METHODS, DistillMethod, Recipe
-from edgerec.report import METRICS, NOT_APPLICABLE
+from edgerec.report import ablation as ablation_report
 
 Log = Callable[[str], None]
 SCRATCH = "scratch"  # the student trained on labels alone: the arm every gap is measured from
@@ -214,7 +215,7 @@ def compare(recipe: Recipe, task, teacher, teacher_metrics: dict, teacher_logits
 def write(out: Path, result: dict, log: Log) -> None:
     """ablation.json (every run) and ablation.md (the table), atomically."""
     io.write_json(out / bundle.ABLATION_JSON, result)
-    io.write_text(out / bundle.ABLATION_MD, markdown(result))
+    io.write_text(out / bundle.ABLATION_MD, ablation_report.markdown(result))
     log(f"[ablation] {result['verdict']['text']}")
     log(f"[done] ablation in {out} ({result['seconds']:.0f}s)")
 
@@ -230,7 +231,7 @@ def summarize(teacher: dict[str, float], runs: list[dict], metrics: Sequence[str
     Gap closed is computed per seed against that seed's scratch run; a seed where the teacher
     does not beat scratch has no gap to close and is left out of that mean (and counted).
     """
-    gap_metric = "ndcg@10" if "ndcg@10" in metrics else "auc"
+    gap_metric = metric_table.headline(metrics)[-1]  # NDCG@10 where the task ranks, else AUC
     scratch = {r["seed"]: r["metrics"][gap_metric] for r in runs if r["arm"] == SCRATCH}
     summary = []
     for arm in dict.fromkeys(r["arm"] for r in runs):
@@ -259,7 +260,7 @@ def mean_std(values: Sequence[float]) -> dict[str, float | None]:
 
 def verdict(summary: list[dict], gap_metric: str) -> dict:
     """Whether the best arm (highest mean gap closed) closes >= GOAL of the gap by more than its seed std."""
-    label = _LABELS[gap_metric]
+    label = metric_table.get(gap_metric).label
     candidates = [s for s in summary if s["arm"] != SCRATCH and s["gap_closed"]["mean"] is not None]
     if not candidates:
         return {"best_arm": None, "met": False,
@@ -279,46 +280,3 @@ def verdict(summary: list[dict], gap_metric: str) -> dict:
         "text": f"Best arm `{best['arm']}` closes {mean:.0%} {spread} of the teacher–scratch {label} gap: the goal "
                 f"(mean − std ≥ {GOAL:.0%}) is {'met' if met else 'not met'}.{also}",
     }
-
-
-_LABELS = {"auc": "AUC", "logloss": "LogLoss", "hr@10": "HR@10", "ndcg@10": "NDCG@10"}
-
-
-def _pm(stat: dict, percent: bool = False) -> str:
-    if stat["mean"] is None:
-        return "—"
-    fmt = (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:.4f}")
-    return fmt(stat["mean"]) + ("" if stat["std"] is None else f" ± {fmt(stat['std'])}")
-
-
-def markdown(result: dict) -> str:
-    """ablation.md: the caption (protocol), one row per arm plus the teacher, the notes and the verdict."""
-    metrics, gap = result["metrics"], result["gap_metric"]
-    methods = {a["arm"]: a["method"] for a in result["arms"]}
-    protocol, training = result["protocol"], result["protocol"]["student_training"]
-    seeds = protocol["seeds"]
-    header = "| arm | " + " | ".join(_LABELS[k] for k in METRICS) + f" | gap closed ({_LABELS[gap]}) |"
-    lines = [header, "|---|" + "---:|" * (len(METRICS) + 1)]
-    teacher = result["teacher"]["metrics"]
-    lines.append(f"| {TEACHER} | " + " | ".join(f"{teacher[k]:.4f}" if k in metrics else NOT_APPLICABLE for k in METRICS)
-                 + " | 100% (by definition) |")
-    for s in result["summary"]:
-        name = SCRATCH + " (labels only)" if s["arm"] == SCRATCH else methods[s["arm"]]
-        cells = [_pm(s["metrics"][k]) if k in metrics else NOT_APPLICABLE for k in METRICS]
-        closed = "0% (by definition)" if s["arm"] == SCRATCH else _pm(s["gap_closed"], percent=True)
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {closed} |")
-    notes = "".join(f"\n- {note}" for note in result["notes"]) + ("\n" if result["notes"] else "")
-    return f"""# Distillation ablation
-
-Recipe `{result['recipe']['name']}`, data `{result['data']}` ({protocol['task']}).
-Task fixed by recipe seed {result['recipe']['seed']}; teacher {protocol['teacher']}.
-Per seed ({', '.join(map(str, seeds))}): the student, initialised from that seed, trained {training['epochs']} epochs
-(batch {training['batch_size']}, Adam lr {training['learning_rate']}) on labels alone (scratch) or under the frozen
-teacher with one method (weight 1.0) plus the hard-label term (alpha {protocol['alpha']}, temperature
-{protocol['temperature']}). Mean ± sample std over {len(seeds)} seed(s); gap closed =
-(arm − scratch) / (teacher − scratch) on {_LABELS[gap]}, per seed, then mean ± std. Wall time {result['seconds']:.0f} s.
-
-{chr(10).join(lines)}
-{notes}
-**Verdict:** {result['verdict']['text']}
-"""

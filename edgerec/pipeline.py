@@ -23,7 +23,7 @@ from converters import parity, representative, tflite
 from device_bench import rows as bench_rows
 from device_bench import run as bench_run
 from device_bench import table
-from device_bench import atomic, bundle
+from device_bench import atomic, bundle, metrics
 from edgerec import ablation, compress, io, report, train
 from edgerec._keras import tf
 from edgerec.checkpoints import BuildState
@@ -31,7 +31,6 @@ from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
 from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.recipe import Recipe
-from edgerec.report import METRICS
 from edgerec.search import search
 from edgerec.search import target as target_mod
 from edgerec.sequence import CheckpointedRunner, Trained, train_supervised
@@ -107,7 +106,7 @@ def _check_recipe(recipe: Recipe, target: str | None) -> None:
     for step_config in recipe.compress:
         compress.get(step_config.name).resolve(step_config.params)
     if target is not None:
-        target_mod.parse(target, METRICS)  # metrics the data lacks fail once it is loaded
+        target_mod.parse(target, metrics.keys())  # metrics the data lacks fail once it is loaded
 
 
 def _start(recipe: Recipe, out: Path, data: Path | None, log: Log, state: BuildState, started: float,

@@ -92,27 +92,14 @@ def predict_logits(model: keras.Model, features: dict[str, np.ndarray]) -> np.nd
 
 
 def evaluate(model: keras.Model, task: RankingTask | CtrTask) -> dict[str, float]:
-    """AUC and LogLoss on the pointwise held-out set; HR@10 and NDCG@10 on the NCF candidates
-    when the task has them (a CTR task has none: its metrics have no ranking keys)."""
+    """`metrics.score` of the model on the task's held-out sets: the pointwise rows, and the NCF
+    candidates when the task has them (a CTR task has none: its metrics have no ranking keys)."""
     features, labels = task.pointwise_eval()
     pointwise = predict_logits(model, features)
     ranking = None
     if task.num_candidates:
         ranking = predict_logits(model, task.ranking_eval()).reshape(task.candidates.shape)
-    return score_metrics(labels, pointwise, ranking)
-
-
-def score_metrics(
-    labels: np.ndarray, pointwise_logits: np.ndarray, ranking_logits: np.ndarray | None
-) -> dict[str, float]:
-    scores = {
-        "auc": round(metrics.auc(labels, pointwise_logits), 6),
-        "logloss": round(metrics.logloss(labels, metrics.sigmoid(pointwise_logits)), 6),
-    }
-    if ranking_logits is not None:
-        ranked = metrics.ranking_metrics(ranking_logits, k=10)
-        scores.update({"hr@10": round(ranked["hr@10"], 6), "ndcg@10": round(ranked["ndcg@10"], 6)})
-    return scores
+    return metrics.score(labels, pointwise, ranking)
 
 
 def baseline(task: RankingTask | CtrTask) -> tuple[str, dict[str, float | None]]:
@@ -126,13 +113,7 @@ def popularity_metrics(task: RankingTask) -> dict[str, float | None]:
     """The most-popular-item baseline: score = training count. No LogLoss (not a probability)."""
     counts = task.train_item_counts().astype(np.float64)
     _, labels = task.pointwise_eval()
-    ranked = metrics.ranking_metrics(counts[task.candidates], k=10)
-    return {
-        "auc": round(metrics.auc(labels, counts[task.pointwise_items]), 6),
-        "logloss": None,
-        "hr@10": round(ranked["hr@10"], 6),
-        "ndcg@10": round(ranked["ndcg@10"], 6),
-    }
+    return metrics.measure(labels, counts[task.pointwise_items], None, counts[task.candidates])
 
 
 def prior_metrics(task: CtrTask) -> dict[str, float]:
@@ -142,4 +123,4 @@ def prior_metrics(task: CtrTask) -> dict[str, float]:
     """
     _, labels = task.pointwise_eval()
     prior = np.full(len(labels), task.train_click_rate)
-    return {"auc": round(metrics.auc(labels, prior), 6), "logloss": round(metrics.logloss(labels, prior), 6)}
+    return metrics.measure(labels, prior, prior, None)

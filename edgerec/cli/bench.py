@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from device_bench import bundle
-from device_bench.rows import METRIC_KEYS
+from device_bench.metrics import keys as metric_keys
 from edgerec.cli.errors import UserError
 
 DEFAULT_BASELINE = bundle.artifact_file(bundle.TEACHER)
@@ -75,7 +75,7 @@ def _compare(paths: tuple[str, ...], metrics: tuple[str, ...], max_drop: float, 
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Write rows as flat CSV.")
 @click.option("--compare", "compare_mode", is_flag=True,
               help="PATHS are two bench JSON files A B: print the change and gate on it (exit 1 on regression).")
-@click.option("--metric", "metrics", multiple=True, type=click.Choice(METRIC_KEYS),
+@click.option("--metric", "metrics", multiple=True, type=click.Choice(metric_keys()),
               help="With --compare: metric to gate on; repeatable [default: ndcg@10].")
 @click.option("--max-drop", default=0.01, show_default=True, type=click.FloatRange(min=0),
               help="With --compare: largest allowed relative drop of a gated metric.")

@@ -37,7 +37,7 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     import yaml
 
     from edgerec.recipe import RecipeError, load
-    from edgerec.report import METRICS
+    from device_bench import metrics
     from edgerec.search import search as search_mod
     from edgerec.search import target as target_mod
 
@@ -50,7 +50,7 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     trials = search_mod.DEFAULT_TRIALS if search_trials is None else _positive(search_trials, "--search-trials")
     if target is not None:
         try:
-            target_mod.parse(target, METRICS)
+            target_mod.parse(target, metrics.keys())
         except target_mod.TargetError as exc:
             raise UserError(str(exc)) from None
     if dump_recipe:

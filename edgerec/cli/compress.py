@@ -51,6 +51,7 @@ def compress(sensitivity: bool, recipe_name: str, data_path: Path | None, out: P
     warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
     from edgerec.data.schema import DataError
     from edgerec.distill.losses import DistillError
+    from edgerec.report import sensitivity as sensitivity_report
     from edgerec.search import sensitivity as sweep
 
     try:
@@ -59,6 +60,6 @@ def compress(sensitivity: bool, recipe_name: str, data_path: Path | None, out: P
                            log=lambda m: click.echo(m, err=True))
     except (DataError, DistillError, sweep.SensitivityError) as exc:
         raise UserError(str(exc)) from None
-    click.echo(f"Validation split ({result['validation']}); {sweep.finetune_note(result['finetune_epochs'])}.")
-    click.echo(sweep.markdown_table(result))
+    click.echo(f"Validation split ({result['validation']}); {sensitivity_report.finetune_note(result['finetune_epochs'])}.")
+    click.echo(sensitivity_report.table(result))
     click.echo(f"sensitivity written to {out}; see {out / 'sensitivity.md'}")

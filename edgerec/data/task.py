@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device_bench import metrics
 from edgerec.data import splits
 from edgerec.data.negatives import PositiveSet, item_weights, sample_candidates, sample_negatives
 from edgerec.data.schema import DataError, FeatureSpec, Interactions, LabeledRows
@@ -48,8 +49,6 @@ from edgerec.io import atomic_path
 from edgerec.recipe import DataConfig
 
 
-RANKING_METRICS = ("auc", "logloss", "hr@10", "ndcg@10")
-POINTWISE_METRICS = ("auc", "logloss")
 VALIDATION_USERS = 1000
 VALIDATION_ROWS = 20_000
 
@@ -73,7 +72,7 @@ class EvalData:
 
 
 class RankingTask:
-    metric_names = RANKING_METRICS
+    metric_names = metrics.keys(ranking=True)
     label = "implicit feedback: observed interaction = 1, sampled unseen item = 0"
 
     def __init__(self, data: Interactions, config: DataConfig, seed: int, validation: bool = False):
@@ -266,7 +265,7 @@ class RankingTask:
 class CtrTask:
     """Click-through-rate prediction on user-less labelled rows; see the module docstring."""
 
-    metric_names = POINTWISE_METRICS
+    metric_names = metrics.keys(ranking=False)
     num_candidates = 0
 
     def __init__(self, data: LabeledRows, config: DataConfig, seed: int, validation: bool = False):

@@ -9,3 +9,8 @@
 Every selection is made on the task's validation split (carved from the training data), never
 on the held-out data the bundle reports.
 """
+
+# Values of a sensitivity row's `step` and `layer` that name no compression step or layer; the
+# sweep, the search and the sensitivity table read them from here.
+WHOLE_MODEL = "(whole model)"  # the layer of a probe whose step has no `layers` parameter
+PRECISION = "keep_float"  # not a compression step: one layer kept in float32 in the int8 artifact

@@ -1,20 +1,24 @@
-"""The Pareto front of measured trials over bytes, p50 latency and every task metric.
+"""The project's one Pareto front: of measured trials (bytes, p50 latency, every task metric) and
+of the report's plots (one cost against one metric).
 
-A trial is on the front unless another trial is at least as good on every objective and better
+A point is on the front unless another point is at least as good on every objective and better
 on one: no smaller, faster and more accurate alternative exists. Objectives mix directions
-(bytes, latency and LogLoss are minimised; AUC, HR@10, NDCG@10 maximised), so each has a sign.
+(bytes and latency are minimised; each metric goes the way its row of `device_bench.metrics`
+says: LogLoss down, AUC, HR@10, NDCG@10 up), so each has a sign.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-MINIMISED = ("bytes", "p50_us", "logloss")
+from device_bench import metrics
+
+COSTS = ("bytes", "p50_us")  # minimised
 
 
 def objectives(metric_names: Sequence[str]) -> tuple[tuple[str, bool], ...]:
     """(key, maximise) for bytes, p50_us and each metric."""
-    return (("bytes", False), ("p50_us", False), *((m, m not in MINIMISED) for m in metric_names))
+    return (*((c, False) for c in COSTS), *((m, metrics.get(m).higher_is_better) for m in metric_names))
 
 
 def front(points: Sequence[Sequence[float]], maximise: Sequence[bool]) -> list[bool]:
@@ -30,6 +34,5 @@ def front(points: Sequence[Sequence[float]], maximise: Sequence[bool]) -> list[b
 def trial_front(trials: Sequence[dict], metric_names: Sequence[str]) -> list[bool]:
     """`front` over trials, each a dict with `bytes`, `p50_us` and `metrics`."""
     keys = objectives(metric_names)
-    points = [[t["bytes"] if k == "bytes" else t["p50_us"] if k == "p50_us" else t["metrics"][k] for k, _ in keys]
-              for t in trials]
+    points = [[t[k] if k in COSTS else t["metrics"][k] for k, _ in keys] for t in trials]
     return front(points, [up for _, up in keys])

@@ -33,7 +33,9 @@ from typing import Callable, Sequence
 from edgerec import io
 from edgerec.checkpoints import BuildState
 from edgerec.recipe import Recipe, StepConfig
-from edgerec.search import pareto, sensitivity, target
+from edgerec.report import plots
+from edgerec.report import search as search_report
+from edgerec.search import PRECISION, WHOLE_MODEL, pareto, sensitivity, target
 from device_bench import bundle
 from device_bench.rows import OK
 
@@ -64,7 +66,7 @@ def groups(rows: list[dict], baseline: dict, clauses, teacher) -> list[list[dict
     groups ordered by bytes saved per unit of relative accuracy lost at that setting."""
     by_key: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
-        if row["status"] == OK and row["bytes_saved"] > 0 and row["step"] != sensitivity.PRECISION:
+        if row["status"] == OK and row["bytes_saved"] > 0 and row["step"] != PRECISION:
             by_key.setdefault((row["step"], row["layer"]), []).append(row)
     base_score = score(baseline, clauses, teacher)
 
@@ -85,7 +87,7 @@ def precision_order(rows: list[dict], baseline: dict, clauses, teacher) -> list[
     def gain(row):
         return score(row, clauses, teacher) - base
 
-    helpful = [r for r in rows if r["step"] == sensitivity.PRECISION and r["status"] == OK and gain(r) > 0]
+    helpful = [r for r in rows if r["step"] == PRECISION and r["status"] == OK and gain(r) > 0]
     return sorted(helpful, key=lambda r: gain(r) / max(1, -r["bytes_saved"]), reverse=True)
 
 
@@ -115,7 +117,7 @@ def run(runner, clauses: Sequence[target.Clause], budget: int, recipe: Recipe, o
             if used >= budget:
                 break
             step = StepConfig(row["step"], {**row["setting"], **({"layers": [row["layer"]]} if row["layer"] !=
-                              sensitivity.WHOLE_MODEL else {})}, finetune_epochs(recipe, row["step"]))
+                              WHOLE_MODEL else {})}, finetune_epochs(recipe, row["step"]))
             candidate = sorted([*chain, step], key=order)
             trial = runner.run(candidate, "chain")
             used += 1
@@ -213,79 +215,9 @@ def write(out: Path, result: dict) -> None:
     io.write_json(out / bundle.SEARCH_JSON, result)
     note = None
     try:
-        _plot(result, out / bundle.SEARCH_PNG)
+        plots.draw_trials(result, out / bundle.SEARCH_PNG)
         result_png = f"![trials: bytes against the first target metric]({bundle.SEARCH_PNG})\n"
     except ImportError:
-        note, result_png = "plot skipped: matplotlib is not installed (pip install 'edgerec[report]')", ""
-    io.write_text(out / bundle.SEARCH_MD, markdown(result, result_png, note))
+        note, result_png = plots.NO_MATPLOTLIB, ""
+    io.write_text(out / bundle.SEARCH_MD, search_report.markdown(result, result_png, note))
 
-
-def markdown(result: dict, picture: str = "", note: str | None = None) -> str:
-    metrics = result["metrics"]
-    labels = sensitivity.LABELS
-    header = "| trial | kind | chain | bytes | p50 µs | " + " | ".join(labels[m] for m in metrics) + " | meets | front |"
-    lines = [header, "|---:|---|---|---:|---:|" + "---:|" * len(metrics) + "---|---|"]
-    for t in sorted(result["trials"], key=lambda t: (t["bytes"] is None, t["bytes"] or 0)):
-        mark = " **← chosen**" if t["id"] == result["chosen"] else ""
-        if t["status"] == OK:
-            cells = [str(t["bytes"]), f"{t['p50_us']:.1f}", *(f"{t['metrics'][m]:.4f}" for m in metrics),
-                     "yes" if t["meets"] else "no", "yes" if t["on_front"] else ""]
-        else:
-            cells = ["—", "—", *("—" for _ in metrics), t["status"], ""]
-        lines.append(f"| {t['id']}{mark} | {t['kind']} | {t['chain']} | " + " | ".join(cells) + " |")
-    chosen = result["trials"][result["chosen"]]
-    verdict = (f"Chosen: trial {chosen['id']}, {chosen['chain']}, {chosen['bytes']} bytes: it meets every clause."
-               if result["met"] else
-               f"**No trial meets the target.** The bundle ships the closest one, trial {chosen['id']} "
-               f"({chosen['chain']}), which does NOT meet it.")
-    teacher = ", ".join(f"{labels[k]} {v:.4f}" for k, v in result["teacher_metrics"].items())
-    bounds = ", ".join(f"{c['clause']} → {labels[c['metric']]} {c['op']} {c['threshold']:.4f}" for c in result["clauses"])
-    return f"""# Search for the smallest int8 student meeting `{result['target']}`
-
-Every number is the int8 TFLite model's, measured by the interpreter on the validation split carved
-from the training data ({result['validation']}), never on the held-out data the bundle reports; p50 at
-batch 1, 1 thread, in the build's process (a ranking aid; `bench.json` has the real measurement).
-Teacher on validation: {teacher}. Bounds: {bounds}.
-{len(result['trials'])} trials: the int8 student, {len(result['sensitivity'])} sensitivity probes (no fine-tuning),
-and {result['counted_trials']} fine-tuned chains of a budget of {result['budget']}. Front = on the Pareto front over
-bytes, p50 and every metric.
-
-{verdict}
-
-{chr(10).join(lines)}
-
-{picture}{'_' + note + '._' if note else ''}
-"""
-
-
-def _plot(result: dict, path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import EngFormatter
-
-    metric = result["clauses"][0]["metric"]
-    ok = [t for t in result["trials"] if t["status"] == OK]
-    fig = Figure(figsize=(6, 4), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    styles = (
-        ([t for t in ok if not t["on_front"]], {"facecolors": "none", "edgecolors": "tab:gray", "label": "dominated"}),
-        ([t for t in ok if t["on_front"]], {"color": "tab:red", "label": "Pareto front (bytes, p50, all metrics)"}),
-    )
-    for group, style in styles:
-        ax.scatter([t["bytes"] for t in group], [t["metrics"][metric] for t in group], zorder=3, **style)
-    chosen = result["trials"][result["chosen"]]
-    ax.scatter([chosen["bytes"]], [chosen["metrics"][metric]], marker="*", s=250, color="gold", edgecolors="black",
-               zorder=4, label=f"chosen (trial {chosen['id']})")
-    bound = result["clauses"][0]
-    ax.axhline(bound["threshold"], color="tab:blue", linestyle="--", alpha=0.6, label=f"target {bound['clause']}")
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(EngFormatter(unit="B"))
-    ax.set_xlabel("int8 file size (log scale)")
-    ax.set_ylabel(f"{sensitivity.LABELS[metric]} (validation)")
-    ax.set_title("Search trials")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")

@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from device_bench import metrics as metric_table
 from edgerec import io
 from edgerec.recipe import Recipe, StepConfig
+from edgerec.report import sensitivity as sensitivity_report
+from edgerec.search import PRECISION, WHOLE_MODEL
 
 Log = Callable[[str], None]
-WHOLE_MODEL = "(whole model)"
-PRECISION = "keep_float"  # not a compression step: one layer kept in float32 in the int8 artifact
-LABELS = {"auc": "AUC", "logloss": "LogLoss", "hr@10": "HR@10", "ndcg@10": "NDCG@10"}
 
 
 class SensitivityError(ValueError):
@@ -93,8 +93,9 @@ def probes(model, step_names: Sequence[str], finetune_epochs: int,
 
 def drops(reference: dict[str, float], metrics: dict[str, float]) -> dict[str, float]:
     """How much worse each metric is than `reference`: a fall for AUC/HR/NDCG, a rise for LogLoss."""
-    return {k: round((metrics[k] - reference[k]) if k == "logloss" else (reference[k] - metrics[k]), 6)
-            for k in reference}
+    worse = {k: (reference[k] - metrics[k]) if metric_table.get(k).higher_is_better else (metrics[k] - reference[k])
+             for k in reference}
+    return {k: round(v, metric_table.DECIMALS) for k, v in worse.items()}
 
 
 def train_models(recipe: Recipe, data: Path | None, log: Log) -> tuple:
@@ -157,55 +158,6 @@ def run(recipe: Recipe, out: Path, data: Path | None, step_names: Sequence[str],
         "seconds": round(time.perf_counter() - started, 1),
     }
     io.write_json(out / "sensitivity.json", result)
-    io.write_text(out / "sensitivity.md", markdown(result))
+    io.write_text(out / "sensitivity.md", sensitivity_report.markdown(result))
     return result
 
-
-def primary_metrics(metric_names: Sequence[str]) -> tuple[str, ...]:
-    """The metrics the table shows: AUC and NDCG@10 when ranking, AUC and LogLoss for CTR."""
-    return ("auc", "ndcg@10") if "ndcg@10" in metric_names else ("auc", "logloss")
-
-
-def finetune_note(epochs: int) -> str:
-    if epochs == 0:
-        return ("no fine-tuning (--finetune-epochs 0, the quick probe): each step only calibrates at learning rate 0, "
-                "so a drop here is an upper bound of what fine-tuning would leave")
-    return f"each probe fine-tuned {epochs} epoch(s) under the frozen teacher"
-
-
-def markdown_table(result: dict) -> str:
-    shown = primary_metrics(result["metrics"])
-    base = result["baseline"]
-    lines = [
-        "| step | layer | setting | bytes | bytes saved | " + " | ".join(f"{LABELS[m]} drop" for m in shown) + " | status |",
-        "|---|---|---|---:|---:|" + "---:|" * len(shown) + "---|",
-        f"| (none) | — | int8 student | {base['bytes']} | 0 | " + " | ".join("0" for _ in shown) + " | ok |",
-    ]
-    for r in result["rows"]:
-        setting = ", ".join(f"{k}={v}" for k, v in r["setting"].items()) or (
-            "float32" if r["step"] == PRECISION else "default")
-        if r["status"] == "ok":
-            cells = [str(r["bytes"]), f"{r['bytes_saved']:+d}", *(f"{r['drop'][m]:+.4f}" for m in shown)]
-        else:
-            cells = ["—", "—", *("—" for _ in shown)]
-        lines.append(f"| {r['step']} | {r['layer']} | {setting} | " + " | ".join(cells) + f" | {r['status']} |")
-    return "\n".join(lines)
-
-
-def markdown(result: dict) -> str:
-    base = result["baseline"]
-    teacher = ", ".join(f"{LABELS[k]} {v:.4f}" for k, v in result["teacher_metrics"].items())
-    student = ", ".join(f"{LABELS[k]} {v:.4f}" for k, v in base["metrics"].items())
-    return f"""# Sensitivity of the distilled student, one layer at a time
-
-Recipe `{result['recipe']['name']}`, data `{result['data']}`. Every number is measured on the int8 TFLite model
-by the interpreter, on the validation split carved from the training data ({result['validation']}); the
-held-out data is not used. Drop = how much worse than the uncompressed int8 student (positive = worse;
-for LogLoss a rise); bytes saved = its file size minus the probe's (negative: the probe is larger).
-Steps: {', '.join(result['steps'])}; {finetune_note(result['finetune_epochs'])}. Wall time {result['seconds']:.0f} s.
-
-Teacher (Keras, validation): {teacher}.
-Uncompressed int8 student: {base['bytes']} bytes, p50 {base['p50_us']:.1f} µs, {student}.
-
-{markdown_table(result)}
-"""

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from converters import parity, representative, tflite
-from device_bench import inputs, latency, runtime
+from device_bench import inputs, latency, metrics, runtime
 from device_bench.rows import OK
 from edgerec import io, train
 from edgerec.data.task import CtrTask, EvalData, RankingTask
@@ -37,7 +37,7 @@ def score(predict: Callable[[dict[str, np.ndarray]], np.ndarray], data: EvalData
     """The task's metrics of the logits `predict` gives on `data`."""
     pointwise = predict(data.pointwise)
     ranking = predict(data.ranking).reshape(-1, data.num_candidates) if data.num_candidates else None
-    return train.score_metrics(data.labels, pointwise, ranking)
+    return metrics.score(data.labels, pointwise, ranking)
 
 
 def step_dicts(steps: Sequence[StepConfig]) -> list[dict]:

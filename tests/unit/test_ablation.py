@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from device_bench.bundle import ABLATION_JSON
 from edgerec import ablation
+from edgerec.report import ablation as ablation_report
 from edgerec.cli import main
 from edgerec.recipe import DistillConfig, DistillMethod, ModelConfig, Recipe
 
@@ -135,7 +136,7 @@ def test_table_has_every_arm_the_teacher_and_na_for_ctr():
         **ablation.summarize({"auc": 0.9, "logloss": 0.3}, runs, ("auc", "logloss")),
     }
 
-    text = ablation.markdown(result)
+    text = ablation_report.markdown(result)
 
     rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| arm")]
     assert [r.split(" | ")[0] for r in rows] == ["| teacher", "| scratch (labels only)", "| logits"]

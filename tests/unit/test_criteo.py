@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from device_bench import accuracy, evalset
+from device_bench import evalset, metrics
 from device_bench.bundle import EVAL_SET
 from edgerec import train
 from edgerec.data import criteo, prepared
@@ -139,7 +139,7 @@ def test_eval_set_is_pointwise_only_and_device_metrics_skip_ranking(ctr_data, tm
     # assert
     assert loaded.num_candidates == 0 and loaded.ranking == {}
     loaded.check_inputs(task.input_names)
-    assert accuracy.metrics_of(loaded, logits, None).keys() == {"auc", "logloss"}
+    assert metrics.score(loaded.labels, logits).keys() == {"auc", "logloss"}
 
 
 def test_prepared_folder_records_the_kind_and_round_trips(ctr_data, tmp_path):

@@ -127,3 +127,75 @@ def test_ranking_rejects_bad_k_and_shape():
 def test_nan_scores_raise():
     with pytest.raises(ValueError, match="NaN"):
         metrics.ranking_metrics(np.array([[np.nan, 1.0]]))
+
+
+# --- the metric table and score() ------------------------------------------------------------------
+
+# One hand-computed case per metric of the table: (labels, pointwise logits, candidate scores) -> value.
+# Candidates: user 0's positive (column 0) is top; user 1's has one negative above it (rank 1);
+# user 2's has ten above it (rank 10, outside the top 10).
+_LABELS = np.array([1, 1, 0, 0])
+_LOGITS = np.array([3.0, 0.0, 0.0, -1.0])  # positives {3, 0}, negatives {0, -1}: 3 wins of 4 and one tie
+_CANDIDATES = np.array([
+    [5.0] + [0.0] * 10,
+    [5.0, 6.0] + [0.0] * 9,
+    [0.0] + [1.0] * 10,
+])
+HAND_COMPUTED = {
+    "auc": 3.5 / 4,
+    # sigmoid(3), sigmoid(0), sigmoid(0), sigmoid(-1): -(log s(3) + log 0.5 + log 0.5 + log(1 - s(-1))) / 4
+    "logloss": (math.log1p(math.exp(-3)) + 2 * math.log(2) + math.log1p(math.exp(-1))) / 4,
+    "hr@10": 2 / 3,
+    "ndcg@10": (1 + 1 / math.log2(3) + 0) / 3,
+}
+
+
+def _inputs(metric):
+    if metric.on == metrics.CANDIDATES:
+        return (_CANDIDATES,)
+    return (_LABELS, metrics.sigmoid(_LOGITS) if metric.on == metrics.PROBABILITIES else _LOGITS)
+
+
+@pytest.mark.parametrize("metric", metrics.METRICS, ids=lambda m: m.key)
+def test_each_metric_of_the_table_on_a_hand_computed_case(metric):
+    # execute / assert: every row of the table has a hand-computed case, and its function gives it
+    assert metric.fn(*_inputs(metric)) == pytest.approx(HAND_COMPUTED[metric.key], abs=1e-12)
+
+
+def test_table_facts():
+    assert metrics.keys() == tuple(HAND_COMPUTED)
+    assert metrics.keys(ranking=False) == ("auc", "logloss")
+    assert [m.label for m in metrics.METRICS] == ["AUC", "LogLoss", "HR@10", "NDCG@10"]
+    assert [m.key for m in metrics.METRICS if not m.higher_is_better] == ["logloss"]
+    assert [m.k for m in metrics.METRICS if m.ranking_only] == [10, 10]
+    assert metrics.headline() == ("auc", "ndcg@10") and metrics.headline(("auc", "logloss")) == ("auc",)
+    with pytest.raises(KeyError, match="unknown metric 'mrr'; metrics: auc, logloss, hr@10, ndcg@10"):
+        metrics.get("mrr")
+
+
+def test_score_gives_every_metric_in_table_order_rounded():
+    # execute
+    got = metrics.score(_LABELS, _LOGITS, _CANDIDATES)
+    # assert
+    assert list(got) == list(metrics.keys())
+    assert got == {k: round(v, metrics.DECIMALS) for k, v in HAND_COMPUTED.items()}
+
+
+def test_score_without_candidates_has_no_ranking_keys_and_measure_without_probabilities_gives_none():
+    assert metrics.score(_LABELS, _LOGITS) == {"auc": 0.875, "logloss": round(HAND_COMPUTED["logloss"], 6)}
+    # a popularity baseline: counts are a ranking score, not a probability
+    got = metrics.measure(_LABELS, _LOGITS, None, _CANDIDATES)
+    assert got["logloss"] is None and got["auc"] == 0.875 and list(got) == list(metrics.keys())
+
+
+def test_pareto_objectives_follow_the_table_directions():
+    from edgerec.search import pareto
+
+    # assert: costs are minimised; each metric goes the way its row says
+    assert pareto.objectives(metrics.keys()) == (
+        ("bytes", False), ("p50_us", False), *((m.key, m.higher_is_better) for m in metrics.METRICS))
+    # a lower LogLoss dominates at equal cost; a higher AUC does
+    trials = [{"bytes": 1, "p50_us": 1.0, "metrics": {"logloss": v}} for v in (0.5, 0.4)]
+    assert pareto.trial_front(trials, ("logloss",)) == [False, True]
+    trials = [{"bytes": 1, "p50_us": 1.0, "metrics": {"auc": v}} for v in (0.5, 0.4)]
+    assert pareto.trial_front(trials, ("auc",)) == [True, False]

@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from device_bench import rows as bench_rows
 from device_bench.bundle import BENCH, MANIFEST, PLOTS, REPORT, read_manifest
 from edgerec import report
+from edgerec.report import plots
+from edgerec.search import pareto
 from edgerec.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -63,8 +65,8 @@ def bundle(tmp_path):
 def test_pareto_front_by_hand():
     # setup: (cost, metric); b is beaten by a on both axes, d ties c exactly
     points = [(1.0, 0.9), (2.0, 0.8), (3.0, 0.95), (3.0, 0.95)]
-    # execute / assert
-    assert report.pareto_front(points) == [True, False, True, True]
+    # execute / assert: the plots' front is the search's, a cost minimised and a metric maximised
+    assert pareto.front(points, (False, True)) == [True, False, True, True]
 
 
 def test_report_writes_valid_pngs_and_exact_plot_data(bundle):
@@ -130,9 +132,9 @@ def test_without_matplotlib_writes_report_and_says_so(bundle, monkeypatch):
     result = CliRunner().invoke(main, ["report", str(bundle)])
     # assert
     assert result.exit_code == 0, result.output
-    assert result.stderr.strip() == report.NO_MATPLOTLIB
+    assert result.stderr.strip() == plots.NO_MATPLOTLIB
     assert not list(bundle.glob("*.png"))
-    assert report.NO_MATPLOTLIB in (bundle / REPORT).read_text()
+    assert plots.NO_MATPLOTLIB in (bundle / REPORT).read_text()
     assert all(p["file"] is None for p in json.loads((bundle / PLOTS).read_text())["plots"])
 
 
@@ -209,3 +211,22 @@ def test_report_has_no_sparsity_section_when_nothing_was_pruned(bundle):
     report.write(bundle)
     # assert
     assert "Achieved sparsity" not in (bundle / REPORT).read_text()
+
+
+def test_cells_table_aligns_text_left_and_numbers_right():
+    from edgerec.report import cells
+
+    assert cells.table(["arm", "AUC"], "lr", [["a", "0.9"], ["b", "—"]]) == "| arm | AUC |\n|---|---:|\n| a | 0.9 |\n| b | — |"
+
+
+def test_every_document_labels_metrics_from_the_table():
+    from edgerec.report import cells
+
+    # assert: one label per key, the table's, wherever a metric is named
+    assert [cells.label(k) for k in ("auc", "logloss", "hr@10", "ndcg@10")] == ["AUC", "LogLoss", "HR@10", "NDCG@10"]
+    assert cells.labelled({"auc": 0.9, "ndcg@10": 0.48}) == "AUC 0.9000, NDCG@10 0.4800"
+    assert report.stage_table([{"name": "t", "metrics": {"auc": 0.9}, "params": 3}], ("auc", "logloss")).splitlines()[:3] == [
+        "| model (Keras, held-out) | params | AUC | LogLoss | HR@10 | NDCG@10 | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        "| t | 3 | 0.9000 | — | n/a | n/a | 0 |",
+    ]

@@ -242,3 +242,44 @@ def test_a_finished_search_is_restored_on_resume_not_redone(tmp_path):
                                logged.append)
     # assert
     assert restored == record and logged == ["[search] restored from its checkpoint"]
+
+
+# --- search.md and sensitivity.md ---------------------------------------------------------------------
+
+def test_search_markdown_marks_the_chosen_trial_and_labels_metrics():
+    from edgerec.report import search as search_report
+    from edgerec.search import search
+
+    # setup: the smaller trial meets the target
+    trials = [{"id": i, "kind": "chain", "chain": c, "bytes": b, "p50_us": 1.0, "status": "ok",
+               "metrics": {"auc": a, "logloss": 0.4}} for i, c, b, a in ((0, "int8", 100, 0.9), (1, "small", 50, 0.9))]
+    result = {**search.summarize(trials, target.parse("auc>=0.8", ("auc", "logloss")), {"auc": 0.9, "logloss": 0.3},
+                                 ("auc", "logloss")),
+              "validation": "v", "sensitivity": [], "counted_trials": 1, "budget": 2}
+    # execute
+    text = search_report.markdown(result)
+    # assert
+    assert "| trial | kind | chain | bytes | p50 µs | AUC | LogLoss | meets | front |" in text
+    assert "| 1 **← chosen** | chain | small | 50 | 1.0 | 0.9000 | 0.4000 | yes | yes |" in text
+    assert "Teacher on validation: AUC 0.9000, LogLoss 0.3000." in text
+
+
+def test_sensitivity_table_names_precision_probes_float32():
+    from edgerec.report import sensitivity as sensitivity_report
+    from edgerec.search import PRECISION
+
+    row = {"step": PRECISION, "layer": "hidden_0", "setting": {}, "status": "ok", "bytes": 120, "bytes_saved": -20,
+           "drop": {"auc": -0.01, "logloss": -0.02}}
+    result = {"metrics": ["auc", "logloss"], "baseline": {"bytes": 100}, "rows": [row]}
+    # execute
+    lines = sensitivity_report.table(result).splitlines()
+    # assert
+    assert lines[0] == "| step | layer | setting | bytes | bytes saved | AUC drop | LogLoss drop | status |"
+    assert lines[-1] == "| keep_float | hidden_0 | float32 | 120 | -20 | -0.0100 | -0.0200 | ok |"
+
+
+def test_drops_are_worse_in_each_metrics_direction():
+    from edgerec.search import sensitivity
+
+    # AUC falls 0.1 (worse), LogLoss rises 0.05 (worse): both positive drops
+    assert sensitivity.drops({"auc": 0.9, "logloss": 0.30}, {"auc": 0.8, "logloss": 0.35}) == {"auc": 0.1, "logloss": 0.05}
