@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from device_bench.errors import EdgerecError
+
 LOWER_IS_BETTER = frozenset({"logloss"})
 MISSING = "—"
 
 Key = tuple[str, int, int]
 
 
-class CompareInputError(ValueError):
+class CompareInputError(EdgerecError, ValueError):
     """A file is not a readable bench JSON, or the two files share no rows (message names it)."""
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from device_bench import fidelity, rows
+from device_bench.errors import EdgerecError
 from device_bench.runtime import RUNTIMES
 
 MANIFEST = "manifest.json"
@@ -41,7 +42,7 @@ DEFAULT_REFERENCE = "student.tflite"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
-class BenchInputError(ValueError):
+class BenchInputError(EdgerecError, ValueError):
     """A PATH or option the user gave cannot be benchmarked (message names it)."""
 
 

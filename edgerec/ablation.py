@@ -20,12 +20,12 @@ it); `run` imports the training stages when it trains.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import statistics
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from device_bench.errors import EdgerecError, suggest
 from edgerec import io
 from edgerec.recipe import DISTILL_METHODS, GROUP_METHODS, DistillMethod, Recipe
 from edgerec.report import METRICS, NOT_APPLICABLE
@@ -36,7 +36,7 @@ TEACHER = "teacher"
 GOAL = 0.5  # issue #4: the best arm closes >= half the gap by more than its seed std
 
 
-class AblationError(ValueError):
+class AblationError(EdgerecError, ValueError):
     """Flags the ablation cannot run with (unknown method, bad seeds, nothing left to compare)."""
 
 
@@ -45,8 +45,7 @@ def parse_methods(text: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in text.split(","))
     for name in names:
         if name not in DISTILL_METHODS:
-            close = difflib.get_close_matches(name, list(DISTILL_METHODS), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = suggest(name, DISTILL_METHODS)
             raise AblationError(f"--methods: unknown method {name!r}.{hint} Methods: {', '.join(DISTILL_METHODS)}")
     _check_unique(names, "--methods", "method")
     return names

@@ -9,7 +9,6 @@ dataclass validates its ranges in `__post_init__` so the message names the bad v
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,10 +17,12 @@ from typing import Any
 
 import yaml
 
+from device_bench.errors import EdgerecError, suggest
+
 BUILTIN_DIR = Path(__file__).parent / "recipes"
 
 
-class RecipeError(ValueError):
+class RecipeError(EdgerecError, ValueError):
     """A recipe that cannot be used; the message names the key and what was expected."""
 
 
@@ -173,8 +174,7 @@ class CompareConfig:
         _check(len(self.seeds) >= 1 and all(s >= 0 for s in self.seeds), "seeds", "at least one seed >= 0", self.seeds)
         _check(len(set(self.seeds)) == len(self.seeds), "seeds", "each seed once", self.seeds)
         for name in self.methods:
-            close = difflib.get_close_matches(name, list(DISTILL_METHODS), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = suggest(name, DISTILL_METHODS, " (did you mean '{}'?)")
             _check(name in DISTILL_METHODS, "methods", f"methods among {', '.join(DISTILL_METHODS)}{hint}", name)
         _check(len(set(self.methods)) == len(self.methods), "methods", "each method once", self.methods)
 
@@ -250,9 +250,9 @@ def check_layer_names(key: str, names: tuple[str, ...], layers: list[str], model
     """Raises RecipeError for a name in `names` that is not in `layers`, with a "did you mean"."""
     for name in names:
         if name not in layers:
-            close = difflib.get_close_matches(name, layers, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise RecipeError(f"{key}: '{name}' is not a layer of the {model}.{hint} Layers: {', '.join(layers)}")
+            raise RecipeError(
+                f"{key}: '{name}' is not a layer of the {model}.{suggest(name, layers)} Layers: {', '.join(layers)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -307,9 +307,7 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     kwargs = {}
     for key, value in raw.items():
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise RecipeError(f"{where}: unknown key '{key}'.{hint} Valid keys: {', '.join(names)}")
+            raise RecipeError(f"{where}: unknown key '{key}'.{suggest(key, names)} Valid keys: {', '.join(names)}")
         kwargs[key] = _coerce(hints[key], value, f"{where}.{key}" if where else key)
     try:
         return cls(**kwargs)
@@ -364,10 +362,8 @@ def load(name_or_path: str) -> Recipe:
         source = BUILTIN_DIR / f"{name_or_path}.yaml"
         if not source.is_file():
             valid = builtin_names()
-            close = difflib.get_close_matches(name_or_path, valid, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
             raise RecipeError(
-                f"unknown recipe '{name_or_path}'.{hint} Built-in recipes: {', '.join(valid)}; "
+                f"unknown recipe '{name_or_path}'.{suggest(name_or_path, valid)} Built-in recipes: {', '.join(valid)}; "
                 "or give a path to a .yaml file."
             )
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from device_bench import table
+from device_bench.errors import EdgerecError
 from edgerec import io
 
 METRICS = ("auc", "logloss", "hr@10", "ndcg@10")
@@ -28,7 +29,7 @@ AXIS_LABELS = {"bytes": "file size (log scale)", "p50_us": "p50 latency (µs)", 
 NO_MATPLOTLIB = "plots skipped: matplotlib is not installed (pip install 'edgerec[report]')"
 
 
-class ReportInputError(ValueError):
+class ReportInputError(EdgerecError, ValueError):
     """A bundle file the report needs is missing or unreadable (the message names it)."""
 
 

@@ -28,11 +28,11 @@ Methods (the recipe names, see `from_config`):
 
 from __future__ import annotations
 
-import difflib
 from typing import Sequence
 
 import numpy as np
 
+from device_bench.errors import EdgerecError, suggest
 from edgerec._keras import keras, tf
 from edgerec.recipe import DISTILL_METHODS, DistillConfig, DistillMethod
 
@@ -40,7 +40,7 @@ SCORE = "score"  # the logit layer of every edgerec ranker
 CANDIDATES = "candidates/score"  # logits of the candidate groups, shape (groups, candidates)
 
 
-class DistillError(ValueError):
+class DistillError(EdgerecError, ValueError):
     """A distillation method that cannot apply to these models (e.g. a layer name they lack)."""
 
 
@@ -300,8 +300,7 @@ def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:
         if layer.name == name or getattr(getattr(layer, "layer", None), "name", None) == name:
             return layer
     names = [layer.name for layer in model.layers]
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
+    hint = suggest(name, names)
     raise DistillError(f"model '{model.name}' has no layer '{name}'.{hint} Its layers: {', '.join(names)}")
 
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from device_bench.errors import EdgerecError
 from edgerec import io
 from edgerec.recipe import Recipe, StepConfig
 
@@ -30,7 +31,7 @@ PRECISION = "keep_float"  # not a compression step: one layer kept in float32 in
 LABELS = {"auc": "AUC", "logloss": "LogLoss", "hr@10": "HR@10", "ndcg@10": "NDCG@10"}
 
 
-class SensitivityError(ValueError):
+class SensitivityError(EdgerecError, ValueError):
     """Flags the sweep cannot run with; the message names the flag."""
 
 
