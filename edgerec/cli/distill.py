@@ -29,16 +29,13 @@ def distill(compare: bool, recipe_name: str, data_path: Path | None, methods: st
             force: bool) -> None:
     """Compare distillation methods on the same data and budget, with mean ± std over seeds."""
     from edgerec import ablation
-    from edgerec.recipe import RecipeError, load
+    from edgerec.recipe import load
 
     if not compare:
         raise UserError("edgerec distill: give --compare (a single distillation runs inside `edgerec build`)")
-    try:
-        recipe = load(recipe_name)
-        chosen = None if methods is None else ablation.parse_methods(methods)
-        seed_list = ablation.parse_seeds(seeds)
-    except (RecipeError, ablation.AblationError) as exc:
-        raise UserError(str(exc)) from None
+    recipe = load(recipe_name)
+    chosen = None if methods is None else ablation.parse_methods(methods)
+    seed_list = ablation.parse_seeds(seeds)
     if data_path is not None and not data_path.exists():
         raise UserError(f"--data: {data_path}: no such file")
     check_writable(out)
@@ -47,12 +44,6 @@ def distill(compare: bool, recipe_name: str, data_path: Path | None, methods: st
     from edgerec._keras import tf  # imports TensorFlow: only now
 
     tf.get_logger().setLevel("ERROR")
-    from edgerec.data.schema import DataError
-    from edgerec.distill.losses import DistillError
-
-    try:
-        ablation.run(recipe, out, data=data_path, methods=chosen, seeds=seed_list, force=force,
-                     log=lambda m: click.echo(m, err=True))
-    except (DataError, DistillError, ablation.AblationError) as exc:
-        raise UserError(str(exc)) from None
+    ablation.run(recipe, out, data=data_path, methods=chosen, seeds=seed_list, force=force,
+                 log=lambda m: click.echo(m, err=True))
     click.echo(f"ablation written to {out}; see {out / 'ablation.md'}")
