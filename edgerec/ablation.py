@@ -27,7 +27,8 @@ from typing import Callable, Sequence
 
 from device_bench.errors import EdgerecError, suggest
 from edgerec import io
-from edgerec.recipe import DISTILL_METHODS, GROUP_METHODS, DistillMethod, Recipe
+from edgerec.distill import methods as distill_methods
+from edgerec.recipe import DistillMethod, Recipe
 from edgerec.report import METRICS, NOT_APPLICABLE
 
 Log = Callable[[str], None]
@@ -44,9 +45,10 @@ def parse_methods(text: str) -> tuple[str, ...]:
     """'logits,hint' -> ('logits', 'hint'); an unknown name fails with a suggestion."""
     names = tuple(part.strip() for part in text.split(","))
     for name in names:
-        if name not in DISTILL_METHODS:
-            hint = suggest(name, DISTILL_METHODS)
-            raise AblationError(f"--methods: unknown method {name!r}.{hint} Methods: {', '.join(DISTILL_METHODS)}")
+        if name not in distill_methods.REGISTRY:
+            known = list(distill_methods.REGISTRY)
+            hint = suggest(name, known)
+            raise AblationError(f"--methods: unknown method {name!r}.{hint} Methods: {', '.join(known)}")
     _check_unique(names, "--methods", "method")
     return names
 
@@ -82,8 +84,8 @@ def plan_arms(
     """
     configured = {m.name: m for m in recipe.distill.methods}
     arms, notes = [], []
-    for name in names or tuple(DISTILL_METHODS):
-        if name in GROUP_METHODS and not ranking_data:
+    for name in names or tuple(distill_methods.REGISTRY):
+        if distill_methods.REGISTRY[name].group and not ranking_data:
             notes.append(f"{name}: skipped, the data has no candidate lists (CTR rows)")
         elif name in configured:
             arms.append(dataclasses.replace(configured[name], weight=1.0))

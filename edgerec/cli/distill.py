@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from edgerec.cli.errors import UserError, check_writable
+from edgerec.distill import methods as distill_methods
 
 
 @click.command()
@@ -20,7 +21,7 @@ from edgerec.cli.errors import UserError, check_writable
               help="A folder from `edgerec data prepare`, or an interactions file. Default: the built-in synthetic dataset.")
 @click.option("--methods", default=None,
               help="Comma-separated arms, e.g. logits,hint. Default: every method the data can feed "
-              "(logits, ranking, listwise, hint, embedding; no ranking or listwise on CTR rows).")
+              f"({', '.join(distill_methods.REGISTRY)}; no {' or '.join(distill_methods.group_methods())} on CTR rows).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated student seeds, one run per arm each.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/ablation"), show_default=True,
               help="Folder for ablation.json (every run) and ablation.md (the table).")
