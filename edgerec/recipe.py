@@ -19,6 +19,7 @@ import yaml
 
 from device_bench.errors import EdgerecError, suggest
 from edgerec.distill import methods as distill_methods
+from edgerec.models import architectures
 
 BUILTIN_DIR = Path(__file__).parent / "recipes"
 
@@ -64,10 +65,6 @@ class DataConfig:
         _check(self.min_count >= 1, "min_count", ">= 1", self.min_count)
 
 
-# The teacher zoo (built by edgerec.models.zoo, which must define exactly these names).
-ARCHITECTURES = ("mlp", "neumf", "deepfm", "dcn_v2")
-
-
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of one ranker: embeddings per feature, then the `architecture`'s towers.
@@ -83,14 +80,16 @@ class ModelConfig:
     architecture: str = "dcn_v2"
 
     def __post_init__(self) -> None:
-        _check(self.architecture in ARCHITECTURES, "architecture", f"one of {list(ARCHITECTURES)}", self.architecture)
+        known = list(architectures.REGISTRY)
+        _check(self.architecture in known, "architecture", f"one of {known}", self.architecture)
         _check(self.embedding_dim >= 1, "embedding_dim", ">= 1", self.embedding_dim)
         _check(self.cross_projection_dim >= 0, "cross_projection_dim", ">= 0 (0 = full rank)", self.cross_projection_dim)
         _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
         _check(self.cross_layers >= 0, "cross_layers", ">= 0", self.cross_layers)
-        if self.architecture != "dcn_v2":
+        if not architectures.REGISTRY[self.architecture].cross:
+            crossing = ", ".join(name for name, architecture in architectures.REGISTRY.items() if architecture.cross)
             for key in ("cross_layers", "cross_projection_dim"):
-                _check(getattr(self, key) == 0, key, f"0 for architecture '{self.architecture}' (dcn_v2 only)",
+                _check(getattr(self, key) == 0, key, f"0 for architecture '{self.architecture}' ({crossing} only)",
                        getattr(self, key))
 
 
