@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from device_bench import metrics as metric_table
+from device_bench.errors import EdgerecError
 
 MISSING = "—"
 
 Key = tuple[str, int, int]
 
 
-class CompareInputError(ValueError):
+class CompareInputError(EdgerecError, ValueError):
     """A file is not a readable bench JSON, or the two files share no rows (message names it)."""
 
 

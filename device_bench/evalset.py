@@ -19,13 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from device_bench.errors import EdgerecError
+
 POINTWISE = "pointwise/"
 RANKING = "ranking/"
 LABEL = "label"
 NUM_CANDIDATES = "num_candidates"
 
 
-class EvalSetError(ValueError):
+class EvalSetError(EdgerecError, ValueError):
     """The eval set does not fit the model (missing inputs, ragged columns)."""
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from device_bench import bundle, fidelity, rows
+from device_bench.errors import EdgerecError
 from device_bench.runtime import RUNTIMES
 
 DEFAULT_REFERENCE = bundle.artifact_file(bundle.STUDENT)
@@ -38,7 +39,7 @@ DEFAULT_REFERENCE = bundle.artifact_file(bundle.STUDENT)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
-class BenchInputError(ValueError):
+class BenchInputError(EdgerecError, ValueError):
     """A PATH or option the user gave cannot be benchmarked (message names it)."""
 
 

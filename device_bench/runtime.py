@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from device_bench.errors import EdgerecError
+
 # Preference order for the automatic choice: name -> (module, attribute path of Interpreter, distribution).
 # TensorFlow's public ``tf.lite`` is an attribute of the top-level module;
 # ``import tensorflow.lite`` yields the internal source package, which has no Interpreter.
@@ -30,7 +32,7 @@ RUNTIMES: dict[str, tuple[str, str, str]] = {
 }
 
 
-class RuntimeUnavailableError(RuntimeError):
+class RuntimeUnavailableError(EdgerecError, RuntimeError):
     """The requested interpreter package is unknown or cannot be imported."""
 
 

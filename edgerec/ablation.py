@@ -21,7 +21,6 @@ it); `run` imports the training stages when it trains.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import statistics
 import time
 from pathlib import Path
@@ -29,8 +28,10 @@ from typing import Callable, Sequence
 
 from device_bench import bundle
 from device_bench import metrics as metric_table
+from device_bench.errors import EdgerecError, suggest
 from edgerec import io
-from edgerec.recipe import DISTILL_METHODS, GROUP_METHODS, DistillMethod, Recipe
+from edgerec.distill import methods as distill_methods
+from edgerec.recipe import DistillMethod, Recipe
 from edgerec.report import ablation as ablation_report
 
 Log = Callable[[str], None]
@@ -39,7 +40,7 @@ TEACHER = "teacher"
 GOAL = 0.5  # issue #4: the best arm closes >= half the gap by more than its seed std
 
 
-class AblationError(ValueError):
+class AblationError(EdgerecError, ValueError):
     """Flags the ablation cannot run with (unknown method, bad seeds, nothing left to compare)."""
 
 
@@ -47,10 +48,10 @@ def parse_methods(text: str) -> tuple[str, ...]:
     """'logits,hint' -> ('logits', 'hint'); an unknown name fails with a suggestion."""
     names = tuple(part.strip() for part in text.split(","))
     for name in names:
-        if name not in DISTILL_METHODS:
-            close = difflib.get_close_matches(name, list(DISTILL_METHODS), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise AblationError(f"--methods: unknown method {name!r}.{hint} Methods: {', '.join(DISTILL_METHODS)}")
+        if name not in distill_methods.REGISTRY:
+            known = list(distill_methods.REGISTRY)
+            hint = suggest(name, known)
+            raise AblationError(f"--methods: unknown method {name!r}.{hint} Methods: {', '.join(known)}")
     _check_unique(names, "--methods", "method")
     return names
 
@@ -86,8 +87,8 @@ def plan_arms(
     """
     configured = {m.name: m for m in recipe.distill.methods}
     arms, notes = [], []
-    for name in names or tuple(DISTILL_METHODS):
-        if name in GROUP_METHODS and not ranking_data:
+    for name in names or tuple(distill_methods.REGISTRY):
+        if distill_methods.REGISTRY[name].group and not ranking_data:
             notes.append(f"{name}: skipped, the data has no candidate lists (CTR rows)")
         elif name in configured:
             arms.append(dataclasses.replace(configured[name], weight=1.0))

@@ -27,13 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from device_bench.errors import EdgerecError
 from edgerec import io
 
 STATE_DIR = ".build"
 STATE_FILE = "state.json"
 
 
-class ResumeError(ValueError):
+class ResumeError(EdgerecError, ValueError):
     """`--resume` cannot continue this folder's build; the message says why and what to do."""
 
 

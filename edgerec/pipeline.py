@@ -24,6 +24,7 @@ from device_bench import rows as bench_rows
 from device_bench import run as bench_run
 from device_bench import table
 from device_bench import atomic, bundle, metrics
+from device_bench.errors import EdgerecError
 from edgerec import ablation, compress, io, report, train
 from edgerec._keras import tf
 from edgerec.checkpoints import BuildState
@@ -42,7 +43,7 @@ PARITY_GROUPS = 300  # held-out candidate lists scored by both Keras and TFLite 
 PARITY_ROWS = 30_000  # CTR tasks (no candidate lists): held-out rows scored by both
 
 
-class BundleExistsError(FileExistsError):
+class BundleExistsError(EdgerecError, FileExistsError):
     """The output folder already holds a bundle and overwriting it was not asked for."""
 
 

@@ -9,7 +9,6 @@ dataclass validates its ranges in `__post_init__` so the message names the bad v
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,10 +17,14 @@ from typing import Any
 
 import yaml
 
+from device_bench.errors import EdgerecError, suggest
+from edgerec.distill import methods as distill_methods
+from edgerec.models import architectures
+
 BUILTIN_DIR = Path(__file__).parent / "recipes"
 
 
-class RecipeError(ValueError):
+class RecipeError(EdgerecError, ValueError):
     """A recipe that cannot be used; the message names the key and what was expected."""
 
 
@@ -62,10 +65,6 @@ class DataConfig:
         _check(self.min_count >= 1, "min_count", ">= 1", self.min_count)
 
 
-# The teacher zoo (built by edgerec.models.zoo, which must define exactly these names).
-ARCHITECTURES = ("mlp", "neumf", "deepfm", "dcn_v2")
-
-
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of one ranker: embeddings per feature, then the `architecture`'s towers.
@@ -81,14 +80,16 @@ class ModelConfig:
     architecture: str = "dcn_v2"
 
     def __post_init__(self) -> None:
-        _check(self.architecture in ARCHITECTURES, "architecture", f"one of {list(ARCHITECTURES)}", self.architecture)
+        known = list(architectures.REGISTRY)
+        _check(self.architecture in known, "architecture", f"one of {known}", self.architecture)
         _check(self.embedding_dim >= 1, "embedding_dim", ">= 1", self.embedding_dim)
         _check(self.cross_projection_dim >= 0, "cross_projection_dim", ">= 0 (0 = full rank)", self.cross_projection_dim)
         _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
         _check(self.cross_layers >= 0, "cross_layers", ">= 0", self.cross_layers)
-        if self.architecture != "dcn_v2":
+        if not architectures.REGISTRY[self.architecture].cross:
+            crossing = ", ".join(name for name, architecture in architectures.REGISTRY.items() if architecture.cross)
             for key in ("cross_layers", "cross_projection_dim"):
-                _check(getattr(self, key) == 0, key, f"0 for architecture '{self.architecture}' (dcn_v2 only)",
+                _check(getattr(self, key) == 0, key, f"0 for architecture '{self.architecture}' ({crossing} only)",
                        getattr(self, key))
 
 
@@ -104,25 +105,12 @@ class TrainConfig:
         _check(self.learning_rate > 0, "learning_rate", "> 0", self.learning_rate)
 
 
-# Distillation methods (built by edgerec.distill.losses.METHODS) and the parameters each takes.
-DISTILL_METHODS = {
-    "logits": (),
-    "ranking": ("top_k", "candidates", "position_weights", "decay"),
-    "listwise": ("candidates",),
-    "hint": ("student_layer", "teacher_layer"),
-    "embedding": (),
-}
-GROUP_METHODS = ("ranking", "listwise")  # methods that read each user's candidate group: ranking data only
-
-
 @dataclass(frozen=True)
 class DistillMethod:
-    """One distillation loss and its weight in the sum; parameters left out take the loss's defaults.
+    """One distillation method (edgerec.distill.methods) and its weight in the sum.
 
-    ranking: top_k (5) teacher-top items of each user's group of `candidates` (20) become weighted
-    positives, position_weights exponential (exp(-rank / decay), decay 2) or uniform.
-    listwise: the student's softmax over each user's group of `candidates` (20) matches the teacher's.
-    hint: student_layer (through a learned projection) regresses teacher_layer.
+    The fields after `weight` are the union of the methods' parameters (one YAML key each); a
+    method takes only its own, and those left out take the registry's defaults.
     """
 
     name: str
@@ -135,30 +123,30 @@ class DistillMethod:
     decay: float | None = None
 
     def __post_init__(self) -> None:
-        _check(self.name in DISTILL_METHODS, "name", f"one of {list(DISTILL_METHODS)}", self.name)
+        known = list(distill_methods.REGISTRY)
+        _check(self.name in known, "name", f"one of {known}", self.name)
         _check(self.weight > 0, "weight", "> 0", self.weight)
-        takes = DISTILL_METHODS[self.name]
-        for f in dataclasses.fields(self)[2:]:
-            value = getattr(self, f.name)
-            if value is not None and f.name not in takes:
+        method = distill_methods.REGISTRY[self.name]
+        given = self._given()
+        for key, value in given.items():
+            if key not in method.params:
                 raise RecipeError(
-                    f"{f.name}: not a parameter of method '{self.name}' (it takes: {', '.join(takes) or 'none'}). "
+                    f"{key}: not a parameter of method '{self.name}' (it takes: {', '.join(method.params) or 'none'}). "
                     f"Received: {value!r}"
                 )
-        if self.name == "hint":
-            for key in ("student_layer", "teacher_layer"):
-                _check(bool(getattr(self, key)), key, "a layer name (method 'hint' needs both layers)", getattr(self, key))
-        if self.top_k is not None:
-            _check(self.top_k >= 1, "top_k", ">= 1", self.top_k)
-        if self.candidates is not None and self.name == "listwise":
-            _check(self.candidates >= 2, "candidates", ">= 2", self.candidates)
-        elif self.candidates is not None:
-            _check(self.candidates > (self.top_k or 5), "candidates", "> top_k", self.candidates)
-        if self.position_weights is not None:
-            _check(self.position_weights in ("exponential", "uniform"), "position_weights",
-                   "one of ['exponential', 'uniform']", self.position_weights)
-        if self.decay is not None:
-            _check(self.decay > 0, "decay", "> 0", self.decay)
+        resolved = method.resolve(given)
+        for key, param in method.params.items():  # a value left out takes the default, valid by construction
+            if key in given or param.required:
+                _check(param.valid(resolved[key], resolved), key, param.expected, resolved[key])
+
+    def _given(self) -> dict:
+        """The method parameters the recipe sets (the fields after `weight` that are not None)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)[2:]}
+        return {key: value for key, value in values.items() if value is not None}
+
+    def params(self) -> dict:
+        """Every parameter of the method: the recipe's values over the registry's defaults."""
+        return distill_methods.REGISTRY[self.name].resolve(self._given())
 
 
 @dataclass(frozen=True)
@@ -172,10 +160,10 @@ class CompareConfig:
     def __post_init__(self) -> None:
         _check(len(self.seeds) >= 1 and all(s >= 0 for s in self.seeds), "seeds", "at least one seed >= 0", self.seeds)
         _check(len(set(self.seeds)) == len(self.seeds), "seeds", "each seed once", self.seeds)
+        known = list(distill_methods.REGISTRY)
         for name in self.methods:
-            close = difflib.get_close_matches(name, list(DISTILL_METHODS), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            _check(name in DISTILL_METHODS, "methods", f"methods among {', '.join(DISTILL_METHODS)}{hint}", name)
+            hint = suggest(name, known, " (did you mean '{}'?)")
+            _check(name in known, "methods", f"methods among {', '.join(known)}{hint}", name)
         _check(len(set(self.methods)) == len(self.methods), "methods", "each method once", self.methods)
 
 
@@ -250,9 +238,9 @@ def check_layer_names(key: str, names: tuple[str, ...], layers: list[str], model
     """Raises RecipeError for a name in `names` that is not in `layers`, with a "did you mean"."""
     for name in names:
         if name not in layers:
-            close = difflib.get_close_matches(name, layers, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise RecipeError(f"{key}: '{name}' is not a layer of the {model}.{hint} Layers: {', '.join(layers)}")
+            raise RecipeError(
+                f"{key}: '{name}' is not a layer of the {model}.{suggest(name, layers)} Layers: {', '.join(layers)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -307,9 +295,7 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     kwargs = {}
     for key, value in raw.items():
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise RecipeError(f"{where}: unknown key '{key}'.{hint} Valid keys: {', '.join(names)}")
+            raise RecipeError(f"{where}: unknown key '{key}'.{suggest(key, names)} Valid keys: {', '.join(names)}")
         kwargs[key] = _coerce(hints[key], value, f"{where}.{key}" if where else key)
     try:
         return cls(**kwargs)
@@ -364,10 +350,8 @@ def load(name_or_path: str) -> Recipe:
         source = BUILTIN_DIR / f"{name_or_path}.yaml"
         if not source.is_file():
             valid = builtin_names()
-            close = difflib.get_close_matches(name_or_path, valid, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
             raise RecipeError(
-                f"unknown recipe '{name_or_path}'.{hint} Built-in recipes: {', '.join(valid)}; "
+                f"unknown recipe '{name_or_path}'.{suggest(name_or_path, valid)} Built-in recipes: {', '.join(valid)}; "
                 "or give a path to a .yaml file."
             )
     try:

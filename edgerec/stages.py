@@ -22,10 +22,11 @@ from edgerec._keras import keras
 from edgerec.data import sources, synthetic
 from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.distill import losses
+from edgerec.distill import methods as distill_methods
 from edgerec.distill.distiller import Distiller
 from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.models.zoo import build_ranker, check_architecture
-from edgerec.recipe import GROUP_METHODS, DistillMethod, ModelConfig, Recipe, StepConfig, TrainConfig, check_layer_names
+from edgerec.recipe import DistillMethod, ModelConfig, Recipe, StepConfig, TrainConfig, check_layer_names
 
 Log = Callable[[str], None]
 CALIBRATION_BATCHES = 4  # training batches a step with finetune_epochs 0 runs at learning rate 0
@@ -68,7 +69,7 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
     for role, config in chain:
         check_architecture(config, task.features, role)
     chosen = recipe.distill.methods if methods is None else methods
-    grouped = [m.name for m in chosen if m.name in GROUP_METHODS]
+    grouped = [m.name for m in chosen if distill_methods.REGISTRY[m.name].group]
     if grouped and not task.num_candidates:
         raise losses.DistillError(
             f"distill.methods: '{grouped[0]}' distillation ranks each user's candidate items, and this dataset has no "

@@ -1,7 +1,8 @@
 """The `edgerec` command. Verbs hold no logic: they parse flags and call the engine.
 
 Only Click is imported here; each verb imports what it needs when it runs, so
-`edgerec bench` works on a device that has no TensorFlow.
+`edgerec bench` works on a device that has no TensorFlow. A user mistake the engine raises (an
+EdgerecError) becomes exit 2 and one "Error:" line in the group (see errors.Group).
 """
 
 import click
@@ -11,11 +12,12 @@ from edgerec.cli.build import build
 from edgerec.cli.compress import compress
 from edgerec.cli.data import data
 from edgerec.cli.distill import distill
+from edgerec.cli.errors import Group
 from edgerec.cli.inspect import inspect_command
 from edgerec.cli.report import report
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgerec")
 def main() -> None:
     """Distil, compress and convert recommenders to TFLite; benchmark them on the device."""

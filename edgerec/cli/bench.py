@@ -37,10 +37,7 @@ def _compare(paths: tuple[str, ...], metrics: tuple[str, ...], max_drop: float, 
 
     if len(paths) != 2:
         raise UserError(f"--compare takes exactly two bench JSON files (A then B). Received {len(paths)} path(s).")
-    try:
-        result = compare.compare(paths[0], paths[1], metrics or ("ndcg@10",), max_drop, max_slowdown)
-    except compare.CompareInputError as exc:
-        raise UserError(str(exc)) from None
+    result = compare.compare(paths[0], paths[1], metrics or ("ndcg@10",), max_drop, max_slowdown)
     click.echo(result.table)
     for name in result.unmatched:
         click.echo(f"not in both files, skipped: {name}", err=True)
@@ -94,28 +91,25 @@ def bench(paths, runs, warmup, min_seconds, threads, batch, runtime, xnnpack, cp
     from device_bench import rows as bench_rows
     from device_bench import run, table
 
-    try:
-        names = [artifact.path.name for artifact in run.discover(paths)]
-        if baseline is not None and baseline not in names:
-            raise UserError(f"--baseline {baseline!r} is not among the artifacts: {', '.join(names)}")
-        click.echo(f"benchmarking {len(names)} artifact(s)", err=True)
-        result = run.bench(
-            paths,
-            threads=threads,
-            batches=batch,
-            runs=runs,
-            warmup=warmup,
-            min_seconds=min_seconds,
-            runtime=runtime,
-            timeout=timeout,
-            accuracy=not no_accuracy,
-            progress=lambda row: click.echo(f"  {row['artifact']}: {row['status']}", err=True),
-            xnnpack=xnnpack == "on",
-            cpus=cpus,
-            reference=reference,
-        )
-    except run.BenchInputError as exc:
-        raise UserError(str(exc)) from None
+    names = [artifact.path.name for artifact in run.discover(paths)]
+    if baseline is not None and baseline not in names:
+        raise UserError(f"--baseline {baseline!r} is not among the artifacts: {', '.join(names)}")
+    click.echo(f"benchmarking {len(names)} artifact(s)", err=True)
+    result = run.bench(
+        paths,
+        threads=threads,
+        batches=batch,
+        runs=runs,
+        warmup=warmup,
+        min_seconds=min_seconds,
+        runtime=runtime,
+        timeout=timeout,
+        accuracy=not no_accuracy,
+        progress=lambda row: click.echo(f"  {row['artifact']}: {row['status']}", err=True),
+        xnnpack=xnnpack == "on",
+        cpus=cpus,
+        reference=reference,
+    )
     click.echo(table.markdown(result, baseline or (DEFAULT_BASELINE if DEFAULT_BASELINE in names else None)))
     if json_path is not None:
         bench_rows.write_json(json_path, table.environment(), result)

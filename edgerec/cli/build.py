@@ -36,23 +36,17 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     """Train teacher and student, distil, compress, convert, and benchmark: one bundle."""
     import yaml
 
-    from edgerec.recipe import RecipeError, load
+    from edgerec.recipe import load
     from device_bench import metrics
     from edgerec.search import search as search_mod
     from edgerec.search import target as target_mod
 
-    try:
-        recipe = load(recipe_name)
-    except RecipeError as exc:
-        raise UserError(str(exc)) from None
+    recipe = load(recipe_name)
     if search_trials is not None and target is None:
         raise UserError("--search-trials: only with --target (a plain build runs the recipe's chain)")
     trials = search_mod.DEFAULT_TRIALS if search_trials is None else _positive(search_trials, "--search-trials")
     if target is not None:
-        try:
-            target_mod.parse(target, metrics.keys())
-        except target_mod.TargetError as exc:
-            raise UserError(str(exc)) from None
+        target_mod.parse(target, metrics.keys())
     if dump_recipe:
         click.echo(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
         return
@@ -67,16 +61,9 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     tf.get_logger().setLevel("ERROR")
     # The converter calibrates with TensorFlow's own deprecated interpreter and says so on every call.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
-    from edgerec.checkpoints import ResumeError
-    from edgerec.compress.base import StepError
-    from edgerec.data.schema import DataError
-    from edgerec.distill.losses import DistillError
 
-    try:
-        manifest = pipeline.run(recipe, out, data=data_path, force=force, resume=resume,
-                                log=lambda m: click.echo(m, err=True), target=target, search_trials=trials)
-    except (DataError, StepError, DistillError, ResumeError, RecipeError, pipeline.BundleExistsError, target_mod.TargetError) as exc:
-        raise UserError(str(exc)) from None
+    manifest = pipeline.run(recipe, out, data=data_path, force=force, resume=resume,
+                            log=lambda m: click.echo(m, err=True), target=target, search_trials=trials)
     if "search" in manifest:
         click.echo(f"search: {manifest['search']['note']}: {manifest['search']['chain']}; see {out / bundle.SEARCH_MD}")
     click.echo(f"bundle written to {out}; see {out / bundle.REPORT}")

@@ -30,16 +30,13 @@ from edgerec.cli.errors import UserError, check_writable
 def compress(sensitivity: bool, recipe_name: str, data_path: Path | None, out: Path, steps: str | None,
              finetune_epochs: str, force: bool) -> None:
     """Sensitivity of the distilled student to each compression step, one layer at a time."""
-    from edgerec.recipe import RecipeError, load
+    from edgerec.recipe import load
 
     if not sensitivity:
         raise UserError("edgerec compress: give --sensitivity (compressing a whole model runs inside `edgerec build`)")
     if not finetune_epochs.strip().isdigit():
         raise UserError(f"--finetune-epochs: expected an integer >= 0. Received: {finetune_epochs!r}")
-    try:
-        recipe = load(recipe_name)
-    except RecipeError as exc:
-        raise UserError(str(exc)) from None
+    recipe = load(recipe_name)
     if data_path is not None and not data_path.exists():
         raise UserError(f"--data: {data_path}: no such file")
     check_writable(out)
@@ -49,17 +46,12 @@ def compress(sensitivity: bool, recipe_name: str, data_path: Path | None, out: P
 
     tf.get_logger().setLevel("ERROR")
     warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
-    from edgerec.data.schema import DataError
-    from edgerec.distill.losses import DistillError
     from edgerec.report import sensitivity as sensitivity_report
     from edgerec.search import sensitivity as sweep
 
-    try:
-        step_names = sweep.parse_steps(steps)
-        result = sweep.run(recipe, out, data_path, step_names, int(finetune_epochs), force=force,
-                           log=lambda m: click.echo(m, err=True))
-    except (DataError, DistillError, sweep.SensitivityError) as exc:
-        raise UserError(str(exc)) from None
+    step_names = sweep.parse_steps(steps)
+    result = sweep.run(recipe, out, data_path, step_names, int(finetune_epochs), force=force,
+                       log=lambda m: click.echo(m, err=True))
     click.echo(f"Validation split ({result['validation']}); {sensitivity_report.finetune_note(result['finetune_epochs'])}.")
     click.echo(sensitivity_report.table(result))
     click.echo(f"sensitivity written to {out}; see {out / 'sensitivity.md'}")

@@ -45,7 +45,6 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, label_c
     if source != "criteo" and min_count is not None:
         raise UserError(f"--min-count applies to --source criteo; for {source} data set data.min_count in the recipe")
     from edgerec.data import criteo, files, prepared, sources
-    from edgerec.data.schema import DataError
 
     columns = files.Columns(
         user=user_col,
@@ -56,12 +55,9 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, label_c
         user_features=None if user_features is None else tuple(c for c in user_features.split(",") if c),
         item_features=None if item_features is None else tuple(c for c in item_features.split(",") if c),
     )
-    try:
-        data = sources.prepare(source, path, min_rating=min_rating, columns=columns,
-                               min_count=criteo.DEFAULT_MIN_COUNT if min_count is None else min_count)
-        schema = prepared.save(data, out)
-    except DataError as exc:
-        raise UserError(str(exc)) from None
+    data = sources.prepare(source, path, min_rating=min_rating, columns=columns,
+                           min_count=criteo.DEFAULT_MIN_COUNT if min_count is None else min_count)
+    schema = prepared.save(data, out)
     if schema["kind"] == "ctr":
         counts = f"{schema['rows']} rows, click rate {schema['click_rate']:.4f}"
     else:

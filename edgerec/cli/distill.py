@@ -9,6 +9,7 @@ import click
 
 from device_bench import bundle
 from edgerec.cli.errors import UserError, check_writable
+from edgerec.distill import methods as distill_methods
 
 
 @click.command()
@@ -21,7 +22,7 @@ from edgerec.cli.errors import UserError, check_writable
               help="A folder from `edgerec data prepare`, or an interactions file. Default: the built-in synthetic dataset.")
 @click.option("--methods", default=None,
               help="Comma-separated arms, e.g. logits,hint. Default: every method the data can feed "
-              "(logits, ranking, listwise, hint, embedding; no ranking or listwise on CTR rows).")
+              f"({', '.join(distill_methods.REGISTRY)}; no {' or '.join(distill_methods.group_methods())} on CTR rows).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated student seeds, one run per arm each.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/ablation"), show_default=True,
               help=f"Folder for {bundle.ABLATION_JSON} (every run) and {bundle.ABLATION_MD} (the table).")
@@ -30,16 +31,13 @@ def distill(compare: bool, recipe_name: str, data_path: Path | None, methods: st
             force: bool) -> None:
     """Compare distillation methods on the same data and budget, with mean ± std over seeds."""
     from edgerec import ablation
-    from edgerec.recipe import RecipeError, load
+    from edgerec.recipe import load
 
     if not compare:
         raise UserError("edgerec distill: give --compare (a single distillation runs inside `edgerec build`)")
-    try:
-        recipe = load(recipe_name)
-        chosen = None if methods is None else ablation.parse_methods(methods)
-        seed_list = ablation.parse_seeds(seeds)
-    except (RecipeError, ablation.AblationError) as exc:
-        raise UserError(str(exc)) from None
+    recipe = load(recipe_name)
+    chosen = None if methods is None else ablation.parse_methods(methods)
+    seed_list = ablation.parse_seeds(seeds)
     if data_path is not None and not data_path.exists():
         raise UserError(f"--data: {data_path}: no such file")
     check_writable(out)
@@ -48,12 +46,6 @@ def distill(compare: bool, recipe_name: str, data_path: Path | None, methods: st
     from edgerec._keras import tf  # imports TensorFlow: only now
 
     tf.get_logger().setLevel("ERROR")
-    from edgerec.data.schema import DataError
-    from edgerec.distill.losses import DistillError
-
-    try:
-        ablation.run(recipe, out, data=data_path, methods=chosen, seeds=seed_list, force=force,
-                     log=lambda m: click.echo(m, err=True))
-    except (DataError, DistillError, ablation.AblationError) as exc:
-        raise UserError(str(exc)) from None
+    ablation.run(recipe, out, data=data_path, methods=chosen, seeds=seed_list, force=force,
+                 log=lambda m: click.echo(m, err=True))
     click.echo(f"ablation written to {out}; see {out / bundle.ABLATION_MD}")

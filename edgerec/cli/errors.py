@@ -5,9 +5,22 @@ from pathlib import Path
 
 import click
 
+from device_bench.errors import EdgerecError
+
 
 class UserError(click.ClickException):
     exit_code = 2
+
+
+class Group(click.Group):
+    """The `edgerec` group: an EdgerecError raised inside any verb becomes a UserError here, in
+    one place, so no verb lists the error classes of the engine it calls."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except EdgerecError as exc:
+            raise UserError(str(exc)) from None
 
 
 def check_writable(out: Path) -> None:

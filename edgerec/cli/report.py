@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from device_bench import bundle as bundle_files
-from edgerec.cli.errors import UserError
 
 
 @click.command()
@@ -23,10 +22,7 @@ def report(bundle: Path, bench_path: Path | None) -> None:
     """Write BUNDLE/report.md with accuracy-vs-size and accuracy-vs-latency plots."""
     from edgerec import report as report_mod
 
-    try:
-        written = report_mod.write(bundle, bench_path)
-    except report_mod.ReportInputError as exc:
-        raise UserError(str(exc)) from None
+    written = report_mod.write(bundle, bench_path)
     if written.note:
         click.echo(written.note, err=True)
     for path in written.files:

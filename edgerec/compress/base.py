@@ -10,14 +10,14 @@ validation, error messages and help text come from one place.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
+from device_bench.errors import EdgerecError, suggest
 from edgerec._keras import keras
 
 
-class StepError(ValueError):
+class StepError(EdgerecError, ValueError):
     """A step name or parameter that cannot be used; the message names it."""
 
 
@@ -52,10 +52,10 @@ class CompressionStep:
         """Fills defaults and validates `given`, naming any bad key or value."""
         for key in given:
             if key not in cls.params:
-                close = difflib.get_close_matches(key, list(cls.params), n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
                 valid = ", ".join(cls.params) or "none"
-                raise StepError(f"compress step '{cls.name}': unknown parameter '{key}'.{hint} Valid: {valid}")
+                raise StepError(
+                    f"compress step '{cls.name}': unknown parameter '{key}'.{suggest(key, cls.params)} Valid: {valid}"
+                )
         resolved = {key: given.get(key, param.default) for key, param in cls.params.items()}
         for key, value in resolved.items():
             param = cls.params[key]
@@ -102,9 +102,9 @@ def register(cls: type[CompressionStep]) -> type[CompressionStep]:
 
 def get(name: str) -> CompressionStep:
     if name not in REGISTRY:
-        close = difflib.get_close_matches(name, list(REGISTRY), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise StepError(f"unknown compression step '{name}'.{hint} Registered: {', '.join(sorted(REGISTRY))}")
+        raise StepError(
+            f"unknown compression step '{name}'.{suggest(name, REGISTRY)} Registered: {', '.join(sorted(REGISTRY))}"
+        )
     return REGISTRY[name]()
 
 
@@ -134,11 +134,9 @@ def selected_layers(step: type[CompressionStep] | CompressionStep, model: keras.
         return set(names)
     for name in chosen:
         if name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
             raise StepError(
                 f"compress step '{step.name}': layers: '{name}' is not a layer this step can compress in "
-                f"model '{model.name}'.{hint} Eligible: {', '.join(names) or 'none'}"
+                f"model '{model.name}'.{suggest(name, names)} Eligible: {', '.join(names) or 'none'}"
             )
     return set(chosen)
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device_bench.errors import EdgerecError
 
-class DataError(ValueError):
+
+class DataError(EdgerecError, ValueError):
     """Data that cannot make a ranking task; the message says what is wrong and where."""
 
 

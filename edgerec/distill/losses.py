@@ -7,7 +7,7 @@ calls `WeightedSum.compute_loss` with a dict {key: tensor} per side; a single lo
 one tensor it reads. Losses with learned projections create them in `build(teacher, student)`
 and expose them as `projections` (trained with the student, never part of it).
 
-Methods (the recipe names, see `from_config`):
+Methods (the recipe names, registered with their parameters in `methods.py`):
 - `logits`: soft labels for a binary head. A softmax over a single CTR logit is always 1, so
   the Hinton recipe cannot be applied as is: the soft target is the Bernoulli distribution
   sigmoid(z_t / T), the student's is sigmoid(z_s / T), the loss their binary cross-entropy
@@ -28,19 +28,20 @@ Methods (the recipe names, see `from_config`):
 
 from __future__ import annotations
 
-import difflib
 from typing import Sequence
 
 import numpy as np
 
+from device_bench.errors import EdgerecError, suggest
 from edgerec._keras import keras, tf
-from edgerec.recipe import DISTILL_METHODS, DistillConfig, DistillMethod
+from edgerec.distill import methods as distill_methods
+from edgerec.recipe import DistillConfig, DistillMethod
 
 SCORE = "score"  # the logit layer of every edgerec ranker
 CANDIDATES = "candidates/score"  # logits of the candidate groups, shape (groups, candidates)
 
 
-class DistillError(ValueError):
+class DistillError(EdgerecError, ValueError):
     """A distillation method that cannot apply to these models (e.g. a layer name they lack)."""
 
 
@@ -67,7 +68,7 @@ class DistillationLoss:
 class LogitsDistillation(DistillationLoss):
     """T^2 * BCE(sigmoid(z_t / T), sigmoid(z_s / T)), mean over the batch; inputs are logits."""
 
-    def __init__(self, temperature: float = 2.0):
+    def __init__(self, temperature: float = DistillConfig.temperature):
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
         self.temperature = float(temperature)
@@ -83,7 +84,8 @@ class LogitsDistillation(DistillationLoss):
         return {"temperature": self.temperature}
 
 
-POSITION_WEIGHTS = ("exponential", "uniform")
+_RANKING = distill_methods.Ranking.resolve({})  # constructor defaults: the registry's
+_LISTWISE = distill_methods.Listwise.resolve({})
 
 
 class RankingDistillation(DistillationLoss):
@@ -99,13 +101,16 @@ class RankingDistillation(DistillationLoss):
 
     reads = (CANDIDATES, CANDIDATES)
 
-    def __init__(self, top_k: int = 5, candidates: int = 20, position_weights: str = "exponential", decay: float = 2.0):
+    def __init__(self, top_k: int = _RANKING["top_k"], candidates: int = _RANKING["candidates"],
+                 position_weights: str = _RANKING["position_weights"], decay: float = _RANKING["decay"]):
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1. Received: top_k={top_k}")
         if candidates <= top_k:
             raise ValueError(f"candidates must be > top_k ({top_k}). Received: candidates={candidates}")
-        if position_weights not in POSITION_WEIGHTS:
-            raise ValueError(f"position_weights must be one of {POSITION_WEIGHTS}. Received: {position_weights!r}")
+        if position_weights not in distill_methods.POSITION_WEIGHTS:
+            raise ValueError(
+                f"position_weights must be one of {distill_methods.POSITION_WEIGHTS}. Received: {position_weights!r}"
+            )
         if decay <= 0:
             raise ValueError(f"decay must be > 0. Received: decay={decay}")
         self.top_k = top_k
@@ -141,7 +146,7 @@ class ListwiseDistillation(DistillationLoss):
 
     reads = (CANDIDATES, CANDIDATES)
 
-    def __init__(self, temperature: float = 2.0, candidates: int = 20):
+    def __init__(self, temperature: float = DistillConfig.temperature, candidates: int = _LISTWISE["candidates"]):
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0. Received: temperature={temperature}")
         if candidates < 2:
@@ -300,25 +305,13 @@ def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:
         if layer.name == name or getattr(getattr(layer, "layer", None), "name", None) == name:
             return layer
     names = [layer.name for layer in model.layers]
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
+    hint = suggest(name, names)
     raise DistillError(f"model '{model.name}' has no layer '{name}'.{hint} Its layers: {', '.join(names)}")
-
-
-METHODS = {  # recipe method name -> loss; the names and their parameters are recipe.DISTILL_METHODS
-    "logits": lambda method, config: LogitsDistillation(config.temperature),
-    "ranking": lambda method, config: RankingDistillation(
-        **{k: getattr(method, k) for k in DISTILL_METHODS["ranking"] if getattr(method, k) is not None}
-    ),
-    "listwise": lambda method, config: ListwiseDistillation(
-        config.temperature, **({"candidates": method.candidates} if method.candidates is not None else {})
-    ),
-    "hint": lambda method, config: HintDistillation(method.student_layer, method.teacher_layer),
-    "embedding": lambda method, config: EmbeddingDistillation(),
-}
 
 
 def from_config(config: DistillConfig, methods: Sequence[DistillMethod] | None = None) -> WeightedSum:
     """The weighted sum of the recipe's methods (or of `methods`, e.g. one ablation arm)."""
     chosen = config.methods if methods is None else methods
-    return WeightedSum([(m.weight, METHODS[m.name](m, config)) for m in chosen])
+    return WeightedSum(
+        [(m.weight, distill_methods.REGISTRY[m.name].loss(m.params(), config.temperature)) for m in chosen]
+    )

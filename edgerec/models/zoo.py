@@ -5,7 +5,8 @@ a probability, because (a) distillation needs logits, and (b) after int8 quantiz
 output has 1/256 resolution and would tie most candidates in a top-10 ranking; apps apply
 the sigmoid themselves when they need a probability.
 
-The zoo (`ModelConfig.architecture`), all over every feature (ids and side features):
+The zoo (`ModelConfig.architecture`, the names registered in `architectures.py`, each built by the
+function registered here under its name), all over every feature (ids and side features):
 - `mlp`: NCF-MLP (He et al., "Neural Collaborative Filtering", WWW 2017): concatenated
   embeddings -> MLP -> logit.
 - `neumf`: NeuMF from the same paper: a GMF branch (element-wise product of separate user and
@@ -24,29 +25,48 @@ from __future__ import annotations
 
 from typing import Callable
 
-from edgerec._keras import keras
+from edgerec._keras import keras, tf
 from edgerec.data.schema import DataError, FeatureSpec
+from edgerec.models import architectures
 from edgerec.models.layers import Cross, FactorizationMachine
 from edgerec.recipe import ModelConfig
 
+ID_FEATURES = ("user_id", "item_id")  # the pair NeuMF's GMF branch is defined on
 Inputs = dict[str, "tf.Tensor"]  # symbolic Keras inputs by feature name
+Builder = Callable[[Inputs, list[FeatureSpec], ModelConfig], "tf.Tensor"]  # -> the "score" logit
+BUILDERS: dict[str, Builder] = {}  # architecture name -> its builder
+
+
+def _builds(name: str) -> Callable[[Builder], Builder]:
+    """Registers the builder of architecture `name`: one per registered architecture, no other."""
+
+    def register(builder: Builder) -> Builder:
+        if name not in architectures.REGISTRY:
+            raise ValueError(f"architecture '{name}' is not registered in architectures.py")
+        if name in BUILDERS:
+            raise ValueError(f"architecture '{name}' has two builders ({BUILDERS[name]} and {builder})")
+        BUILDERS[name] = builder
+        return builder
+
+    return register
 
 
 def build_ranker(features: list[FeatureSpec], config: ModelConfig, name: str, seed: int = 0) -> keras.Model:
     """The `config.architecture` ranker over `features`; same seed -> same initial weights."""
     keras.utils.set_random_seed(seed)
     inputs = {f.name: keras.Input(shape=(), dtype="int32", name=f.name) for f in features}
-    score = ARCHITECTURES[config.architecture](inputs, features, config)
+    score = BUILDERS[config.architecture](inputs, features, config)
     return keras.Model(inputs=inputs, outputs=score, name=name)
 
 
 def check_architecture(config: ModelConfig, features: list[FeatureSpec], role: str) -> None:
-    """NeuMF's GMF branch is defined on the user-item pair: data without both ids cannot feed it."""
+    """An architecture defined on the user-item pair (NeuMF's GMF branch) needs data with both ids."""
     names = [f.name for f in features]
-    if config.architecture == "neumf" and not {"user_id", "item_id"} <= set(names):
+    if architectures.REGISTRY[config.architecture].needs_ids and not set(ID_FEATURES) <= set(names):
+        others = [name for name, architecture in architectures.REGISTRY.items() if not architecture.needs_ids]
         raise DataError(
-            f"{role}.architecture: 'neumf' needs user_id and item_id inputs (interaction data); this dataset's "
-            f"features are {', '.join(names)}. Use mlp, deepfm or dcn_v2"
+            f"{role}.architecture: '{config.architecture}' needs {' and '.join(ID_FEATURES)} inputs "
+            f"(interaction data); this dataset's features are {', '.join(names)}. Use {', '.join(others[:-1])} or {others[-1]}"
         )
 
 
@@ -64,6 +84,7 @@ def _concat(tensors: list, name: str):
     return keras.layers.Concatenate(name=name)(tensors) if len(tensors) > 1 else tensors[0]
 
 
+@_builds("dcn_v2")
 def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     """Embeddings -> concat -> [DCN-v2 cross stack] and MLP -> Dense(1) logit."""
     x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
@@ -77,24 +98,27 @@ def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     return keras.layers.Dense(1, name="score")(_concat(towers, "towers"))
 
 
+@_builds("mlp")
 def _mlp_ranker(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     """NCF-MLP: concatenated embeddings of all features -> MLP -> Dense(1) logit."""
     x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
     return keras.layers.Dense(1, name="score")(_mlp(x0, config.hidden))
 
 
+@_builds("neumf")
 def _neumf(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     """GMF(user, item) = e_u * e_i on their own embeddings, next to the MLP tower; concat -> logit.
 
     The paper keeps GMF and MLP embeddings separate so each branch can size them freely;
     side features enter the MLP tower only (GMF is defined on the user-item pair).
     """
-    ids = [f for f in features if f.name in ("user_id", "item_id")]
+    ids = [f for f in features if f.name in ID_FEATURES]
     gmf = keras.layers.Multiply(name="gmf")(_embeddings(inputs, ids, config.embedding_dim, prefix="gmf_embedding"))
     x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
     return keras.layers.Dense(1, name="score")(keras.layers.Concatenate(name="towers")([gmf, _mlp(x0, config.hidden)]))
 
 
+@_builds("deepfm")
 def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     """logit = sum_i w[x_i] + FM(v_1..v_F) + MLP(concat v); FM and MLP share the embeddings."""
     first_order = keras.layers.Add(name="first_order")(_embeddings(inputs, features, 1, prefix="linear"))
@@ -105,10 +129,3 @@ def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     deep = keras.layers.Dense(1, name="deep")(_mlp(x0, config.hidden))
     return keras.layers.Add(name="score")([first_order, second_order, deep])
 
-
-ARCHITECTURES: dict[str, Callable] = {
-    "mlp": _mlp_ranker,
-    "neumf": _neumf,
-    "deepfm": _deepfm,
-    "dcn_v2": _dcn_v2,
-}

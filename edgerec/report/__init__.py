@@ -23,13 +23,14 @@ from pathlib import Path
 from device_bench import bundle as bundle_files
 from device_bench import metrics as metric_table
 from device_bench import table
+from device_bench.errors import EdgerecError
 from edgerec import io
 from edgerec.report import plots
 from edgerec.report.cells import MISSING, NOT_APPLICABLE, fmt, label, metric_cell
 from edgerec.report.cells import table as md_table
 
 
-class ReportInputError(ValueError):
+class ReportInputError(EdgerecError, ValueError):
     """A bundle file the report needs is missing or unreadable (the message names it)."""
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from device_bench import metrics as metric_table
+from device_bench.errors import EdgerecError
 from edgerec import io
 from edgerec.recipe import Recipe, StepConfig
 from edgerec.report import sensitivity as sensitivity_report
@@ -30,7 +31,7 @@ from edgerec.search import PRECISION, WHOLE_MODEL
 Log = Callable[[str], None]
 
 
-class SensitivityError(ValueError):
+class SensitivityError(EdgerecError, ValueError):
     """Flags the sweep cannot run with; the message names the flag."""
 
 

@@ -8,17 +8,18 @@ refuses a bad target before anything trains.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Sequence
+
+from device_bench.errors import EdgerecError, suggest
 
 _CLAUSE = re.compile(r"^\s*(?P<metric>[A-Za-z][\w@]*)\s*(?P<op>>=|<=)\s*(?P<bound>.+?)\s*$")
 _RELATIVE = re.compile(r"^(?P<factor>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\*\s*teacher$")
 _NUMBER = re.compile(r"^[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?$")
 
 
-class TargetError(ValueError):
+class TargetError(EdgerecError, ValueError):
     """A target clause that cannot be used; the message names the clause."""
 
 
@@ -64,8 +65,7 @@ def parse(text: str, metric_names: Sequence[str]) -> tuple[Clause, ...]:
             )
         metric, op, bound = match["metric"].lower(), match["op"], match["bound"].replace(" ", "")
         if metric not in metric_names:
-            close = difflib.get_close_matches(metric, list(metric_names), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = suggest(metric, metric_names)
             raise TargetError(
                 f"--target: clause {part.strip()!r}: unknown metric {metric!r} for this task.{hint} "
                 f"Metrics: {', '.join(metric_names)}"

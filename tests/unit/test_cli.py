@@ -6,6 +6,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from device_bench.errors import EdgerecError
 from edgerec.cli import main
 
 
@@ -45,6 +46,39 @@ def test_bad_thread_list_names_the_flag(tmp_path):
     result = CliRunner().invoke(main, ["bench", str(tmp_path), "--threads", "1,x"])
     assert result.exit_code == 2
     assert "--threads" in result.output and "comma-separated integers" in result.output
+
+
+class _Mistake(EdgerecError):
+    """A user error no verb knows by name."""
+
+
+def test_an_edgerec_error_inside_any_verb_is_exit_2_and_one_line(tmp_path, monkeypatch):
+    # setup: the engine call of a verb raises an EdgerecError subclass the CLI has never heard of
+    from edgerec import recipe, report
+
+    def fail(*args, **kwargs):
+        raise _Mistake("recipe: something the user can fix")
+
+    monkeypatch.setattr(recipe, "load", fail)
+    monkeypatch.setattr(report, "write", fail)
+    # execute
+    results = [CliRunner().invoke(main, ["build", "--recipe", "smoke"]),
+               CliRunner().invoke(main, ["report", str(tmp_path)])]
+    # assert
+    for result in results:
+        assert result.exit_code == 2
+        assert _error_lines(result) == ["Error: recipe: something the user can fix"]
+
+
+def test_an_error_that_is_not_a_user_mistake_is_not_turned_into_exit_2(monkeypatch):
+    from edgerec import recipe
+
+    def fail(*args, **kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(recipe, "load", fail)
+    result = CliRunner().invoke(main, ["build", "--recipe", "smoke"])
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
 
 
 def test_dump_recipe_prints_yaml():

@@ -3,7 +3,7 @@ import pytest
 
 from edgerec import recipe, train
 from edgerec._keras import keras, tf
-from edgerec.distill import losses
+from edgerec.distill import losses, methods
 from edgerec.distill.distiller import Distiller
 from edgerec.distill.losses import (
     CANDIDATES,
@@ -218,8 +218,26 @@ def test_weighted_sum_refuses_zero_weight_and_nesting():
         WeightedSum([(1.0, WeightedSum([(1.0, LogitsDistillation())]))])
 
 
-def test_losses_and_recipe_name_the_same_methods():
-    assert set(losses.METHODS) == set(recipe.DISTILL_METHODS)
+@pytest.mark.parametrize("name", list(methods.REGISTRY))
+def test_every_registered_method_builds_its_loss_with_the_registry_defaults(name):
+    # setup: only the parameters without a default (hint's layers) are given
+    method = methods.REGISTRY[name]
+    required = {key: "hidden_0" for key, param in method.params.items() if param.required}
+    # execute
+    resolved = DistillMethod(name, **required).params()
+    ((_, loss),) = losses.from_config(DistillConfig(temperature=3.0), [DistillMethod(name, **required)]).terms
+    # assert: every parameter resolved, the defaults and the temperature reach the loss, a group
+    # method (and only one) asks for candidate groups
+    assert resolved == {key: required.get(key, param.default) for key, param in method.params.items()}
+    config = loss.get_config()
+    assert {key: value for key, value in config.items() if key != "temperature"} == resolved
+    assert config.get("temperature", 3.0) == 3.0
+    assert (loss.candidates > 0) == method.group
+
+
+def test_registering_a_method_twice_is_refused():
+    with pytest.raises(ValueError, match="'logits' is registered twice"):
+        methods.register(methods.Logits)
 
 
 def test_default_recipe_is_logits_only():

@@ -1,7 +1,10 @@
+import dataclasses
+
 import pytest
 import yaml
 
 from edgerec import recipe
+from edgerec.distill import methods as distill_methods
 from edgerec.recipe import RecipeError
 
 
@@ -88,6 +91,20 @@ def test_distill_methods_parse_with_weights_and_parameters(tmp_path):
     assert [(m.name, m.weight) for m in methods] == [("logits", 1.0), ("hint", 0.1), ("ranking", 0.5)]
     assert (methods[1].student_layer, methods[1].teacher_layer) == ("hidden_0", "hidden_1")
     assert methods[2].top_k == 3 and methods[2].candidates is None
+
+
+def test_method_keys_are_the_registered_parameters():
+    # A recipe key per registered parameter, and no key that no method takes.
+    keys = {f.name for f in dataclasses.fields(recipe.DistillMethod)} - {"name", "weight"}
+    assert keys == {key for method in distill_methods.REGISTRY.values() for key in method.params}
+
+
+@pytest.mark.parametrize("name, key", [
+    (name, key) for name, method in distill_methods.REGISTRY.items() for key in method.params
+])
+def test_a_misspelt_method_parameter_suggests_the_registered_one(tmp_path, name, key):
+    with pytest.raises(RecipeError, match=rf"distill.methods\[0\]: unknown key '{key[:-1]}'. Did you mean '{key}'\?"):
+        recipe.load(_write(tmp_path, f"distill: {{methods: [{{name: {name}, {key[:-1]}: 1}}]}}\n"))
 
 
 def test_default_distillation_is_logits_only():

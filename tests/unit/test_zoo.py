@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from converters import parity, representative, tflite
-from edgerec import recipe, train
+from edgerec import train
 from edgerec._keras import keras
-from edgerec.models.zoo import ARCHITECTURES, build_ranker
+from edgerec.models import architectures
+from edgerec.models.zoo import BUILDERS, build_ranker
 from edgerec.recipe import ModelConfig, RecipeError, TrainConfig
 from tests.utils import assert_model_contract
 
@@ -20,11 +21,16 @@ def _trained(task, architecture, **kwargs):
     return model
 
 
-def test_zoo_and_recipe_name_the_same_architectures():
-    assert tuple(ARCHITECTURES) == recipe.ARCHITECTURES
+def test_every_registered_architecture_has_one_builder():
+    assert set(BUILDERS) == set(architectures.REGISTRY)
 
 
-@pytest.mark.parametrize("architecture", recipe.ARCHITECTURES)
+def test_registering_an_architecture_twice_is_refused():
+    with pytest.raises(ValueError, match="'mlp' is registered twice"):
+        architectures.register(architectures.Architecture("mlp"))
+
+
+@pytest.mark.parametrize("architecture", list(architectures.REGISTRY))
 def test_architecture_model_contract(architecture, tiny_task, tmp_path):
     # setup
     extra = {"cross_layers": 1, "cross_projection_dim": 2} if architecture == "dcn_v2" else {}
@@ -35,7 +41,7 @@ def test_architecture_model_contract(architecture, tiny_task, tmp_path):
     assert_model_contract(model, tiny_task.ranking_eval(), tmp_path)
 
 
-@pytest.mark.parametrize("architecture", recipe.ARCHITECTURES)
+@pytest.mark.parametrize("architecture", list(architectures.REGISTRY))
 def test_architecture_converts_to_full_integer_int8(architecture, tiny_task, tmp_path):
     # setup
     model = _trained(tiny_task, architecture)
