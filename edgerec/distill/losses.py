@@ -28,7 +28,7 @@ Methods (the recipe names, registered with their parameters in `methods.py`):
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -309,9 +309,20 @@ def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:
     raise DistillError(f"model '{model.name}' has no layer '{name}'.{hint} Its layers: {', '.join(names)}")
 
 
+# Each registered method's loss, from its resolved parameters and the recipe's temperature. The
+# registry (`methods.py`) names the methods without TensorFlow; the builders live here, beside the losses.
+BUILDERS: dict[str, Callable[[dict, float], DistillationLoss]] = {
+    "logits": lambda params, temperature: LogitsDistillation(temperature),
+    "ranking": lambda params, temperature: RankingDistillation(**params),
+    "listwise": lambda params, temperature: ListwiseDistillation(temperature, **params),
+    "hint": lambda params, temperature: HintDistillation(**params),
+    "embedding": lambda params, temperature: EmbeddingDistillation(),
+}
+if list(BUILDERS) != list(distill_methods.REGISTRY):  # a method registered without a loss, or the reverse
+    raise ImportError(f"distillation builders {list(BUILDERS)} do not match the registry {list(distill_methods.REGISTRY)}")
+
+
 def from_config(config: DistillConfig, methods: Sequence[DistillMethod] | None = None) -> WeightedSum:
     """The weighted sum of the recipe's methods (or of `methods`, e.g. one ablation arm)."""
     chosen = config.methods if methods is None else methods
-    return WeightedSum(
-        [(m.weight, distill_methods.REGISTRY[m.name].loss(m.params(), config.temperature)) for m in chosen]
-    )
+    return WeightedSum([(m.weight, BUILDERS[m.name](m.params(), config.temperature)) for m in chosen])

@@ -1,19 +1,17 @@
 """The distillation-method registry: the one list of methods a recipe may name.
 
 Each method declares its recipe parameters in one table (default, allowed values, description),
-whether it reads each user's candidate group (`group`: ranking data only), and how its loss is
-built. The module imports no TensorFlow, so `edgerec.recipe` validates a recipe against it
-before anything trains; `losses.from_config` builds each loss from the parameters resolved here.
+and whether it reads each user's candidate group (`group`: ranking data only). The module imports
+no TensorFlow, so `edgerec.recipe` validates a recipe against it before anything trains; each
+method's loss builder is registered under the same name in `losses.BUILDERS` (checked at import),
+and `losses.from_config` builds each loss from the parameters resolved here.
 The losses themselves (and the papers they follow) are in `losses.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
-
-if TYPE_CHECKING:
-    from edgerec.distill.losses import DistillationLoss
+from typing import Any, Callable, ClassVar
 
 POSITION_WEIGHTS = ("exponential", "uniform")
 
@@ -40,11 +38,6 @@ class DistillationMethod:
     def resolve(cls, given: dict) -> dict:
         """Every parameter of the method: `given` over the defaults (keys outside `params` are ignored)."""
         return {key: given.get(key, param.default) for key, param in cls.params.items()}
-
-    @staticmethod
-    def loss(params: dict, temperature: float) -> DistillationLoss:
-        """The loss for resolved `params` at the recipe's distillation `temperature`."""
-        raise NotImplementedError
 
 
 REGISTRY: dict[str, type[DistillationMethod]] = {}  # in registration order: the order recipes and tables list
@@ -77,12 +70,6 @@ class Logits(DistillationMethod):
     name = "logits"
     description = "soft labels for a binary head: T^2 * BCE(sigmoid(z_t / T), sigmoid(z_s / T))"
 
-    @staticmethod
-    def loss(params: dict, temperature: float) -> DistillationLoss:
-        from edgerec.distill import losses
-
-        return losses.LogitsDistillation(temperature)
-
 
 @register
 class Ranking(DistillationMethod):
@@ -98,12 +85,6 @@ class Ranking(DistillationMethod):
         "decay": Param(2.0, "rank decay of the exponential position weights", lambda v, p: v > 0, "> 0"),
     }
 
-    @staticmethod
-    def loss(params: dict, temperature: float) -> DistillationLoss:
-        from edgerec.distill import losses
-
-        return losses.RankingDistillation(**params)
-
 
 @register
 class Listwise(DistillationMethod):
@@ -112,12 +93,6 @@ class Listwise(DistillationMethod):
     group = True
     params = {"candidates": _candidates(lambda v, p: v >= 2, ">= 2")}
 
-    @staticmethod
-    def loss(params: dict, temperature: float) -> DistillationLoss:
-        from edgerec.distill import losses
-
-        return losses.ListwiseDistillation(temperature, **params)
-
 
 @register
 class Hint(DistillationMethod):
@@ -125,20 +100,8 @@ class Hint(DistillationMethod):
     description = "student_layer (through a learned projection) regresses teacher_layer"
     params = {"student_layer": _layer("student"), "teacher_layer": _layer("teacher")}
 
-    @staticmethod
-    def loss(params: dict, temperature: float) -> DistillationLoss:
-        from edgerec.distill import losses
-
-        return losses.HintDistillation(**params)
-
 
 @register
 class Embedding(DistillationMethod):
     name = "embedding"
     description = "each student feature embedding (through a learned projection) regresses the teacher's"
-
-    @staticmethod
-    def loss(params: dict, temperature: float) -> DistillationLoss:
-        from edgerec.distill import losses
-
-        return losses.EmbeddingDistillation()
