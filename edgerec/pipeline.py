@@ -85,7 +85,7 @@ def run(
     # in whatever order the threads finish.
     tf.config.experimental.enable_op_determinism()
 
-    build = _start(recipe, out, data, log, state, started, validation=target is not None)
+    build = _start(recipe, out, data, log, state, started)
     clauses = None if target is None else target_mod.parse(target, build.task.metric_names)
     arms = _ablation_arms(build)
     trained = train_supervised(recipe, build.task, build.runner, log, scratch=True)
@@ -110,10 +110,9 @@ def _check_recipe(recipe: Recipe, target: str | None) -> None:
         target_mod.parse(target, METRICS)  # metrics the data lacks fail once it is loaded
 
 
-def _start(recipe: Recipe, out: Path, data: Path | None, log: Log, state: BuildState, started: float,
-           validation: bool) -> Build:
+def _start(recipe: Recipe, out: Path, data: Path | None, log: Log, state: BuildState, started: float) -> Build:
     """Loads the task, checks the recipe against it, and opens the build with the no-model baseline's stage."""
-    task = load_task(recipe, data, log, validation=validation)
+    task = load_task(recipe, data, log)
     check_fit(recipe, task)
     check_steps(recipe, task)
     runner = CheckpointedRunner(state, task, recipe.seed, log)

@@ -94,12 +94,18 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 3
+    """How one model trains. Every build scores each epoch on a validation split carved from the
+    training data and keeps the best epoch: `max_epochs` caps the epochs, `patience` is how many
+    epochs in a row without a better validation score end training early."""
+
+    max_epochs: int = 3
+    patience: int = 2
     batch_size: int = 2048
     learning_rate: float = 1e-3
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 1, "epochs", ">= 1", self.epochs)
+        _check(self.max_epochs >= 1, "max_epochs", ">= 1", self.max_epochs)
+        _check(self.patience >= 1, "patience", ">= 1", self.patience)
         _check(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
         _check(self.learning_rate > 0, "learning_rate", "> 0", self.learning_rate)
 

@@ -22,6 +22,7 @@ from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.distill.teachers import ensemble_teacher
+from edgerec.early_stopping import Curve
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import ModelConfig, Recipe, TrainConfig
 from edgerec.stages import Stage, distill, measure, seed_stage, train_alone
@@ -45,7 +46,7 @@ class CheckpointedRunner:
         self.state, self.task, self.seed, self.log = state, task, seed, log
 
     def __call__(self, key: str, label: str, build: Callable[[], keras.Model],
-                 train_fn: Callable[[keras.Model], keras.Model],
+                 train_fn: Callable[[keras.Model], tuple[keras.Model, Curve | None]],
                  restore: Callable[[keras.Model], keras.Model] = lambda model: model) -> tuple[keras.Model, Stage]:
         seed_stage(self.seed, key)
         model = build()
@@ -56,8 +57,9 @@ class CheckpointedRunner:
             self.log(f"[{key}] restored from its checkpoint")
             return model, Stage(**record)
         t0 = time.perf_counter()
-        model = train_fn(model)
+        model, curve = train_fn(model)
         stage = measure(label, model, self.task, t0, self.log)
+        stage.curve = None if curve is None else curve.to_dict()
         if self.state is not None:
             self.state.save(key, vars(stage), model.get_weights())
         return model, stage
@@ -140,7 +142,7 @@ def train_alone_stage(runner: CheckpointedRunner, task: RankingTask | CtrTask, r
     return runner(
         name, label or name,
         lambda: build_ranker(task.features, model_config, name, seed=recipe.seed if seed is None else seed),
-        lambda model: train_alone(model, task, model_config, train_config, name, log),
+        lambda model: (model, train_alone(model, task, model_config, train_config, name, log)),
     )
 
 
@@ -151,9 +153,9 @@ def distilled_stage(runner: CheckpointedRunner, supervisor: keras.Model, teacher
 
     def train_distilled(model):
         log(f"[distill] {name} under the frozen {supervisor.name}")
-        distill(supervisor, model, task, recipe, recipe.student_training.epochs, f"distill {name}", log,
-                teacher_logits=teacher_logits)
-        return model
+        curve = distill(supervisor, model, task, recipe, recipe.student_training.max_epochs, f"distill {name}", log,
+                        teacher_logits=teacher_logits)
+        return model, curve
 
     return runner(
         name, label, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed), train_distilled
