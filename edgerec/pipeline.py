@@ -34,7 +34,7 @@ from edgerec.recipe import Recipe
 from edgerec.report import METRICS
 from edgerec.search import search
 from edgerec.search import target as target_mod
-from edgerec.sequence import CheckpointedRunner, Trained, train_supervised
+from edgerec.sequence import CheckpointedRunner, Trained, choose_student, train_supervised, without_teacher
 from edgerec.stages import Compressed, Stage, check_fit, check_steps, load_task
 from edgerec.stages import compress as compress_chain
 
@@ -88,15 +88,16 @@ def run(
     build = _start(recipe, out, data, log, state, started)
     clauses = None if target is None else target_mod.parse(target, build.task.metric_names)
     arms = _ablation_arms(build)
-    trained = train_supervised(recipe, build.task, build.runner, log, scratch=True)
+    trained = choose_student(train_supervised(recipe, build.task, build.runner, log, scratch=True), build.task, log)
     build.stages += trained.stages
     if arms is not None:
         _compare(build, trained, arms)
-    searched = None if clauses is None else _search(build, trained, clauses, search_trials)
-    recipe_used = _recipe_used(recipe, searched)
+    students = recipe if trained.teacher_helps else without_teacher(recipe)  # how students fine-tune from here
+    searched = None if clauses is None else _search(build, trained, students, clauses, search_trials)
+    recipe_used = _recipe_used(students, searched)
     compressed = _compress(build, trained, recipe_used)
     entries = _export_artifacts(build, trained, compressed, recipe_used, searched)
-    manifest = _write_bundle(build, entries, searched)
+    manifest = _write_bundle(build, trained, entries, searched)
     _bench(build)
     _finish(build)
     return manifest
@@ -180,7 +181,7 @@ def _export_artifacts(build: Build, trained: Trained, compressed: Compressed, re
     return entries
 
 
-def _write_bundle(build: Build, entries: list[dict], searched: dict | None) -> dict:
+def _write_bundle(build: Build, trained: Trained, entries: list[dict], searched: dict | None) -> dict:
     """eval.npz, the vocabularies and manifest.json; returns the manifest."""
     task, recipe, out = build.task, build.recipe, build.out
     task.save_eval(out / "eval.npz")
@@ -204,6 +205,7 @@ def _write_bundle(build: Build, entries: list[dict], searched: dict | None) -> d
             "output": "logit; apply sigmoid for a probability",
         },
         "stages": [vars(s) for s in build.stages],
+        "student_choice": {"metric": train.selection_metric(task), "on": "validation", "candidates": trained.candidates},
         "recipe": recipe.to_dict(),
         "seed": recipe.seed,
         "versions": build.state.fingerprint["versions"],
@@ -287,16 +289,16 @@ def _compare(build: Build, trained: Trained, arms: tuple) -> None:
     ablation.write(build.out, result, log)
 
 
-def _search(build: Build, trained: Trained, clauses, budget: int) -> dict:
+def _search(build: Build, trained: Trained, recipe: Recipe, clauses, budget: int) -> dict:
     """The compression search on validation; trials fine-tune under the supervisor (the teacher, or
     the last assistant) as the build does; relative clauses compare with the teacher."""
     from edgerec.search.trial import TrialRunner
 
     def runner() -> TrialRunner:
-        return TrialRunner(trained.teacher, trained.student, build.task, build.recipe, build.log, trained.supervisor,
+        return TrialRunner(trained.teacher, trained.student, build.task, recipe, build.log, trained.supervisor,
                            trained.teacher_logits)
 
-    return search.run_once(build.state, runner, clauses, budget, build.recipe, build.out, build.log)
+    return search.run_once(build.state, runner, clauses, budget, recipe, build.out, build.log)
 
 
 def _search_summary(result: dict) -> dict:

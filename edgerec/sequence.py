@@ -13,10 +13,12 @@ change the ones it gets.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable
 
+from edgerec import train
 from edgerec._keras import keras
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
@@ -84,6 +86,8 @@ class Trained:
     stages: list[Stage]
     scratch: keras.Model | None = None
     scratch_stage: Stage | None = None
+    teacher_helps: bool = True  # False when the student trained alone won on validation (see `choose_student`)
+    candidates: list[dict] | None = None  # each student candidate's validation score, when a choice was made
 
 
 def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: CheckpointedRunner, log: Log,
@@ -113,6 +117,34 @@ def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: Checkp
     stages.append(student_stage)
     return Trained(teacher, teacher_stage, supervisor, teacher_logits, student, student_stage, stages,
                    scratch_model, scratch_stage)
+
+
+def choose_student(trained: Trained, task: RankingTask | CtrTask, log: Log) -> Trained:
+    """Ships the distilled student only when it beats the student trained alone on validation.
+
+    Distillation at a fixed weight can hurt (a teacher over-confident on sparse data, say), so the
+    student trained alone is always a candidate: by construction the shipped student is never
+    worse than it on validation. A tie goes to the student trained alone (the teacher bought
+    nothing). When it wins, compression fine-tunes on labels alone too (`without_teacher`).
+    """
+    metric = train.selection_metric(task)
+    scores = {name: train.evaluate_on(model, task.validation)[metric]
+              for name, model in (("distilled", trained.student), ("no teacher", trained.scratch))}
+    helps = scores["distilled"] > scores["no teacher"]
+    chosen = "distilled" if helps else "no teacher"
+    trained.candidates = [{"candidate": name, "validation": {metric: value}, "chosen": name == chosen}
+                          for name, value in scores.items()]
+    log(f"[choose] validation {metric}: distilled {scores['distilled']:.4f}, no teacher {scores['no teacher']:.4f}"
+        f" -> ships the {'distilled student' if helps else 'student trained alone; compression fine-tunes on labels'}")
+    if not helps:
+        trained.student, trained.student_stage = trained.scratch, trained.scratch_stage
+    trained.teacher_helps = helps
+    return trained
+
+
+def without_teacher(recipe: Recipe) -> Recipe:
+    """The recipe with the teacher's weight at 0 (alpha 1: labels alone), for fine-tuning a student trained alone."""
+    return dataclasses.replace(recipe, distill=dataclasses.replace(recipe.distill, alpha=1.0))
 
 
 def train_teacher(recipe: Recipe, task: RankingTask | CtrTask, runner: CheckpointedRunner,
