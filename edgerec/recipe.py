@@ -92,6 +92,9 @@ class ModelConfig:
                        getattr(self, key))
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How one model trains. Every build scores each epoch on a validation split carved from the
@@ -102,8 +105,12 @@ class TrainConfig:
     patience: int = 2
     batch_size: int = 2048
     learning_rate: float = 1e-3
+    weight_decay: float = 0.0  # decoupled (AdamW); 0 trains with plain Adam
+    lr_schedule: str = "constant"  # constant | cosine (to a tenth over max_epochs)
 
     def __post_init__(self) -> None:
+        _check(0.0 <= self.weight_decay < 1.0, "weight_decay", "a value in [0, 1)", self.weight_decay)
+        _check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {', '.join(LR_SCHEDULES)}", self.lr_schedule)
         _check(self.max_epochs >= 1, "max_epochs", ">= 1", self.max_epochs)
         _check(self.patience >= 1, "patience", ">= 1", self.patience)
         _check(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)

@@ -7,7 +7,6 @@ its students, and their numbers can be compared with a bundle's.
 
 from __future__ import annotations
 
-import math
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -118,7 +117,7 @@ def train_alone(
     epochs, keeping its best epoch on validation; returns the learning curve."""
     log(f"[{name}] {model_config.architecture}, embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
         f"cross layers {model_config.cross_layers}")
-    train.compile_ranker(model, train_config)
+    train.compile_ranker(model, train_config, train.steps_per_epoch(task, train_config))
     return train.fit(model, task, train_config, train_config.max_epochs, name, log)
 
 
@@ -142,10 +141,10 @@ def distill(
     """
     loss = losses.from_config(recipe.distill, methods)
     distiller = Distiller(teacher, student, loss, recipe.distill.alpha, teacher_logits)
-    distiller.compile(optimizer=keras.optimizers.Adam(recipe.student_training.learning_rate))
-    batch = recipe.student_training.batch_size
-    return train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks,
-                     lambda epoch: distiller.epoch_data(task, epoch, batch), scored=student)
+    config = recipe.student_training
+    distiller.compile(optimizer=train.optimizer(config, train.steps_per_epoch(task, config)))
+    return train.fit(distiller, task, config, epochs, label, log, callbacks,
+                     lambda epoch: distiller.epoch_data(task, epoch, config.batch_size), scored=student)
 
 
 def measure(name: str, model: keras.Model, task: RankingTask | CtrTask, t0: float, log: Log) -> Stage:
@@ -223,7 +222,7 @@ def compress(
     """
     model = keras.models.clone_model(student)
     model.set_weights(student.get_weights())
-    steps_per_epoch = math.ceil(task.train_rows_per_epoch / recipe.student_training.batch_size)
+    steps_per_epoch = train.steps_per_epoch(task, recipe.student_training)
     done: list[str] = []
     facts, stages = [], []
     before_quant = None

@@ -109,11 +109,29 @@ def with_candidate_groups(
     return tf.data.Dataset.range(steps).map(batch)
 
 
-def compile_ranker(model: keras.Model, config: TrainConfig) -> None:
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-    )
+def compile_ranker(model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1) -> None:
+    model.compile(optimizer=optimizer(config, steps_per_epoch), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+
+
+def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam at the config's learning rate, or AdamW with `weight_decay`; with `lr_schedule: cosine`
+    the rate decays to a tenth over `max_epochs` epochs of `steps_per_epoch` steps.
+
+    Decoupled weight decay (Loshchilov & Hutter, 2019) shrinks every embedding row a little each
+    step, the regulariser sparse logs need: rows of rare ids otherwise keep whatever their few
+    updates gave them, and the teacher grows over-confident on them.
+    """
+    rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, steps_per_epoch * config.max_epochs),
+                                                      alpha=0.1)
+    if config.weight_decay:
+        return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    return keras.optimizers.Adam(rate)
+
+
+def steps_per_epoch(task: RankingTask | CtrTask, config: TrainConfig) -> int:
+    return max(1, -(-task.train_rows_per_epoch // config.batch_size))
 
 
 def predict_logits(model: keras.Model, features: dict[str, np.ndarray]) -> np.ndarray:
