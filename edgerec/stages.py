@@ -117,7 +117,7 @@ def train_alone(
     epochs, keeping its best epoch on validation; returns the learning curve."""
     log(f"[{name}] {model_config.architecture}, embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
         f"cross layers {model_config.cross_layers}")
-    train.compile_ranker(model, train_config, train.steps_per_epoch(task, train_config))
+    train.compile_ranker(model, train_config, task)
     return train.fit(model, task, train_config, train_config.max_epochs, name, log)
 
 
@@ -142,7 +142,7 @@ def distill(
     loss = losses.from_config(recipe.distill, methods)
     distiller = Distiller(teacher, student, loss, recipe.distill.alpha, teacher_logits)
     config = recipe.student_training
-    distiller.compile(optimizer=train.optimizer(config, train.steps_per_epoch(task, config)))
+    distiller.compile(optimizer=train.optimizer(config, task))
     return train.fit(distiller, task, config, epochs, label, log, callbacks,
                      lambda epoch: distiller.epoch_data(task, epoch, config.batch_size), scored=student)
 

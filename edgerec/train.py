@@ -43,6 +43,7 @@ def fit(
     needs more than (rows, labels), as a `Distiller` does (`Distiller.epoch_data`).
     """
     scored = scored or model
+    max_epochs = min(max_epochs, epoch_cap(task, config))
     monitor = selection_metric(task) if task.validation is not None else None
     tracker = Tracker(config.patience)
     curve = Curve(monitor)
@@ -109,13 +110,13 @@ def with_candidate_groups(
     return tf.data.Dataset.range(steps).map(batch)
 
 
-def compile_ranker(model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1) -> None:
-    model.compile(optimizer=optimizer(config, steps_per_epoch), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+def compile_ranker(model: keras.Model, config: TrainConfig, task: RankingTask | CtrTask | None = None) -> None:
+    model.compile(optimizer=optimizer(config, task), loss=keras.losses.BinaryCrossentropy(from_logits=True))
 
 
-def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+def optimizer(config: TrainConfig, task: RankingTask | CtrTask | None = None) -> keras.optimizers.Optimizer:
     """Adam at the config's learning rate, or AdamW with `weight_decay`; with `lr_schedule: cosine`
-    the rate decays to a tenth over `max_epochs` epochs of `steps_per_epoch` steps.
+    the rate decays to a tenth over the stage's epoch cap on `task` (`epoch_cap`).
 
     Decoupled weight decay (Loshchilov & Hutter, 2019) shrinks every embedding row a little each
     step, the regulariser sparse logs need: rows of rare ids otherwise keep whatever their few
@@ -123,8 +124,10 @@ def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Opt
     """
     rate = config.learning_rate
     if config.lr_schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, steps_per_epoch * config.max_epochs),
-                                                      alpha=0.1)
+        if task is None:
+            raise ValueError("lr_schedule 'cosine' needs the task to know how many steps it decays over")
+        steps = steps_per_epoch(task, config) * epoch_cap(task, config)
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps, alpha=0.1)
     if config.weight_decay:
         return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
     return keras.optimizers.Adam(rate)
@@ -132,6 +135,13 @@ def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Opt
 
 def steps_per_epoch(task: RankingTask | CtrTask, config: TrainConfig) -> int:
     return max(1, -(-task.train_rows_per_epoch // config.batch_size))
+
+
+def epoch_cap(task: RankingTask | CtrTask, config: TrainConfig) -> int:
+    """`max_epochs`, lowered by `max_steps` on large data (at least one epoch)."""
+    if not config.max_steps:
+        return config.max_epochs
+    return max(1, min(config.max_epochs, -(-config.max_steps // steps_per_epoch(task, config))))
 
 
 def predict_logits(model: keras.Model, features: dict[str, np.ndarray]) -> np.ndarray:
