@@ -90,8 +90,8 @@ def cases(tmp: Path, bundle: Path) -> list[Case]:
     # recipes
     add("recipe", "unknown key", _recipe(tmp, "unknown key", "distill: {temprature: 2.0}\n"),
         Exit2(("unknown key 'temprature'", "Did you mean 'temperature'?")))
-    add("recipe", "wrong type", _recipe(tmp, "wrong type", "teacher_training: {epochs: three}\n"),
-        Exit2(("teacher_training.epochs", "expected int", "'three'")))
+    add("recipe", "wrong type", _recipe(tmp, "wrong type", "teacher_training: {max_epochs: three}\n"),
+        Exit2(("teacher_training.max_epochs", "expected int", "'three'")))
     add("recipe", "temperature <= 0", _recipe(tmp, "temperature", "distill: {temperature: 0}\n"),
         Exit2(("temperature", "> 0")))
     add("recipe", "sparsity out of [0, 1)", _recipe(tmp, "sparsity", "compress:\n  - {name: prune, params: {target_sparsity: 1.5}}\n"),

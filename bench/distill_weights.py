@@ -54,7 +54,7 @@ def main() -> None:
         rows.append(("scratch", seed, measure("scratch", student, task, time.perf_counter(), quiet).metrics))
         for name, methods in VARIANTS.items():
             student = build_ranker(task.features, recipe.student, "student", seed=seed)
-            distill(teacher, student, task, recipe, recipe.student_training.epochs, name, quiet, methods=methods,
+            distill(teacher, student, task, recipe, recipe.student_training.max_epochs, name, quiet, methods=methods,
                     teacher_logits=cache)
             rows.append((name, seed, measure(name, student, task, time.perf_counter(), quiet).metrics))
             print(f"{name:<24} seed {seed}: ndcg@10 {rows[-1][2]['ndcg@10']:.4f}", flush=True)

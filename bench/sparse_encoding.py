@@ -40,7 +40,7 @@ from edgerec.models.zoo import build_ranker
 from edgerec.recipe import DataConfig, ModelConfig, TrainConfig
 
 MODEL = ModelConfig(embedding_dim=16, hidden=(256, 128))
-TRAIN = TrainConfig(epochs=2, batch_size=256, learning_rate=0.003)
+TRAIN = TrainConfig(max_epochs=2, batch_size=256, learning_rate=0.003)
 # (label, step name or None for raw TFMOT block pruning, step params or block size)
 SETTINGS = (
     ("dense", None, None),
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     task = make_task(synthetic.generate("smoke", seed=0), DataConfig(), seed=0)
     base = build_ranker(task.features, MODEL, "student", seed=0)
     train.compile_ranker(base, TRAIN)
-    train.fit(base, task, TRAIN, TRAIN.epochs, "base", log=print)
+    train.fit(base, task, TRAIN, TRAIN.max_epochs, "base", log=print)
     calibration = representative.dataset(task.representative_rows(500))
 
     folder = Path(tempfile.mkdtemp(prefix="sparse_encoding.")) if args.keep is None else args.keep

@@ -50,7 +50,7 @@ STUDENT_INT8 = "student_int8"  # distilled + compressed + full-integer int8: wha
 STUDENT_SCRATCH = "student_scratch"  # the student architecture trained alone (baseline)
 
 FORMAT = 1
-MANIFEST_KEYS = ("format", "artifacts", "eval", "schema", "stages", "recipe", "seed", "versions")
+MANIFEST_KEYS = ("format", "artifacts", "eval", "schema", "stages", "student_choice", "recipe", "seed", "versions")
 ARTIFACT_KEYS = (
     "file", "role", "mode", "sha256", "bytes", "inputs", "outputs", "output_kind", "produced_by", "keras_metrics",
     "parity",
@@ -149,12 +149,16 @@ def manifest(
     schema: dict[str, Any],
     *,
     stages: list[dict[str, Any]],
+    student_choice: dict[str, Any],
     recipe: dict[str, Any],
     seed: int,
     versions: dict[str, str | None],
     search: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole manifest, keys in the order the file shows them; ``search`` only for a searched build.
+
+    ``student_choice`` records which student candidate shipped as ``student`` and each one's
+    validation score (the distilled student, or the one trained alone).
 
     ``artifacts`` are :func:`artifact_entry` dicts, ``eval_set`` from :func:`eval_entry`,
     ``schema`` from :func:`schema_entry`.
@@ -165,6 +169,7 @@ def manifest(
         "eval": eval_set,
         "schema": schema,
         "stages": stages,
+        "student_choice": student_choice,
         "recipe": recipe,
         "seed": seed,
         "versions": versions,

@@ -5,7 +5,7 @@ Protocol (same data and budget for every arm):
 - the teacher is trained once, by the build's own `sequence.train_teacher` (same seeds, and an
   ensemble when the recipe sets `distill.ensemble`): the build's teacher;
 - for each seed s: the student built with seed s (same initial weights and batch order in every
-  arm) is trained `student_training.epochs` epochs on labels alone ("scratch"), and again under
+  arm) is trained up to `student_training.max_epochs` epochs on labels alone ("scratch"), and again under
   the frozen teacher with each arm: one method, weight 1.0, next to the recipe's `alpha`
   hard-label term, same optimizer and epochs.
 
@@ -184,7 +184,7 @@ def compare(recipe: Recipe, task, teacher, teacher_metrics: dict, teacher_logits
             if arm is None:
                 train_alone(student, task, recipe.student, recipe.student_training, SCRATCH, log)
             else:
-                distill(teacher, student, task, recipe, recipe.student_training.epochs, name, log, methods=(arm,),
+                distill(teacher, student, task, recipe, recipe.student_training.max_epochs, name, log, methods=(arm,),
                         teacher_logits=teacher_logits)
             stage = measure(f"{name} seed {seed}", student, task, t0, log)
             runs.append({"arm": name, "seed": seed, "metrics": stage.metrics, "params": stage.params,

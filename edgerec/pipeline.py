@@ -34,7 +34,7 @@ from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.recipe import Recipe
 from edgerec.search import search
 from edgerec.search import target as target_mod
-from edgerec.sequence import CheckpointedRunner, Trained, train_supervised
+from edgerec.sequence import CheckpointedRunner, Trained, choose_student, train_supervised, without_teacher
 from edgerec.stages import Compressed, Stage, check_fit, check_steps, load_task
 from edgerec.stages import compress as compress_chain
 
@@ -85,18 +85,19 @@ def run(
     # in whatever order the threads finish.
     tf.config.experimental.enable_op_determinism()
 
-    build = _start(recipe, out, data, log, state, started, validation=target is not None)
+    build = _start(recipe, out, data, log, state, started)
     clauses = None if target is None else target_mod.parse(target, build.task.metric_names)
     arms = _ablation_arms(build)
-    trained = train_supervised(recipe, build.task, build.runner, log, scratch=True)
+    trained = choose_student(train_supervised(recipe, build.task, build.runner, log, scratch=True), build.task, log)
     build.stages += trained.stages
     if arms is not None:
         _compare(build, trained, arms)
-    searched = None if clauses is None else _search(build, trained, clauses, search_trials)
-    recipe_used = _recipe_used(recipe, searched)
+    students = recipe if trained.teacher_helps else without_teacher(recipe)  # how students fine-tune from here
+    searched = None if clauses is None else _search(build, trained, students, clauses, search_trials)
+    recipe_used = _recipe_used(students, searched)
     compressed = _compress(build, trained, recipe_used)
     entries = _export_artifacts(build, trained, compressed, recipe_used, searched)
-    manifest = _write_bundle(build, entries, searched)
+    manifest = _write_bundle(build, trained, entries, searched)
     _bench(build)
     _finish(build)
     return manifest
@@ -110,10 +111,9 @@ def _check_recipe(recipe: Recipe, target: str | None) -> None:
         target_mod.parse(target, metrics.keys())  # metrics the data lacks fail once it is loaded
 
 
-def _start(recipe: Recipe, out: Path, data: Path | None, log: Log, state: BuildState, started: float,
-           validation: bool) -> Build:
+def _start(recipe: Recipe, out: Path, data: Path | None, log: Log, state: BuildState, started: float) -> Build:
     """Loads the task, checks the recipe against it, and opens the build with the no-model baseline's stage."""
-    task = load_task(recipe, data, log, validation=validation)
+    task = load_task(recipe, data, log)
     check_fit(recipe, task)
     check_steps(recipe, task)
     runner = CheckpointedRunner(state, task, recipe.seed, log)
@@ -182,7 +182,7 @@ def _export_artifacts(build: Build, trained: Trained, compressed: Compressed, re
 
 
 
-def _write_bundle(build: Build, entries: list[dict], searched: dict | None) -> dict:
+def _write_bundle(build: Build, trained: Trained, entries: list[dict], searched: dict | None) -> dict:
     """eval.npz, the vocabularies and manifest.json; returns the manifest."""
     task, recipe, out = build.task, build.recipe, build.out
     task.save_eval(out / bundle.EVAL_SET)
@@ -191,7 +191,9 @@ def _write_bundle(build: Build, entries: list[dict], searched: dict | None) -> d
         entries,
         bundle.eval_entry(task.describe(), task.held_out, task.metric_names),
         bundle.schema_entry(task.data.source, [f.to_dict() for f in task.features], vocab_files, OOV_INDEX, task.label),
-        stages=[vars(s) for s in build.stages], recipe=recipe.to_dict(), seed=recipe.seed,
+        stages=[vars(s) for s in build.stages],
+        student_choice={"metric": train.selection_metric(task), "on": "validation", "candidates": trained.candidates},
+        recipe=recipe.to_dict(), seed=recipe.seed,
         versions=build.state.fingerprint["versions"], search=_search_summary(searched) if searched is not None else None,
     )
     bundle.write_manifest(out, manifest)
@@ -271,16 +273,16 @@ def _compare(build: Build, trained: Trained, arms: tuple) -> None:
     ablation.write(build.out, result, log)
 
 
-def _search(build: Build, trained: Trained, clauses, budget: int) -> dict:
+def _search(build: Build, trained: Trained, recipe: Recipe, clauses, budget: int) -> dict:
     """The compression search on validation; trials fine-tune under the supervisor (the teacher, or
     the last assistant) as the build does; relative clauses compare with the teacher."""
     from edgerec.search.trial import TrialRunner
 
     def runner() -> TrialRunner:
-        return TrialRunner(trained.teacher, trained.student, build.task, build.recipe, build.log, trained.supervisor,
+        return TrialRunner(trained.teacher, trained.student, build.task, recipe, build.log, trained.supervisor,
                            trained.teacher_logits)
 
-    return search.run_once(build.state, runner, clauses, budget, build.recipe, build.out, build.log)
+    return search.run_once(build.state, runner, clauses, budget, recipe, build.out, build.log)
 
 
 def _search_summary(result: dict) -> dict:

@@ -93,14 +93,32 @@ class ModelConfig:
                        getattr(self, key))
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 3
+    """How one model trains. Every build scores each epoch on a validation split carved from the
+    training data and keeps the best epoch: `max_epochs` caps the epochs, `patience` is how many
+    epochs in a row without a better validation score end training early, and `max_steps` (0: no
+    cap) lowers the epoch cap on large data so a stage runs about that many optimizer steps, and
+    at least one epoch: one recipe then gives a 100-thousand-row log tens of epochs and a
+    10-million-row log a few."""
+
+    max_epochs: int = 3
+    patience: int = 2
+    max_steps: int = 0
     batch_size: int = 2048
     learning_rate: float = 1e-3
+    weight_decay: float = 0.0  # decoupled (AdamW); 0 trains with plain Adam
+    lr_schedule: str = "constant"  # constant | cosine (to a tenth over max_epochs)
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 1, "epochs", ">= 1", self.epochs)
+        _check(0.0 <= self.weight_decay < 1.0, "weight_decay", "a value in [0, 1)", self.weight_decay)
+        _check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {', '.join(LR_SCHEDULES)}", self.lr_schedule)
+        _check(self.max_epochs >= 1, "max_epochs", ">= 1", self.max_epochs)
+        _check(self.patience >= 1, "patience", ">= 1", self.patience)
+        _check(self.max_steps >= 0, "max_steps", ">= 0 (0: no step cap)", self.max_steps)
         _check(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
         _check(self.learning_rate > 0, "learning_rate", "> 0", self.learning_rate)
 

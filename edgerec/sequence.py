@@ -13,15 +13,18 @@ change the ones it gets.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable
 
+from edgerec import train
 from edgerec._keras import keras
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.distill.teachers import ensemble_teacher
+from edgerec.early_stopping import Curve
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import ModelConfig, Recipe, TrainConfig
 from edgerec.stages import Stage, distill, measure, seed_stage, train_alone
@@ -45,7 +48,7 @@ class CheckpointedRunner:
         self.state, self.task, self.seed, self.log = state, task, seed, log
 
     def __call__(self, key: str, label: str, build: Callable[[], keras.Model],
-                 train_fn: Callable[[keras.Model], keras.Model],
+                 train_fn: Callable[[keras.Model], tuple[keras.Model, Curve | None]],
                  restore: Callable[[keras.Model], keras.Model] = lambda model: model) -> tuple[keras.Model, Stage]:
         seed_stage(self.seed, key)
         model = build()
@@ -56,8 +59,9 @@ class CheckpointedRunner:
             self.log(f"[{key}] restored from its checkpoint")
             return model, Stage(**record)
         t0 = time.perf_counter()
-        model = train_fn(model)
+        model, curve = train_fn(model)
         stage = measure(label, model, self.task, t0, self.log)
+        stage.curve = None if curve is None else curve.to_dict()
         if self.state is not None:
             self.state.save(key, vars(stage), model.get_weights())
         return model, stage
@@ -82,6 +86,8 @@ class Trained:
     stages: list[Stage]
     scratch: keras.Model | None = None
     scratch_stage: Stage | None = None
+    teacher_helps: bool = True  # False when the student trained alone won on validation (see `choose_student`)
+    candidates: list[dict] | None = None  # each student candidate's validation score, when a choice was made
 
 
 def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: CheckpointedRunner, log: Log,
@@ -113,6 +119,34 @@ def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: Checkp
                    scratch_model, scratch_stage)
 
 
+def choose_student(trained: Trained, task: RankingTask | CtrTask, log: Log) -> Trained:
+    """Ships the distilled student only when it beats the student trained alone on validation.
+
+    Distillation at a fixed weight can hurt (a teacher over-confident on sparse data, say), so the
+    student trained alone is always a candidate: by construction the shipped student is never
+    worse than it on validation. A tie goes to the student trained alone (the teacher bought
+    nothing). When it wins, compression fine-tunes on labels alone too (`without_teacher`).
+    """
+    metric = train.selection_metric(task)
+    scores = {name: train.evaluate_on(model, task.validation)[metric]
+              for name, model in (("distilled", trained.student), ("no teacher", trained.scratch))}
+    helps = scores["distilled"] > scores["no teacher"]
+    chosen = "distilled" if helps else "no teacher"
+    trained.candidates = [{"candidate": name, "validation": {metric: value}, "chosen": name == chosen}
+                          for name, value in scores.items()]
+    log(f"[choose] validation {metric}: distilled {scores['distilled']:.4f}, no teacher {scores['no teacher']:.4f}"
+        f" -> ships the {'distilled student' if helps else 'student trained alone; compression fine-tunes on labels'}")
+    if not helps:
+        trained.student, trained.student_stage = trained.scratch, trained.scratch_stage
+    trained.teacher_helps = helps
+    return trained
+
+
+def without_teacher(recipe: Recipe) -> Recipe:
+    """The recipe with the teacher's weight at 0 (alpha 1: labels alone), for fine-tuning a student trained alone."""
+    return dataclasses.replace(recipe, distill=dataclasses.replace(recipe.distill, alpha=1.0))
+
+
 def train_teacher(recipe: Recipe, task: RankingTask | CtrTask, runner: CheckpointedRunner,
                   log: Log) -> tuple[keras.Model, list[Stage]]:
     """The teacher, or the ensemble of `distill.ensemble` teachers (each from its own initial
@@ -140,7 +174,7 @@ def train_alone_stage(runner: CheckpointedRunner, task: RankingTask | CtrTask, r
     return runner(
         name, label or name,
         lambda: build_ranker(task.features, model_config, name, seed=recipe.seed if seed is None else seed),
-        lambda model: train_alone(model, task, model_config, train_config, name, log),
+        lambda model: (model, train_alone(model, task, model_config, train_config, name, log)),
     )
 
 
@@ -151,9 +185,9 @@ def distilled_stage(runner: CheckpointedRunner, supervisor: keras.Model, teacher
 
     def train_distilled(model):
         log(f"[distill] {name} under the frozen {supervisor.name}")
-        distill(supervisor, model, task, recipe, recipe.student_training.epochs, f"distill {name}", log,
-                teacher_logits=teacher_logits)
-        return model
+        curve = distill(supervisor, model, task, recipe, recipe.student_training.max_epochs, f"distill {name}", log,
+                        teacher_logits=teacher_logits)
+        return model, curve
 
     return runner(
         name, label, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed), train_distilled

@@ -7,7 +7,6 @@ its students, and their numbers can be compared with a bundle's.
 
 from __future__ import annotations
 
-import math
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from edgerec.distill import losses
 from edgerec.distill import methods as distill_methods
 from edgerec.distill.distiller import Distiller
 from edgerec.distill.teacher_logits import TeacherLogits
+from edgerec.early_stopping import Curve
 from edgerec.models.zoo import build_ranker, check_architecture
 from edgerec.recipe import DistillMethod, ModelConfig, Recipe, StepConfig, TrainConfig, check_layer_names
 
@@ -41,16 +41,18 @@ class Stage:
     params: int | None = None
     seconds: float = 0.0
     facts: dict = field(default_factory=dict)
+    curve: dict | None = None  # the learning curve (`early_stopping.Curve.to_dict`) of a trained stage
 
 
-def load_task(recipe: Recipe, data: Path | None, log: Log, validation: bool = False) -> RankingTask | CtrTask:
+def load_task(recipe: Recipe, data: Path | None, log: Log) -> RankingTask | CtrTask:
     """The task (split, negatives, eval candidates) of `data`, or of the recipe's synthetic data, fixed by the recipe seed.
 
-    `validation=True` carves a validation split out of the training data (see `data.task`).
+    It always carves a validation split out of the training data (see `data.task`): every stage
+    that trains keeps its best epoch on it, and every choice among models is made on it.
     """
     log(f"[data] {'synthetic ' + recipe.data.synthetic_size if data is None else data}")
     dataset = synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
-    task = make_task(dataset, recipe.data, recipe.seed, validation)
+    task = make_task(dataset, recipe.data, recipe.seed, validation=True)
     log(f"  {task.summary()}")
     if task.validation is not None:
         log(f"  validation carved from the training data: {task.validation.describe()}")
@@ -111,13 +113,13 @@ def check_steps(recipe: Recipe, task: RankingTask | CtrTask) -> None:
 
 def train_alone(
     model: keras.Model, task: RankingTask | CtrTask, model_config: ModelConfig, train_config: TrainConfig, name: str, log: Log
-) -> keras.Model:
-    """Trains `model` on the labels only (binary cross-entropy), for `train_config.epochs` epochs."""
+) -> Curve:
+    """Trains `model` on the labels only (binary cross-entropy), for up to `train_config.max_epochs`
+    epochs, keeping its best epoch on validation; returns the learning curve."""
     log(f"[{name}] {model_config.architecture}, embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
         f"cross layers {model_config.cross_layers}")
-    train.compile_ranker(model, train_config)
-    train.fit(model, task, train_config, train_config.epochs, name, log)
-    return model
+    train.compile_ranker(model, train_config, task)
+    return train.fit(model, task, train_config, train_config.max_epochs, name, log)
 
 
 def distill(
@@ -131,18 +133,19 @@ def distill(
     callbacks: list | None = None,
     methods: Sequence[DistillMethod] | None = None,
     teacher_logits: TeacherLogits | None = None,
-) -> None:
-    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`.
+) -> Curve:
+    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`, for up
+    to `epochs` epochs, keeping the student's best epoch on validation; returns the learning curve.
 
     Give the same `teacher_logits` to every student trained under one teacher on one task, so
     the teacher's logits on each epoch are computed once (see `edgerec.distill.teacher_logits`).
     """
     loss = losses.from_config(recipe.distill, methods)
     distiller = Distiller(teacher, student, loss, recipe.distill.alpha, teacher_logits)
-    distiller.compile(optimizer=keras.optimizers.Adam(recipe.student_training.learning_rate))
-    batch = recipe.student_training.batch_size
-    train.fit(distiller, task, recipe.student_training, epochs, label, log, callbacks,
-              lambda epoch: distiller.epoch_data(task, epoch, batch))
+    config = recipe.student_training
+    distiller.compile(optimizer=train.optimizer(config, task))
+    return train.fit(distiller, task, config, epochs, label, log, callbacks,
+                     lambda epoch: distiller.epoch_data(task, epoch, config.batch_size), scored=student)
 
 
 def measure(name: str, model: keras.Model, task: RankingTask | CtrTask, t0: float, log: Log) -> Stage:
@@ -159,8 +162,9 @@ def seed_stage(seed: int, key: str) -> None:
 
 
 class StageRunner(Protocol):
-    """Runs one model stage: `build()` the model, `train_fn` it; returns it and its Stage record (or
-    None when the caller does not measure stages). `restore` rebuilds a trained stage's model
+    """Runs one model stage: `build()` the model, `train_fn` it (which returns the trained model and its
+    learning curve, or None); returns the model and its Stage record (or None when the caller does
+    not measure stages). `restore` rebuilds a trained stage's model
     structure when its weights come from elsewhere (a checkpoint)."""
 
     def __call__(self, key: str, label: str, build: Callable, train_fn: Callable,
@@ -172,7 +176,8 @@ def seeded_runner(seed: int) -> StageRunner:
 
     def run(key, label, build, train_fn, restore=None):
         seed_stage(seed, key)
-        return train_fn(build()), None
+        model, _ = train_fn(build())
+        return model, None
 
     return run
 
@@ -218,7 +223,7 @@ def compress(
     """
     model = keras.models.clone_model(student)
     model.set_weights(student.get_weights())
-    steps_per_epoch = math.ceil(task.train_rows_per_epoch / recipe.student_training.batch_size)
+    steps_per_epoch = train.steps_per_epoch(task, recipe.student_training)
     done: list[str] = []
     facts, stages = [], []
     before_quant = None
@@ -231,12 +236,13 @@ def compress(
 
         def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
             log(f"[compress] {step.name} {params}")
+            curve = None
             if epochs:
-                distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx),
-                        teacher_logits=teacher_logits)
+                curve = distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx),
+                                teacher_logits=teacher_logits)
             else:
                 calibrate(trainable, task, recipe.student_training.batch_size, step.callbacks(params, ctx))
-            return step.finalize(trainable, params)
+            return step.finalize(trainable, params), curve
 
         model, stage = run_stage(
             f"compress/{index}_{step.name}", f"+ {step.name}",

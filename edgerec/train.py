@@ -15,7 +15,8 @@ import numpy as np
 
 from device_bench import metrics
 from edgerec._keras import keras, tf
-from edgerec.data.task import CtrTask, RankingTask
+from edgerec.data.task import CtrTask, EvalData, RankingTask
+from edgerec.early_stopping import Curve, Tracker
 from edgerec.recipe import TrainConfig
 
 Log = Callable[[str], None]
@@ -26,18 +27,27 @@ def fit(
     model: keras.Model,
     task: RankingTask | CtrTask,
     config: TrainConfig,
-    epochs: int,
+    max_epochs: int,
     label: str,
     log: Log,
     callbacks: list | None = None,
     epoch_data: Callable[[int], dict] | None = None,
-) -> None:
-    """Trains `model` (already compiled) for `epochs` epochs of resampled data, logging each.
+    scored: keras.Model | None = None,
+) -> Curve:
+    """Trains `model` (already compiled) for up to `max_epochs` epochs of resampled data; returns the learning curve.
 
+    With a validation split (every build carves one), `scored` (default: `model`; a Distiller's
+    student) is scored on it after each epoch; the best epoch's weights of `scored` are kept and
+    training stops after `config.patience` epochs without gain (see `edgerec.early_stopping`).
     `epoch_data(epoch)` gives the `model.fit` keyword arguments of an epoch when the model
     needs more than (rows, labels), as a `Distiller` does (`Distiller.epoch_data`).
     """
-    for epoch in range(epochs):
+    scored = scored or model
+    max_epochs = min(max_epochs, epoch_cap(task, config))
+    monitor = selection_metric(task) if task.validation is not None else None
+    tracker = Tracker(config.patience)
+    curve = Curve(monitor)
+    for epoch in range(max_epochs):
         start = time.perf_counter()
         if epoch_data is None:
             features, labels = task.train_epoch(epoch)
@@ -45,8 +55,28 @@ def fit(
         else:
             data = epoch_data(epoch)
         history = model.fit(**data, epochs=1, verbose=0, callbacks=callbacks or [])
-        loss = history.history["loss"][-1]
-        log(f"  {label}: epoch {epoch + 1}/{epochs} loss {loss:.4f} ({time.perf_counter() - start:.0f}s)")
+        record = {"epoch": epoch + 1, "loss": round(float(history.history["loss"][-1]), 6)}
+        stop = False
+        if monitor is not None:
+            record["validation"] = evaluate_on(scored, task.validation)[monitor]
+            stop = tracker.update(record["validation"], scored.get_weights)
+        record["seconds"] = round(time.perf_counter() - start, 1)
+        curve.epochs.append(record)
+        shown = f" validation {monitor} {record['validation']:.4f}" if monitor is not None else ""
+        log(f"  {label}: epoch {epoch + 1}/{max_epochs} loss {record['loss']:.4f}{shown} ({record['seconds']:.0f}s)")
+        if stop:
+            curve.stopped = "patience"
+            break
+    curve.best_epoch = tracker.best_epoch if monitor is not None else len(curve.epochs)
+    if monitor is not None and curve.best_epoch != len(curve.epochs):
+        scored.set_weights(tracker.best_weights)
+        log(f"  {label}: kept epoch {curve.best_epoch} (best validation {monitor} {tracker.best_value:.4f})")
+    return curve
+
+
+def selection_metric(task: RankingTask | CtrTask) -> str:
+    """The validation metric every choice is made on: NDCG@10 when the task ranks candidate lists, else AUC."""
+    return "ndcg@10" if task.num_candidates else "auc"
 
 
 def with_candidate_groups(
@@ -80,11 +110,38 @@ def with_candidate_groups(
     return tf.data.Dataset.range(steps).map(batch)
 
 
-def compile_ranker(model: keras.Model, config: TrainConfig) -> None:
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-    )
+def compile_ranker(model: keras.Model, config: TrainConfig, task: RankingTask | CtrTask | None = None) -> None:
+    model.compile(optimizer=optimizer(config, task), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+
+
+def optimizer(config: TrainConfig, task: RankingTask | CtrTask | None = None) -> keras.optimizers.Optimizer:
+    """Adam at the config's learning rate, or AdamW with `weight_decay`; with `lr_schedule: cosine`
+    the rate decays to a tenth over the stage's epoch cap on `task` (`epoch_cap`).
+
+    Decoupled weight decay (Loshchilov & Hutter, 2019) shrinks every embedding row a little each
+    step, the regulariser sparse logs need: rows of rare ids otherwise keep whatever their few
+    updates gave them, and the teacher grows over-confident on them.
+    """
+    rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        if task is None:
+            raise ValueError("lr_schedule 'cosine' needs the task to know how many steps it decays over")
+        steps = steps_per_epoch(task, config) * epoch_cap(task, config)
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps, alpha=0.1)
+    if config.weight_decay:
+        return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    return keras.optimizers.Adam(rate)
+
+
+def steps_per_epoch(task: RankingTask | CtrTask, config: TrainConfig) -> int:
+    return max(1, -(-task.train_rows_per_epoch // config.batch_size))
+
+
+def epoch_cap(task: RankingTask | CtrTask, config: TrainConfig) -> int:
+    """`max_epochs`, lowered by `max_steps` on large data (at least one epoch)."""
+    if not config.max_steps:
+        return config.max_epochs
+    return max(1, min(config.max_epochs, -(-config.max_steps // steps_per_epoch(task, config))))
 
 
 def predict_logits(model: keras.Model, features: dict[str, np.ndarray]) -> np.ndarray:
@@ -100,6 +157,18 @@ def evaluate(model: keras.Model, task: RankingTask | CtrTask) -> dict[str, float
     if task.num_candidates:
         ranking = predict_logits(model, task.ranking_eval()).reshape(task.candidates.shape)
     return metrics.score(labels, pointwise, ranking)
+
+
+def evaluate_on(model: keras.Model, data: EvalData) -> dict[str, float]:
+    """The task's metrics of `model` on one evaluation set (the validation split, say)."""
+    return score_eval(lambda rows: predict_logits(model, rows), data)
+
+
+def score_eval(predict: Callable[[dict[str, np.ndarray]], np.ndarray], data: EvalData) -> dict[str, float]:
+    """The metrics of the logits `predict` gives on `data` (a Keras model's, or a .tflite file's)."""
+    pointwise = predict(data.pointwise)
+    ranking = predict(data.ranking).reshape(-1, data.num_candidates) if data.num_candidates else None
+    return metrics.score(data.labels, pointwise, ranking)
 
 
 def baseline(task: RankingTask | CtrTask) -> tuple[str, dict[str, float | None]]:

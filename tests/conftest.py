@@ -22,7 +22,7 @@ def tiny_student(tiny_task):
     from edgerec.models.zoo import build_ranker
     from edgerec.recipe import ModelConfig, TrainConfig
 
-    config = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01)
+    config = TrainConfig(max_epochs=1, batch_size=64, learning_rate=0.01)
     model = build_ranker(tiny_task.features, ModelConfig(embedding_dim=4, hidden=(16, 8)), "student", seed=0)
     train.compile_ranker(model, config)
     train.fit(model, tiny_task, config, 1, "tiny", log=lambda _: None)
@@ -35,7 +35,7 @@ def tiny_teacher(tiny_task):
     from edgerec.models.zoo import build_ranker
     from edgerec.recipe import ModelConfig, TrainConfig
 
-    config = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01)
+    config = TrainConfig(max_epochs=1, batch_size=64, learning_rate=0.01)
     model = build_ranker(
         tiny_task.features, ModelConfig(embedding_dim=8, hidden=(16,), cross_layers=1), "teacher", seed=1
     )

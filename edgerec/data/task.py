@@ -16,9 +16,9 @@ Evaluation, fixed once per dataset and seed so every model sees the same candida
 Negatives never include any of the user's interactions, held-out ones included, nor the OOV
 item. The task owns the model vocabularies: index 0 of each is OOV (see data/vocab.py).
 
-Validation (`validation=True`, what `edgerec build --target` and `edgerec compress --sensitivity`
-ask for): choices among compressed models are made on data carved from the *training* split, so
-that the held-out numbers the bundle reports are not the ones that picked the model. For
+Validation (`validation=True`, which every build asks for): each training stage's best epoch, the
+distillation candidates and the compressed models are chosen on data carved from the *training*
+split, so that the held-out numbers the bundle reports are not the ones that picked the model. For
 ranking, the latest training interaction of up to VALIDATION_USERS users (drawn with the recipe
 seed) who keep at least one other training interaction is moved out of training and scored like
 a held-out one (its own sampled candidates and pointwise negatives); for CTR, up to

@@ -31,7 +31,7 @@ def markdown(result: dict) -> str:
 
 Recipe `{result['recipe']['name']}`, data `{result['data']}` ({protocol['task']}).
 Task fixed by recipe seed {result['recipe']['seed']}; teacher {protocol['teacher']}.
-Per seed ({', '.join(map(str, seeds))}): the student, initialised from that seed, trained {training['epochs']} epochs
+Per seed ({', '.join(map(str, seeds))}): the student, initialised from that seed, trained up to {training['max_epochs']} epochs (best on validation)
 (batch {training['batch_size']}, Adam lr {training['learning_rate']}) on labels alone (scratch) or under the frozen
 teacher with one method (weight 1.0) plus the hard-label term (alpha {protocol['alpha']}, temperature
 {protocol['temperature']}). Mean ± sample std over {len(seeds)} seed(s); gap closed =

@@ -105,7 +105,7 @@ def train_models(recipe: Recipe, data: Path | None, log: Log) -> tuple:
     from edgerec.sequence import CheckpointedRunner, train_supervised
     from edgerec.stages import check_fit, load_task
 
-    task = load_task(recipe, data, log, validation=True)
+    task = load_task(recipe, data, log)
     check_fit(recipe, task)
     return task, train_supervised(recipe, task, CheckpointedRunner(None, task, recipe.seed, log), log)
 

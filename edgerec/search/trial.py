@@ -23,21 +23,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from converters import parity, representative, tflite
-from device_bench import inputs, latency, metrics, runtime
+from device_bench import inputs, latency, runtime
 from device_bench.rows import OK
 from edgerec import io, train
-from edgerec.data.task import CtrTask, EvalData, RankingTask
+from edgerec.data.task import CtrTask, RankingTask
 from edgerec.recipe import Recipe, StepConfig
 from edgerec.stages import compress, seeded_runner
 
 Log = Callable[[str], None]
-
-
-def score(predict: Callable[[dict[str, np.ndarray]], np.ndarray], data: EvalData) -> dict[str, float]:
-    """The task's metrics of the logits `predict` gives on `data`."""
-    pointwise = predict(data.pointwise)
-    ranking = predict(data.ranking).reshape(-1, data.num_candidates) if data.num_candidates else None
-    return metrics.score(data.labels, pointwise, ranking)
 
 
 def step_dicts(steps: Sequence[StepConfig]) -> list[dict]:
@@ -76,7 +69,7 @@ class TrialRunner:
         self.supervisor, self.teacher_logits = supervisor or teacher, teacher_logits
         self.calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
         self.trials: list[dict] = []
-        self.teacher_metrics = score(lambda rows: train.predict_logits(teacher, rows), task.validation)
+        self.teacher_metrics = train.evaluate_on(teacher, task.validation)
 
     def run(self, steps: Sequence[StepConfig], kind: str, keep_float: Sequence[str] = ()) -> dict:
         """Applies, converts and measures `steps`; returns (and records) the trial.
@@ -101,7 +94,7 @@ class TrialRunner:
                 path = Path(folder) / "trial.tflite"
                 io.write_bytes(path, tflite.convert(model, "int8", self.calibration, kept))
                 trial["bytes"] = path.stat().st_size
-                trial["metrics"] = score(lambda rows: parity.tflite_logits(path, rows), self.task.validation)
+                trial["metrics"] = train.score_eval(lambda rows: parity.tflite_logits(path, rows), self.task.validation)
                 trial["p50_us"] = self._p50(path)
         except Exception as exc:  # noqa: BLE001 - a failing chain is recorded as a trial, the search goes on
             trial["status"] = f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

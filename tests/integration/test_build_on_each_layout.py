@@ -42,7 +42,7 @@ def _write(layout, folder):
 @pytest.fixture(scope="module")
 def trimmed_recipe(tmp_path_factory):
     plain = recipe.load("smoke").to_dict()
-    plain["teacher_training"]["epochs"] = plain["student_training"]["epochs"] = 1
+    plain["teacher_training"]["max_epochs"] = plain["student_training"]["max_epochs"] = 1
     plain["compress"] = [{"name": "qat", "finetune_epochs": 0}]
     path = tmp_path_factory.mktemp("recipe") / "trimmed.yaml"
     path.write_text(yaml.safe_dump(plain))

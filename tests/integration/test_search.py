@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def one_epoch_recipe(tmp_path_factory):
     plain = recipe.load("smoke").to_dict()
-    plain["teacher_training"]["epochs"] = plain["student_training"]["epochs"] = 1
+    plain["teacher_training"]["max_epochs"] = plain["student_training"]["max_epochs"] = 1
     path = tmp_path_factory.mktemp("recipe") / "one_epoch.yaml"
     path.write_text(yaml.safe_dump(plain))
     return path

@@ -130,7 +130,7 @@ def test_table_has_every_arm_the_teacher_and_na_for_ctr():
     result = {
         "recipe": {"name": "t", "seed": 0}, "data": "criteo", "seconds": 3.0, "notes": ["ranking: skipped"],
         "protocol": {"task": "rows", "seeds": [0, 1], "teacher": "trained once", "alpha": 0.5, "temperature": 2.0,
-                     "student_training": {"epochs": 1, "batch_size": 8, "learning_rate": 0.1}},
+                     "student_training": {"max_epochs": 1, "batch_size": 8, "learning_rate": 0.1}},
         "arms": [{"arm": "scratch", "method": None}, {"arm": "logits", "method": "logits"}],
         "teacher": {"metrics": {"auc": 0.9, "logloss": 0.3}},
         **ablation.summarize({"auc": 0.9, "logloss": 0.3}, runs, ("auc", "logloss")),

@@ -273,7 +273,7 @@ def _fit_and_check(teacher, student, loss, task, callbacks=None):
     distiller = Distiller(teacher, student, loss, alpha=0.5)
     projections_before = [w.copy() for p in distiller.projections for w in p.get_weights()]
     distiller.compile(optimizer=keras.optimizers.Adam(0.01))
-    config = recipe.TrainConfig(epochs=1, batch_size=64, learning_rate=0.01)
+    config = recipe.TrainConfig(max_epochs=1, batch_size=64, learning_rate=0.01)
     train.fit(distiller, task, config, 1, "t", lambda _: None, callbacks, lambda e: distiller.epoch_data(task, e, 64))
     for before, after in zip(teacher_before, teacher.get_weights()):
         np.testing.assert_array_equal(before, after)

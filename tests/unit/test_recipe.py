@@ -29,8 +29,8 @@ def test_unknown_key_suggests_the_close_one(tmp_path):
 
 
 def test_wrong_type_names_key_and_value(tmp_path):
-    with pytest.raises(RecipeError, match=r"teacher_training.epochs: expected int. Received: 'three'"):
-        recipe.load(_write(tmp_path, "teacher_training: {epochs: three}\n"))
+    with pytest.raises(RecipeError, match=r"teacher_training.max_epochs: expected int. Received: 'three'"):
+        recipe.load(_write(tmp_path, "teacher_training: {max_epochs: three}\n"))
 
 
 @pytest.mark.parametrize(

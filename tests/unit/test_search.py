@@ -110,7 +110,7 @@ def runner(tiny_teacher, tiny_student):
 
     task = RankingTask(tiny_interactions(), DataConfig(negatives_per_positive=2, eval_candidates=10), seed=0,
                        validation=True)
-    recipe = Recipe(name="tiny", student_training=TrainConfig(epochs=1, batch_size=64, learning_rate=0.01),
+    recipe = Recipe(name="tiny", student_training=TrainConfig(max_epochs=1, batch_size=64, learning_rate=0.01),
                     representative_samples=50, bench=BenchConfig(runs=5, warmup=1, min_seconds=0.0))
     return TrialRunner(tiny_teacher, tiny_student, task, recipe, log=lambda _: None)
 

@@ -11,7 +11,7 @@ from edgerec.models.zoo import BUILDERS, build_ranker
 from edgerec.recipe import ModelConfig, RecipeError, TrainConfig
 from tests.utils import assert_model_contract
 
-TINY = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01)
+TINY = TrainConfig(max_epochs=1, batch_size=64, learning_rate=0.01)
 
 
 def _trained(task, architecture, **kwargs):
