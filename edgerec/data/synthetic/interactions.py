@@ -1,4 +1,4 @@
-"""A built-in implicit-feedback generator, so edgerec runs with no data download.
+"""The latent-factor generator of implicit feedback behind every ranking preset.
 
 It is shaped like MovieLens-style logs rather than like noise:
 - users and items have latent factors (dim 24); a user's taste is driven by their age bucket
@@ -10,7 +10,12 @@ It is shaped like MovieLens-style logs rather than like noise:
   number of interactions, and the picks get increasing timestamps.
 The latent dimension is larger than a small student's embedding, so a wide teacher can fit
 structure that a small model trained alone cannot: that gap is what distillation is for.
-Deterministic for a given (size, seed).
+
+A preset (`SyntheticSize`) sets the sizes and two skews: the spread of activity per user and
+the popularity exponent. Items nobody picked are then dropped, as a real log only holds items
+someone interacted with. Presets of datasets without side features still draw them (they
+shape the latent factors) but leave them out of the data, which then ranks on ids alone.
+Deterministic for a given (preset, seed).
 """
 
 from __future__ import annotations
@@ -20,21 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgerec.data.schema import Interactions
-
-
-@dataclass(frozen=True)
-class SyntheticSize:
-    users: int
-    items: int
-    mean_per_user: float
-    min_per_user: int
-
-
-SIZES = {
-    # About MovieLens-1M: 6,040 users, 3,706 items, ~1M interactions.
-    "default": SyntheticSize(users=6040, items=3700, mean_per_user=165.0, min_per_user=20),
-    "smoke": SyntheticSize(users=300, items=200, mean_per_user=30.0, min_per_user=8),
-}
+from edgerec.data.synthetic.shape import RankingShape
 
 LATENT_DIM = 24
 AGE_BUCKETS = 7
@@ -43,11 +34,32 @@ CATEGORIES = 18
 PRICE_BUCKETS = 5
 
 
-def generate(size: str = "default", seed: int = 0) -> Interactions:
-    """Generates interactions of the named size; see the module docstring for the model."""
-    if size not in SIZES:
-        raise ValueError(f"unknown synthetic size {size!r}; expected one of {sorted(SIZES)}")
-    spec = SIZES[size]
+@dataclass(frozen=True)
+class SyntheticSize:
+    """One ranking preset.
+
+    Interactions per user: log-normal with mean `mean_per_user` and log-sd `activity_sigma`,
+    truncated to an integer and clipped to [min_per_user, max_per_user]. Item popularity:
+    weight (1 + rank)^-popularity_exponent over a random item order. `items` is how many are
+    generated, before unpicked ones are dropped. Users with fewer than `min_kept` interactions
+    are dropped after generation. `target`: the shape of the public dataset imitated, if any.
+    """
+
+    users: int
+    items: int
+    mean_per_user: float
+    min_per_user: int
+    max_per_user: int
+    activity_sigma: float = 0.8
+    popularity_exponent: float = 1.0
+    user_features: bool = True
+    item_features: bool = True
+    min_kept: int = 1
+    target: RankingShape | None = None
+
+
+def generate(spec: SyntheticSize, name: str, seed: int) -> Interactions:
+    """Interactions of preset `spec` (called `name` in the data's source); see the module docstring."""
     rng = np.random.default_rng(seed)
     d = LATENT_DIM
 
@@ -65,13 +77,14 @@ def generate(size: str = "default", seed: int = 0) -> Interactions:
 
     # Power-law popularity over a random item order; cheaper items get a further boost.
     popularity_rank = rng.permutation(spec.items)
-    popularity = -1.0 * np.log1p(popularity_rank) - 0.25 * price
+    popularity = -spec.popularity_exponent * np.log1p(popularity_rank) - 0.25 * price
 
     age_x_category = rng.normal(0, 1.0, (AGE_BUCKETS, CATEGORIES))
     region_x_price = rng.normal(0, 0.7, (REGIONS, PRICE_BUCKETS))
 
-    counts = rng.lognormal(np.log(spec.mean_per_user) - 0.32, 0.8, spec.users)
-    counts = np.clip(counts.astype(int), spec.min_per_user, spec.items // 3)
+    sigma = spec.activity_sigma
+    counts = rng.lognormal(np.log(spec.mean_per_user) - sigma**2 / 2, sigma, spec.users)
+    counts = np.clip(counts.astype(int), spec.min_per_user, spec.max_per_user)
 
     users, items = [], []
     scale = 1.0 / np.sqrt(d)
@@ -98,22 +111,32 @@ def generate(size: str = "default", seed: int = 0) -> Interactions:
     cumulative = np.cumsum(gaps)
     timestamp = start_time[user] + cumulative - (cumulative[first] - gaps[first])[user]
 
-    vocab = {
-        "user_id": [str(u) for u in range(spec.users)],
-        "item_id": [str(i) for i in range(spec.items)],
+    kept_user = counts >= spec.min_kept
+    rows = kept_user[user]
+    seen_item = np.bincount(item[rows], minlength=spec.items) > 0
+    new_user = (np.cumsum(kept_user) - 1).astype(np.int32)
+    new_item = (np.cumsum(seen_item) - 1).astype(np.int32)
+    user_features = {"user_age": age, "user_region": region} if spec.user_features else {}
+    item_features = {"item_category": category, "item_price": price} if spec.item_features else {}
+    side_values = {
         "user_age": [f"age_{a}" for a in range(AGE_BUCKETS)],
         "user_region": [f"region_{r}" for r in range(REGIONS)],
         "item_category": [f"category_{c}" for c in range(CATEGORIES)],
         "item_price": [f"price_{p}" for p in range(PRICE_BUCKETS)],
     }
+    vocab = {
+        "user_id": [str(u) for u in range(int(kept_user.sum()))],
+        "item_id": [str(i) for i in range(int(seen_item.sum()))],
+        **{n: side_values[n] for n in (*user_features, *item_features)},
+    }
     return Interactions(
-        user=user,
-        item=item,
-        timestamp=timestamp.astype(np.int64),
-        user_features={"user_age": age.astype(np.int32), "user_region": region.astype(np.int32)},
-        item_features={"item_category": category.astype(np.int32), "item_price": price.astype(np.int32)},
+        user=new_user[user[rows]],
+        item=new_item[item[rows]],
+        timestamp=timestamp[rows].astype(np.int64),
+        user_features={n: t[kept_user].astype(np.int32) for n, t in user_features.items()},
+        item_features={n: t[seen_item].astype(np.int32) for n, t in item_features.items()},
         vocabularies=vocab,
-        source=f"synthetic:{size}:seed={seed}",
+        source=f"synthetic:{name}:seed={seed}",
     )
 
 
