@@ -3,7 +3,7 @@
 It is shaped like MovieLens-style logs rather than like noise:
 - users and items have latent factors (dim 24); a user's taste is driven by their age bucket
   and region, an item's factors by its category, so side features carry signal;
-- item popularity follows a power law (Zipf-like), and cheap items are more popular;
+- item popularity falls with rank (Zipf-like), and cheap items are more popular;
 - two feature crosses (age x category, region x price) add non-linear affinity that a model
   must learn from the feature interaction, not from either feature alone;
 - each user picks items by Gumbel-top-k sampling from softmax(affinity), with a log-normal
@@ -39,10 +39,14 @@ class SyntheticSize:
     """One ranking preset.
 
     Interactions per user: log-normal with mean `mean_per_user` and log-sd `activity_sigma`,
-    truncated to an integer and clipped to [min_per_user, max_per_user]. Item popularity:
-    weight (1 + rank)^-popularity_exponent over a random item order. `items` is how many are
-    generated, before unpicked ones are dropped. Users with fewer than `min_kept` interactions
-    are dropped after generation. `target`: the shape of the public dataset imitated, if any.
+    truncated to an integer and clipped to [min_per_user, max_per_user]; with `exact_mean`
+    the draws are first scaled so that the clipped counts average `mean_per_user` exactly, so
+    the total does not swing with the seed (the built-in presets predate it and keep their data).
+    Item popularity: weight (1 + rank)^-popularity_exponent * exp(-popularity_decay * rank / items)
+    over a random item order: the power law makes a head, the exponential a long thin tail.
+    `items` is how many are generated, before unpicked ones are dropped. Users with fewer than
+    `min_kept` interactions are dropped after generation. `user_features` / `item_features`:
+    whether the data carries them. `target`: the shape of the public dataset imitated, if any.
     """
 
     users: int
@@ -52,6 +56,8 @@ class SyntheticSize:
     max_per_user: int
     activity_sigma: float = 0.8
     popularity_exponent: float = 1.0
+    popularity_decay: float = 0.0
+    exact_mean: bool = False
     user_features: bool = True
     item_features: bool = True
     min_kept: int = 1
@@ -75,16 +81,17 @@ def generate(spec: SyntheticSize, name: str, seed: int) -> Interactions:
     price = rng.integers(0, PRICE_BUCKETS, size=spec.items)
     item_latent = rng.normal(0, 0.8, (CATEGORIES, d))[category] + rng.normal(0, 0.7, (spec.items, d))
 
-    # Power-law popularity over a random item order; cheaper items get a further boost.
+    # Popularity by rank over a random item order (see SyntheticSize); cheaper items get a further boost.
     popularity_rank = rng.permutation(spec.items)
-    popularity = -spec.popularity_exponent * np.log1p(popularity_rank) - 0.25 * price
+    popularity = (-spec.popularity_exponent * np.log1p(popularity_rank)
+                  - spec.popularity_decay * popularity_rank / spec.items - 0.25 * price)
 
     age_x_category = rng.normal(0, 1.0, (AGE_BUCKETS, CATEGORIES))
     region_x_price = rng.normal(0, 0.7, (REGIONS, PRICE_BUCKETS))
 
     sigma = spec.activity_sigma
-    counts = rng.lognormal(np.log(spec.mean_per_user) - sigma**2 / 2, sigma, spec.users)
-    counts = np.clip(counts.astype(int), spec.min_per_user, spec.max_per_user)
+    draws = rng.lognormal(np.log(spec.mean_per_user) - sigma**2 / 2, sigma, spec.users)
+    counts = _exact_mean(draws, spec) if spec.exact_mean else _clipped(draws, spec)
 
     users, items = [], []
     scale = 1.0 / np.sqrt(d)
@@ -138,6 +145,23 @@ def generate(spec: SyntheticSize, name: str, seed: int) -> Interactions:
         vocabularies=vocab,
         source=f"synthetic:{name}:seed={seed}",
     )
+
+
+def _clipped(draws: np.ndarray, spec: SyntheticSize) -> np.ndarray:
+    return np.clip(draws.astype(int), spec.min_per_user, spec.max_per_user)
+
+
+def _exact_mean(draws: np.ndarray, spec: SyntheticSize) -> np.ndarray:
+    """The draws scaled, before clipping, so that the clipped counts average `mean_per_user`
+    (within one interaction in total): the scale is found by bisection in log space."""
+    low, high = -3.0, 3.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        if _clipped(draws * np.exp(middle), spec).mean() < spec.mean_per_user:
+            low = middle
+        else:
+            high = middle
+    return _clipped(draws * np.exp(high), spec)
 
 
 def _normalised(weights: np.ndarray) -> np.ndarray:
