@@ -14,16 +14,23 @@ sizes and skews:
   sets: MovieLens-latest has item features only, Last.fm none (the task then ranks on ids alone).
   `lastfm` is the profile's log with its users of a single interaction dropped (the profile has
   252, this generator about 330), as in the findings: a leave-one-out task needs two per user.
+
+Click-log presets come from the Criteo-like generator in `ctr` (fields fitted to the profile
+`criteo-sample-like`, a logistic click model): `criteo8k` has the profile's 8,000 rows,
+`criteo1m` a million, where field cardinalities grow as sampling the same distributions makes
+them grow. Both give `LabeledRows`, encoded as `edgerec data prepare --source criteo` would,
+so the task is a CtrTask.
 """
 
 from __future__ import annotations
 
-from edgerec.data.schema import Interactions
-from edgerec.data.synthetic import interactions
+from edgerec.data.schema import Interactions, LabeledRows
+from edgerec.data.synthetic import ctr, interactions
+from edgerec.data.synthetic.ctr import CtrSize
 from edgerec.data.synthetic.interactions import SyntheticSize
 from edgerec.data.synthetic.shape import Quantiles, RankingShape
 
-SIZES: dict[str, SyntheticSize] = {
+SIZES: dict[str, SyntheticSize | CtrSize] = {
     # About MovieLens-1M: 6,040 users, 3,706 items, ~1M interactions.
     "default": SyntheticSize(users=6040, items=3700, mean_per_user=165.0, min_per_user=20, max_per_user=3700 // 3),
     "smoke": SyntheticSize(users=300, items=200, mean_per_user=30.0, min_per_user=8, max_per_user=200 // 3),
@@ -58,11 +65,17 @@ SIZES: dict[str, SyntheticSize] = {
                             item_popularity_gini=0.614, share_of_interactions_on_top_1pct_items=0.147,
                             share_of_items_with_at_most_5_interactions=0.754, users_with_fewer_than_2=252),
     ),
+    # profiles.json "criteo-sample-like" (its fields' targets are in ctr.FIELDS), and the same log at 1M rows.
+    "criteo8k": CtrSize(rows=8000),
+    "criteo1m": CtrSize(rows=1_000_000),
 }
 
 
-def generate(size: str = "default", seed: int = 0) -> Interactions:
+def generate(size: str = "default", seed: int = 0) -> Interactions | LabeledRows:
     """The data of the named preset; deterministic for a given (size, seed)."""
     if size not in SIZES:
         raise ValueError(f"unknown synthetic size {size!r}; expected one of {sorted(SIZES)}")
-    return interactions.generate(SIZES[size], size, seed)
+    spec = SIZES[size]
+    if isinstance(spec, CtrSize):
+        return ctr.generate(spec, size, seed)
+    return interactions.generate(spec, size, seed)

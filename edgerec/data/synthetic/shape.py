@@ -1,6 +1,10 @@
 """The shape of a dataset in the terms of `shared/data/profiles.json`, measured the same way for
 generated and real data, so a preset can be checked against the public dataset it imitates.
 
+Ranking data: `RankingShape.of(interactions)`. Click logs: `ClickLogShape.of(values, labels)` on
+the raw fields (before min-count vocabularies fold rare values into OOV), distinct values counted
+among the non-empty ones.
+
 Quantiles are numpy's default (linear interpolation). The Gini coefficient of item popularity
 is the usual one over items sorted by count, `sum((2i - n - 1) x_i) / (n sum x)` with i = 1..n:
 0 when every item is equally popular, near 1 when a few items take everything.
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgerec.data.schema import Interactions
+
+EMPTY = -1  # a raw click-log value: the field is empty (raw values are >= 0)
 
 
 @dataclass(frozen=True)
@@ -78,4 +84,35 @@ class RankingShape:
             **{k: entry[k] for k in cls.__dataclass_fields__ if k not in ("per_user", "per_item")},
             per_user=Quantiles(**entry["per_user"]),
             per_item=Quantiles(**entry["per_item"]),
+        )
+
+
+@dataclass(frozen=True)
+class ClickLogShape:
+    """Rows, click rate, and per field the distinct values and the share of empty rows
+    (a profiles.json click-log entry, integer and categorical fields together)."""
+
+    rows: int
+    click_rate: float
+    distinct: dict[str, int]
+    missing: dict[str, float]
+
+    @classmethod
+    def of(cls, values: dict[str, np.ndarray], labels: np.ndarray) -> ClickLogShape:
+        """`values[name]`: one raw value per row, EMPTY where the field is empty."""
+        return cls(
+            rows=len(labels),
+            click_rate=float(labels.mean()),
+            distinct={n: len(np.unique(v[v != EMPTY])) for n, v in values.items()},
+            missing={n: float(np.mean(v == EMPTY)) for n, v in values.items()},
+        )
+
+    @classmethod
+    def from_profile(cls, entry: dict) -> ClickLogShape:
+        integers = entry["integer_fields"]
+        return cls(
+            rows=entry["rows"],
+            click_rate=entry["click_rate"],
+            distinct={**{n: f["distinct"] for n, f in integers.items()}, **entry["categorical_cardinality"]},
+            missing={**{n: f["missing"] for n, f in integers.items()}, **entry["categorical_missing"]},
         )
