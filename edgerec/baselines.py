@@ -173,9 +173,10 @@ def _factorisation_metrics(
     if task.validation is not None:
         users, items = _candidate_ids(task.validation)
         validate = lambda factors: _ranking(_pair_scores(factors, users, items, seen))["ndcg@10"]  # noqa: E731
+    per_round = learner.round_iterations(matrix.nnz, int(seen[1].sum()))
     best = None
     for setting in learner.candidates(validate is not None):
-        factors, iterations, value = _fit_factorisation(learner, setting, matrix, seed, validate)
+        factors, iterations, value = _fit_factorisation(learner, setting, matrix, per_round, seed, validate)
         if best is None or value > best[3]:
             best = (setting, factors, iterations, value)
     setting, factors, iterations, value = best
@@ -190,18 +191,17 @@ def _fit_factorisation(
     learner: Learner,
     setting: dict[str, Any],
     matrix: scipy.sparse.csr_matrix,
+    per_round: int,
     seed: int,
     validate: Callable[[Factors], float] | None,
 ) -> tuple[Factors, int, float | None]:
     """(factors, iterations, validation metric) of one setting, on the CPU, one thread, seeded the
     same for every setting.
 
-    With `validate`, the fit goes on round by round up to `learner.rounds`, stops after PATIENCE
-    rounds without a better validation metric, and returns the best round; without, it runs
-    `learner.default_rounds` rounds (metric None).
+    With `validate`, the fit goes on in rounds of `per_round` iterations up to `learner.rounds`,
+    stops after PATIENCE rounds without a better validation metric, and returns the best round;
+    without, it runs `learner.default_rounds` rounds at once (metric None).
     """
-    items = int((np.bincount(matrix.indices, minlength=matrix.shape[1]) > 0).sum())
-    per_round = learner.round_iterations(matrix.nnz, items)
     rounds = learner.rounds if validate is not None else learner.default_rounds
     best: tuple[Factors, int, float | None] | None = None
     waited = 0
@@ -260,13 +260,15 @@ def _logistic_metrics(task: CtrTask, log: Log) -> Metrics:
     train_x = encoder.fit_transform(_stack(task.rows(task.train_idx), names))
     train_y = task.data.labels[task.train_idx]
     validation = task.validation
+    if validation is not None:
+        validation_x = encoder.transform(_stack(validation.pointwise, names))
     best, best_model, best_value = None, None, -np.inf
     for setting in LOGISTIC.candidates(validation is not None):
         model = LOGISTIC.make(**LOGISTIC.fixed, **setting).fit(train_x, train_y)
         if validation is None:
             best, best_model = setting, model
             break
-        value = metrics.auc(validation.labels, model.decision_function(encoder.transform(_stack(validation.pointwise, names))))
+        value = metrics.auc(validation.labels, model.decision_function(validation_x))
         if value > best_value:
             best, best_model, best_value = setting, model, value
     chosen = "default" if validation is None else f"validation AUC {best_value:.4f}"

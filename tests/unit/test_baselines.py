@@ -22,7 +22,7 @@ RANKING = DataConfig(negatives_per_positive=2, eval_candidates=20)
 FACTORISATIONS = (baselines.ALS.name, baselines.BPR.name)
 
 
-def _blocks(users: int = 40, items: int = 40, per_user: int = 10, seed: int = 0) -> Interactions:
+def _blocks(users: int = 60, items: int = 60, per_user: int = 15, seed: int = 0) -> Interactions:
     """Two groups of users, each interacting only with its own half of the items, all about equally popular."""
     rng = np.random.default_rng(seed)
     half = items // 2
@@ -87,7 +87,8 @@ def test_logistic_regression_matches_sklearn_on_the_same_one_hot_features(ctr_ta
     )
     if validation:
         x_val = encoder.transform(stack(task.validation.pointwise))
-        aucs = {c: roc_auc_score(task.validation.labels, fit(c).decision_function(x_val)) for c in (0.01, 0.1, 1.0, 10.0)}
+        grid = (0.01, 0.1, 1.0, 10.0)
+        aucs = {c: roc_auc_score(task.validation.labels, fit(c).decision_function(x_val)) for c in grid}
         chosen = max(aucs, key=aucs.get)
     else:
         chosen = 1.0
