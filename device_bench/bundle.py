@@ -50,7 +50,8 @@ STUDENT_INT8 = "student_int8"  # distilled + compressed + full-integer int8: wha
 STUDENT_SCRATCH = "student_scratch"  # the student architecture trained alone (baseline)
 
 FORMAT = 1
-MANIFEST_KEYS = ("format", "artifacts", "eval", "schema", "stages", "student_choice", "recipe", "seed", "versions")
+MANIFEST_KEYS = ("format", "artifacts", "eval", "schema", "stages", "student_choice", "baselines",
+                 "recipe", "seed", "versions")
 ARTIFACT_KEYS = (
     "file", "role", "mode", "sha256", "bytes", "inputs", "outputs", "output_kind", "produced_by", "keras_metrics",
     "parity",
@@ -150,6 +151,7 @@ def manifest(
     *,
     stages: list[dict[str, Any]],
     student_choice: dict[str, Any],
+    baselines: dict[str, Any],
     recipe: dict[str, Any],
     seed: int,
     versions: dict[str, str | None],
@@ -158,7 +160,8 @@ def manifest(
     """The whole manifest, keys in the order the file shows them; ``search`` only for a searched build.
 
     ``student_choice`` records which student candidate shipped as ``student`` and each one's
-    validation score (the distilled student, or the one trained alone).
+    validation score (the distilled student, or the one trained alone); ``baselines`` whether the
+    teacher beats the strongest baseline on held-out data.
 
     ``artifacts`` are :func:`artifact_entry` dicts, ``eval_set`` from :func:`eval_entry`,
     ``schema`` from :func:`schema_entry`.
@@ -170,6 +173,7 @@ def manifest(
         "schema": schema,
         "stages": stages,
         "student_choice": student_choice,
+        "baselines": baselines,
         "recipe": recipe,
         "seed": seed,
         "versions": versions,

@@ -48,7 +48,6 @@ from edgerec.data.task import CtrTask, EvalData, RankingTask
 
 Log = Callable[[str], None]
 Metrics = dict[str, float | None]
-LOWER_IS_BETTER = frozenset({"logloss"})
 SCORE_CHUNK = 1 << 18  # (user, item) pairs scored per einsum, so no (pairs x factors) copy is huge
 
 
@@ -147,7 +146,7 @@ def strongest(baselines: list[tuple[str, Metrics]], metric: str) -> tuple[str, f
     scored = [(name, values[metric]) for name, values in baselines if values.get(metric) is not None]
     if not scored:
         raise ValueError(f"no baseline has metric {metric!r}; baselines: {[name for name, _ in baselines]}")
-    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    sign = 1.0 if metrics.get(metric).higher_is_better else -1.0
     return max(scored, key=lambda pair: sign * pair[1])
 
 
@@ -172,7 +171,7 @@ def _factorisation_metrics(
     validate = None
     if task.validation is not None:
         users, items = _candidate_ids(task.validation)
-        validate = lambda factors: _ranking(_pair_scores(factors, users, items, seen))["ndcg@10"]  # noqa: E731
+        validate = lambda factors: metrics.ranking_metrics(_pair_scores(factors, users, items, seen), k=10)["ndcg@10"]  # noqa: E731, E501
     per_round = learner.round_iterations(matrix.nnz, int(seen[1].sum()))
     best = None
     for setting in learner.candidates(validate is not None):
@@ -184,7 +183,7 @@ def _factorisation_metrics(
     log(f"  {learner.name}: {setting}, {iterations} iterations ({chosen}; {time.perf_counter() - start:.1f}s)")
     pointwise = _pair_scores(factors, task.pointwise_users, task.pointwise_items, seen)
     users = np.broadcast_to(task.holdout_user[:, None], task.candidates.shape)
-    return _measure(task.pointwise_labels, pointwise, None, _pair_scores(factors, users, task.candidates, seen))
+    return metrics.measure(task.pointwise_labels, pointwise, None, _pair_scores(factors, users, task.candidates, seen))
 
 
 def _fit_factorisation(
@@ -275,29 +274,9 @@ def _logistic_metrics(task: CtrTask, log: Log) -> Metrics:
     log(f"  {LOGISTIC.name}: {best} ({chosen}; {time.perf_counter() - start:.1f}s)")
     features, labels = task.pointwise_eval()
     x = encoder.transform(_stack(features, names))
-    return _measure(labels, best_model.decision_function(x), best_model.predict_proba(x)[:, 1], None)
+    return metrics.measure(labels, best_model.decision_function(x), best_model.predict_proba(x)[:, 1], None)
 
 
 def _stack(features: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
     """(rows, features) category indices, columns in the models' input order."""
     return np.stack([features[name] for name in names], axis=1)
-
-
-def _measure(
-    labels: np.ndarray, scores: np.ndarray, probabilities: np.ndarray | None, candidates: np.ndarray | None
-) -> Metrics:
-    """The metrics dict a model gets (same keys, same rounding): AUC on `scores`, LogLoss on
-    `probabilities` (None when the scores are not probabilities), HR@10 / NDCG@10 on the
-    candidate lists when the task has them."""
-    result: Metrics = {
-        "auc": round(metrics.auc(labels, scores), 6),
-        "logloss": None if probabilities is None else round(metrics.logloss(labels, probabilities), 6),
-    }
-    if candidates is not None:
-        result.update({key: round(value, 6) for key, value in _ranking(candidates).items()})
-    return result
-
-
-def _ranking(candidates: np.ndarray) -> dict[str, float]:
-    ranked = metrics.ranking_metrics(candidates, k=10)
-    return {"hr@10": ranked["hr@10"], "ndcg@10": ranked["ndcg@10"]}

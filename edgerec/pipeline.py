@@ -25,7 +25,7 @@ from device_bench import run as bench_run
 from device_bench import table
 from device_bench import atomic, bundle, metrics
 from device_bench.errors import EdgerecError
-from edgerec import ablation, compress, io, report, train
+from edgerec import ablation, baselines, compress, io, report, train
 from edgerec._keras import tf
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
@@ -51,7 +51,8 @@ class BundleExistsError(EdgerecError, FileExistsError):
 class Build:
     """What every stage of one build shares, so each stage helper takes this and at most a few arguments.
 
-    `stages` collects the Stage records in report order; `runner` seeds, trains, measures and
+    `baselines` are the stages the build opens with; `stages` collects every Stage record in
+    report order; `runner` seeds, trains, measures and
     checkpoints each model stage (see `edgerec.sequence.CheckpointedRunner`).
     """
 
@@ -62,6 +63,7 @@ class Build:
     state: BuildState
     runner: CheckpointedRunner
     started: float
+    baselines: list[Stage]
     stages: list[Stage] = field(default_factory=list)
 
 
@@ -90,6 +92,7 @@ def run(
     arms = _ablation_arms(build)
     trained = choose_student(train_supervised(recipe, build.task, build.runner, log, scratch=True), build.task, log)
     build.stages += trained.stages
+    verdict = _against_baselines(build, trained)
     if arms is not None:
         _compare(build, trained, arms)
     students = recipe if trained.teacher_helps else without_teacher(recipe)  # how students fine-tune from here
@@ -97,7 +100,7 @@ def run(
     recipe_used = _recipe_used(students, searched)
     compressed = _compress(build, trained, recipe_used)
     entries = _export_artifacts(build, trained, compressed, recipe_used, searched)
-    manifest = _write_bundle(build, trained, entries, searched)
+    manifest = _write_bundle(build, trained, verdict, entries, searched)
     _bench(build)
     _finish(build)
     return manifest
@@ -112,12 +115,15 @@ def _check_recipe(recipe: Recipe, target: str | None) -> None:
 
 
 def _start(recipe: Recipe, out: Path, data: Path | None, log: Log, state: BuildState, started: float) -> Build:
-    """Loads the task, checks the recipe against it, and opens the build with the no-model baseline's stage."""
+    """Loads the task, checks the recipe against it, and opens the build with the baselines' stages
+    (popularity or the click-rate prior, and a matrix factorisation or a logistic regression)."""
     task = load_task(recipe, data, log)
     check_fit(recipe, task)
     check_steps(recipe, task)
     runner = CheckpointedRunner(state, task, recipe.seed, log)
-    return Build(recipe, task, out, log, state, runner, started, stages=[Stage(*train.baseline(task))])
+    log("[baselines] on the same split and candidates")
+    computed = [Stage(name, metrics) for name, metrics in baselines.compute(task, recipe.seed, log)]
+    return Build(recipe, task, out, log, state, runner, started, computed, stages=list(computed))
 
 
 def _ablation_arms(build: Build) -> tuple | None:
@@ -182,7 +188,19 @@ def _export_artifacts(build: Build, trained: Trained, compressed: Compressed, re
 
 
 
-def _write_bundle(build: Build, trained: Trained, entries: list[dict], searched: dict | None) -> dict:
+def _against_baselines(build: Build, trained: Trained) -> dict:
+    """Whether the teacher beats the strongest baseline on held-out data (reported, never chosen on)."""
+    metric = train.selection_metric(build.task)
+    name, value = baselines.strongest([(s.name, s.metrics) for s in build.baselines], metric)
+    teacher = trained.teacher_stage.metrics[metric]
+    verdict = {"metric": metric, "strongest": name, "value": value, "teacher": teacher, "teacher_beats": teacher > value}
+    if not verdict["teacher_beats"]:
+        build.log(f"[baselines] the teacher does NOT beat the strongest baseline: {metric} {teacher:.4f} against "
+                  f"{name} {value:.4f}")
+    return verdict
+
+
+def _write_bundle(build: Build, trained: Trained, verdict: dict, entries: list[dict], searched: dict | None) -> dict:
     """eval.npz, the vocabularies and manifest.json; returns the manifest."""
     task, recipe, out = build.task, build.recipe, build.out
     task.save_eval(out / bundle.EVAL_SET)
@@ -193,6 +211,7 @@ def _write_bundle(build: Build, trained: Trained, entries: list[dict], searched:
         bundle.schema_entry(task.data.source, [f.to_dict() for f in task.features], vocab_files, OOV_INDEX, task.label),
         stages=[vars(s) for s in build.stages],
         student_choice={"metric": train.selection_metric(task), "on": "validation", "candidates": trained.candidates},
+        baselines=verdict,
         recipe=recipe.to_dict(), seed=recipe.seed,
         versions=build.state.fingerprint["versions"], search=_search_summary(searched) if searched is not None else None,
     )

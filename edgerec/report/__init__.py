@@ -103,6 +103,26 @@ def sparsity_table(stages: list[dict]) -> str:
     return "\n".join(lines + ([""] + skipped if skipped else []))
 
 
+def _verdicts(manifest: dict) -> str:
+    """The teacher against the strongest baseline (held-out) and which student shipped (validation), as lines."""
+    lines = []
+    verdict = manifest.get("baselines")
+    if verdict:
+        name = f"{verdict['strongest']} {label(verdict['metric'])} {verdict['value']:.4f}"
+        lines.append(f"The teacher ({label(verdict['metric'])} {verdict['teacher']:.4f}) beats the strongest baseline ({name})."
+                     if verdict["teacher_beats"] else
+                     f"**The teacher does not beat the strongest baseline** ({label(verdict['metric'])} "
+                     f"{verdict['teacher']:.4f} against {name}).")
+    choice = manifest.get("student_choice")
+    if choice and choice.get("candidates"):
+        scores = ", ".join(f"{c['candidate']} {c['validation'][choice['metric']]:.4f}" for c in choice["candidates"])
+        shipped = next(c["candidate"] for c in choice["candidates"] if c["chosen"])
+        what = "distilled student" if shipped == "distilled" else "student trained alone (the teacher did not help)"
+        lines.append(f"`{bundle_files.artifact_file(bundle_files.STUDENT)}` is the {what}, chosen on validation "
+                     f"{label(choice['metric'])} ({scores}).")
+    return "".join(f"\n{line}\n" for line in lines)
+
+
 def markdown(manifest: dict, rows: list[dict], seconds: float | None = None, environment: dict | None = None) -> str:
     """The report's tables; ``environment`` is where the rows were measured (default: this machine)."""
     env = table.environment() if environment is None else environment
@@ -121,8 +141,10 @@ def markdown(manifest: dict, rows: list[dict], seconds: float | None = None, env
         for a in manifest["artifacts"]
     )
     baseline = (
-        "the item-popularity ranking" if ranking
-        else "the training click rate as every row's score (AUC 0.5, the LogLoss of the prior)"
+        "the item-popularity ranking, implicit-feedback matrix factorisations (ALS, BPR) on the same training "
+        "positives" if ranking
+        else "the training click rate as every row's score (AUC 0.5, the LogLoss of the prior), logistic regression "
+        "on the same features"
     )
     parity_rows = (
         "candidate lists of the first users);\ntop-10 overlap is the mean share of each user's Keras top-10 that "
@@ -148,7 +170,7 @@ The baselines show whether the teacher and the distilled student are worth it: {
 and the student architecture trained alone on labels (no teacher, no compression).
 
 {stage_table(manifest['stages'], applicable)}
-{_sparsity_section(manifest['stages'])}
+{_verdicts(manifest)}{_sparsity_section(manifest['stages'])}
 ## Keras vs TFLite parity
 
 Logits of the Keras model and of the written artifact on the same rows ({parity_rows}

@@ -32,6 +32,7 @@ def _manifest(folder: Path, search: dict | None = None) -> dict:
         bundle.eval_entry("leave-last-out", 3, ("auc", "ndcg@10")),
         bundle.schema_entry("tiny", [{"name": "user_id"}], {"user_id": bundle.vocab_file("user_id")}, 0, "click"),
         stages=[{"name": "qat"}], student_choice={"metric": "auc", "on": "validation", "candidates": []},
+        baselines={"metric": "auc", "teacher_beats": True},
         recipe={"name": "tiny"}, seed=7, versions={"python": "3.11"}, search=search,
     )
 
