@@ -104,8 +104,9 @@ def run(recipe, data: Path | None, out: Path, modes: tuple[str, ...], log=print)
         label = f"{variant} alone" if variant != CHAIN else CHAIN
         log(f"[variant] {label}: {' -> '.join(s.name for s in steps) or 'no steps'}")
         try:
-            compressed = compress_chain(trained.supervisor, trained.student, task, dataclasses.replace(recipe, compress=steps),
-                                        steps, log, runner, trained.teacher_logits)
+            chained = dataclasses.replace(trained.students_recipe(recipe), compress=steps)
+            compressed = compress_chain(trained.supervisor, trained.student, task, chained, steps, log, runner,
+                                        trained.teacher_logits)
         except Exception as exc:  # noqa: BLE001 - a variant that cannot train is a row, not a crash
             plan(f"{variant}_int8", label, "int8", None, {}, error=f"{type(exc).__name__}: {exc}")
             continue

@@ -170,8 +170,8 @@ def _factorisation_metrics(
     seen = (np.diff(matrix.indptr) > 0, np.bincount(matrix.indices, minlength=matrix.shape[1]) > 0)
     validate = None
     if task.validation is not None:
-        users, items = _candidate_ids(task.validation)
-        validate = lambda factors: metrics.ranking_metrics(_pair_scores(factors, users, items, seen), k=10)["ndcg@10"]  # noqa: E731, E501
+        users, items = candidate_ids(task.validation)
+        validate = lambda factors: metrics.ranking_metrics(pair_scores(factors, users, items, seen), k=10)["ndcg@10"]  # noqa: E731, E501
     per_round = learner.round_iterations(matrix.nnz, int(seen[1].sum()))
     best = None
     for setting in learner.candidates(validate is not None):
@@ -181,9 +181,9 @@ def _factorisation_metrics(
     setting, factors, iterations, value = best
     chosen = "default" if value is None else f"validation NDCG@10 {value:.4f}"
     log(f"  {learner.name}: {setting}, {iterations} iterations ({chosen}; {time.perf_counter() - start:.1f}s)")
-    pointwise = _pair_scores(factors, task.pointwise_users, task.pointwise_items, seen)
+    pointwise = pair_scores(factors, task.pointwise_users, task.pointwise_items, seen)
     users = np.broadcast_to(task.holdout_user[:, None], task.candidates.shape)
-    return metrics.measure(task.pointwise_labels, pointwise, None, _pair_scores(factors, users, task.candidates, seen))
+    return metrics.measure(task.pointwise_labels, pointwise, None, pair_scores(factors, users, task.candidates, seen))
 
 
 def _fit_factorisation(
@@ -225,13 +225,13 @@ def _fit_factorisation(
     return best
 
 
-def _candidate_ids(data: EvalData) -> tuple[np.ndarray, np.ndarray]:
+def candidate_ids(data: EvalData) -> tuple[np.ndarray, np.ndarray]:
     """(users, items) of an EvalData's candidate lists, each of shape (lists, candidates)."""
     shape = (-1, data.num_candidates)
     return data.ranking["user_id"].reshape(shape), data.ranking["item_id"].reshape(shape)
 
 
-def _pair_scores(
+def pair_scores(
     factors: Factors, users: np.ndarray, items: np.ndarray, seen: tuple[np.ndarray, np.ndarray]
 ) -> np.ndarray:
     """user . item factors per pair (float64; `users` and `items` of one shape, kept).

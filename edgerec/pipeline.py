@@ -34,7 +34,7 @@ from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.recipe import Recipe
 from edgerec.search import search
 from edgerec.search import target as target_mod
-from edgerec.sequence import CheckpointedRunner, Trained, choose_student, train_supervised, without_teacher
+from edgerec.sequence import CheckpointedRunner, Trained, train_supervised
 from edgerec.stages import Compressed, Stage, check_fit, check_steps, load_task
 from edgerec.stages import compress as compress_chain
 
@@ -90,12 +90,12 @@ def run(
     build = _start(recipe, out, data, log, state, started)
     clauses = None if target is None else target_mod.parse(target, build.task.metric_names)
     arms = _ablation_arms(build)
-    trained = choose_student(train_supervised(recipe, build.task, build.runner, log, scratch=True), build.task, log)
+    trained = train_supervised(recipe, build.task, build.runner, log)
     build.stages += trained.stages
     verdict = _against_baselines(build, trained)
     if arms is not None:
         _compare(build, trained, arms)
-    students = recipe if trained.teacher_helps else without_teacher(recipe)  # how students fine-tune from here
+    students = trained.students_recipe(recipe)
     searched = None if clauses is None else _search(build, trained, students, clauses, search_trials)
     recipe_used = _recipe_used(students, searched)
     compressed = _compress(build, trained, recipe_used)

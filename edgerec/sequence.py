@@ -84,25 +84,28 @@ class Trained:
     student: keras.Model
     student_stage: Stage
     stages: list[Stage]
-    scratch: keras.Model | None = None
-    scratch_stage: Stage | None = None
+    scratch: keras.Model
+    scratch_stage: Stage
     teacher_helps: bool = True  # False when the student trained alone won on validation (see `choose_student`)
-    candidates: list[dict] | None = None  # each student candidate's validation score, when a choice was made
+    candidates: list[dict] | None = None  # each student candidate's validation score
+
+    def students_recipe(self, recipe: Recipe) -> Recipe:
+        """How the shipped student fine-tunes from here (compression, search trials): under the
+        teacher, or on labels alone when the teacher did not help (`without_teacher`)."""
+        return recipe if self.teacher_helps else without_teacher(recipe)
 
 
-def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: CheckpointedRunner, log: Log,
-                     scratch: bool = False) -> Trained:
-    """Trains the recipe's teacher (or ensemble), optionally the student alone, the assistants and the
-    distilled student, in the build's order, each as one stage of `runner`."""
+def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: CheckpointedRunner, log: Log) -> Trained:
+    """Trains the recipe's teacher (or ensemble), the student alone, the assistants and the distilled
+    student, in the build's order, each as one stage of `runner`; then chooses the student that
+    ships (`choose_student`)."""
     teacher, stages = train_teacher(recipe, task, runner, log)
     teacher_stage = stages[-1]
-    scratch_model = scratch_stage = None
-    if scratch:
-        scratch_model, scratch_stage = train_alone_stage(
-            runner, task, recipe, SCRATCH, recipe.student, recipe.student_training, log,
-            label="student trained alone (baseline)",
-        )
-        stages.append(scratch_stage)
+    scratch_model, scratch_stage = train_alone_stage(
+        runner, task, recipe, SCRATCH, recipe.student, recipe.student_training, log,
+        label="student trained alone (baseline)",
+    )
+    stages.append(scratch_stage)
     supervisor = teacher
     for index, config in enumerate(recipe.distill.assistants):
         supervisor, assistant_stage = distilled_stage(
@@ -115,8 +118,9 @@ def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: Checkp
         runner, supervisor, teacher_logits, task, recipe, STUDENT, recipe.student, "student distilled", log
     )
     stages.append(student_stage)
-    return Trained(teacher, teacher_stage, supervisor, teacher_logits, student, student_stage, stages,
-                   scratch_model, scratch_stage)
+    trained = Trained(teacher, teacher_stage, supervisor, teacher_logits, student, student_stage, stages,
+                      scratch_model, scratch_stage)
+    return choose_student(trained, task, log)
 
 
 def choose_student(trained: Trained, task: RankingTask | CtrTask, log: Log) -> Trained:

@@ -143,8 +143,8 @@ def run(recipe: Recipe, out: Path, data: Path | None, step_names: Sequence[str],
     started = time.perf_counter()
     tf.config.experimental.enable_op_determinism()
     task, trained = train_models(recipe, data, log)
-    runner = TrialRunner(trained.teacher, trained.student, task, recipe, log, trained.supervisor,
-                         trained.teacher_logits)
+    runner = TrialRunner(trained.teacher, trained.student, task, trained.students_recipe(recipe), log,
+                         trained.supervisor, trained.teacher_logits)
     swept = sweep(runner, step_names, finetune_epochs, log)
     result = {
         "format": 1,

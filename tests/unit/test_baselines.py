@@ -142,7 +142,7 @@ def test_the_user_item_matrix_holds_training_positives_only():
     task = RankingTask(tiny_interactions(), RANKING, seed=0, validation=True)
     data = task.data
     removed = Counter(zip(task.holdout_user.tolist(), task.holdout_item.tolist()))
-    val_users, val_items = baselines._candidate_ids(task.validation)
+    val_users, val_items = baselines.candidate_ids(task.validation)
     removed.update(zip(val_users[:, 0].tolist(), val_items[:, 0].tolist()))  # the positive is first
     expected = Counter(zip(data.user.tolist(), data.item.tolist())) - removed
     # execute
@@ -161,7 +161,7 @@ def test_ids_never_seen_in_training_score_lowest():
     factors = baselines.Factors(user=np.array([[1.0], [0.0]]), item=np.array([[1.0], [-5.0], [3.0]]))
     seen = (np.array([True, False]), np.array([True, True, False]))
     # execute
-    scores = baselines._pair_scores(factors, np.array([[0, 0, 0], [1, 1, 1]]), np.array([[0, 1, 2]] * 2), seen)
+    scores = baselines.pair_scores(factors, np.array([[0, 0, 0], [1, 1, 1]]), np.array([[0, 1, 2]] * 2), seen)
     # assert
     np.testing.assert_array_equal(scores, [[1.0, -5.0, -6.0], [-6.0, -6.0, -6.0]])
 
