@@ -29,7 +29,6 @@ from pathlib import Path
 import yaml
 
 CLI = [sys.executable, "-c", "from edgerec.cli import main; main()"]
-BASELINE = "(baseline)"
 TEACHER, ALONE, DISTILLED = "teacher", "student trained alone (baseline)", "student distilled"
 GOALS = (("auc", 0.99), ("ndcg@10", 0.97))
 
@@ -54,13 +53,12 @@ def row(bundle: Path, seconds: float) -> dict:
     """The held-out numbers of one bundle, by role."""
     manifest = json.loads((bundle / "manifest.json").read_text())
     stages = {s["name"]: s["metrics"] for s in manifest["stages"]}
-    baselines = {name: m for name, m in stages.items() if name.endswith(BASELINE) and name != ALONE}
     shipped = next(a for a in manifest["artifacts"] if a["file"] == "student.tflite")
     device = {r["artifact"]: r["metrics"] for r in json.loads((bundle / "bench.json").read_text())["rows"]
               if r["threads"] == 1 and r["status"] == "ok"}
     return {
         "metric": manifest["student_choice"]["metric"],
-        "baselines": baselines,
+        "baseline": manifest["baselines"],  # the strongest baseline, as the build judged it
         "teacher": stages[TEACHER] if TEACHER in stages else next(m for n, m in stages.items() if n.startswith(TEACHER)),
         "alone": stages[ALONE],
         "distilled": stages[DISTILLED],
@@ -83,11 +81,11 @@ def _std(values: list[float]) -> float:
 def summarize(preset: str, runs: list[dict]) -> dict:
     """Means over seeds and the goals' verdicts for one preset."""
     metric = runs[0]["metric"]
-    strongest = max(runs[0]["baselines"], key=lambda n: runs[0]["baselines"][n].get(metric) or 0.0)
     value = lambda role, key=metric: [r[role][key] for r in runs if r[role].get(key) is not None]  # noqa: E731
-    baseline = [r["baselines"][strongest][metric] for r in runs]
-    out = {"preset": preset, "metric": metric, "seeds": len(runs), "strongest_baseline": strongest,
-           "baseline": _mean(baseline), "seconds": _mean([r["seconds"] for r in runs])}
+    strongest = sorted({r["baseline"]["strongest"] for r in runs})
+    out = {"preset": preset, "metric": metric, "seeds": len(runs), "strongest_baseline": " / ".join(strongest),
+           "baseline": _mean([r["baseline"]["value"] for r in runs]),
+           "seconds": _mean([r["seconds"] for r in runs])}
     for role in ("teacher", "alone", "distilled", "shipped", "int8"):
         out[role] = _mean(value(role))
         out[f"{role}_std"] = _std(value(role))
@@ -115,7 +113,7 @@ def table(summaries: list[dict]) -> str:
         chosen = ", ".join(sorted(set(s["chosen"])))
         ratio = lambda key: f"{s['int8_ratios'][key]:.3f}" if key in s["int8_ratios"] else "n/a"  # noqa: E731
         lines.append(
-            f"| {s['preset']} | {s['metric']} | {s['strongest_baseline'].replace(' (baseline)', '')} {s['baseline']:.4f} "
+            f"| {s['preset']} | {s['metric']} | {s['strongest_baseline']} {s['baseline']:.4f} "
             f"| {cell('teacher')} | {cell('alone')} | {cell('distilled')} | {cell('shipped')} ({chosen}) "
             f"| {cell('int8')} | {ratio('auc')} | {ratio('ndcg@10')} | {s['seconds']:.0f} |"
         )
