@@ -1,7 +1,8 @@
-"""The one training sequence: teacher (or ensemble) -> [student alone] -> assistants -> teacher logits -> student.
+"""The one training sequence: teacher (or ensemble) -> student alone -> assistants -> teacher logits
+-> distilled student -> the student that ships (the better of the two on validation).
 
-`edgerec build`, `edgerec compress --sensitivity`, `edgerec distill --compare` and the `bench/`
-scripts all call `train_supervised`, so a number any of them prints is the number a build would
+`edgerec build`, `edgerec compress --sensitivity` and the `bench/` scripts call `train_supervised`,
+and `edgerec distill --compare` its `train_teacher`, so a number any of them prints is the number a build would
 print for the same recipe and seed. The stage runner beside it decides what happens around each
 model stage: `CheckpointedRunner` seeds, trains, measures on the held-out data and (given a
 `BuildState`) checkpoints or restores; `stages.seeded_runner` only seeds.
