@@ -15,6 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+# Why a stage's training ended (`Curve.stopped`); the report names them to the reader.
+PATIENCE = "patience"  # `patience` epochs in a row without gain on validation
+EPOCH_CAP = "max_epochs"  # ran every epoch it was allowed (`max_epochs`, or fewer under `max_steps`)
+
 
 @dataclass
 class Tracker:
@@ -53,13 +57,13 @@ class Curve:
 
     `epochs` holds per epoch {"epoch", "loss", "validation", "seconds"}; `best_epoch` is the one
     whose weights were kept (the last epoch when nothing was monitored); `stopped` says why
-    training ended: "patience" or "max_epochs".
+    training ended: PATIENCE or EPOCH_CAP.
     """
 
     monitor: str | None
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int = 0
-    stopped: str = "max_epochs"
+    stopped: str = EPOCH_CAP
 
     def to_dict(self) -> dict:
         return {"monitor": self.monitor, "best_epoch": self.best_epoch, "stopped": self.stopped, "epochs": self.epochs}

@@ -16,7 +16,7 @@ import numpy as np
 from device_bench import metrics
 from edgerec._keras import keras, tf
 from edgerec.data.task import CtrTask, EvalData, RankingTask
-from edgerec.early_stopping import Curve, Tracker
+from edgerec.early_stopping import PATIENCE, Curve, Tracker
 from edgerec.recipe import TrainConfig
 
 Log = Callable[[str], None]
@@ -65,7 +65,7 @@ def fit(
         shown = f" validation {monitor} {record['validation']:.4f}" if monitor is not None else ""
         log(f"  {label}: epoch {epoch + 1}/{max_epochs} loss {record['loss']:.4f}{shown} ({record['seconds']:.0f}s)")
         if stop:
-            curve.stopped = "patience"
+            curve.stopped = PATIENCE
             break
     curve.best_epoch = tracker.best_epoch if monitor is not None else len(curve.epochs)
     if monitor is not None and curve.best_epoch != len(curve.epochs):
