@@ -11,7 +11,8 @@ A bundle folder holds:
 - ``manifest.json``: per artifact its file, sha256, bytes, mode, tensors, what produced it and
   its Keras-side metrics; the eval set's protocol; the dataset schema with ``vocab/<feature>.txt``;
 - ``eval.npz``: the held-out set in model-input form (see ``device_bench.evalset``);
-- ``bench.json`` (see ``device_bench.rows``), ``report.md``, ``plots.json`` and the plots;
+- ``bench.json`` (see ``device_bench.rows``), ``report.md``, ``plots.json`` and the plots
+  (``learning_curves.png`` when a stage recorded its learning curve);
   ``ablation.json/.md`` and ``search.json/.md/.png`` when the recipe asked for them.
 
 Reading is lenient and writing is strict: :func:`read_manifest` asks only what a bench needs
@@ -35,6 +36,7 @@ EVAL_SET = "eval.npz"
 BENCH = "bench.json"
 REPORT = "report.md"
 PLOTS = "plots.json"
+LEARNING_CURVES_PNG = "learning_curves.png"
 ABLATION_JSON = "ablation.json"
 ABLATION_MD = "ablation.md"
 SEARCH_JSON = "search.json"

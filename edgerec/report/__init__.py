@@ -9,6 +9,8 @@ Keras-side metrics and baselines from the manifest's stages. Ratios are against 
 ``plots.json`` holds the exact numbers behind the plots (`plots`), so a reader can check a point
 without reading pixels; without matplotlib report.md is still written, minus the pictures.
 
+Each trained stage's learning curve is a panel of one more figure (`curves`).
+
 The other documents have a module each: `ablation` (ablation.md), `search` (search.md),
 `sensitivity` (sensitivity.md); all are built from the pieces in `cells`. A renderer reads only
 the result dict it is given (the JSON written next to it), never the module that computed it.
@@ -25,7 +27,7 @@ from device_bench import metrics as metric_table
 from device_bench import table
 from device_bench.errors import EdgerecError
 from edgerec import io
-from edgerec.report import plots
+from edgerec.report import curves, plots
 from edgerec.report.cells import MISSING, NOT_APPLICABLE, fmt, label, metric_cell
 from edgerec.report.cells import table as md_table
 
@@ -226,7 +228,8 @@ def _read_json(path: Path, what: str) -> dict:
 
 
 def write(bundle: str | Path, bench: str | Path | None = None, seconds: float | None = None) -> Written:
-    """Write report.md, plots.json and the PNG plots into ``bundle`` from its manifest and bench rows.
+    """Write report.md, plots.json and the PNG plots (the learning curves among them) into ``bundle``
+    from its manifest and bench rows.
 
     ``bench`` defaults to the bundle's bench.json; ``seconds`` is the build time when called by
     the pipeline. Without matplotlib the PNGs are skipped and ``Written.note`` says so.
@@ -249,6 +252,7 @@ def write(bundle: str | Path, bench: str | Path | None = None, seconds: float | 
 
     data = plots.plot_data(rows, applicable_metrics(manifest))
     written = Written()
+    curves_file = None
     try:
         import matplotlib  # noqa: F401 - only to learn whether the plots can be drawn
     except ImportError:
@@ -258,8 +262,15 @@ def write(bundle: str | Path, bench: str | Path | None = None, seconds: float | 
             plot["file"] = f"{plot['name']}.png"
             plots.draw(data, plot, bundle / plot["file"])
             written.files.append(bundle / plot["file"])
+        if curves.with_curves(manifest["stages"]):
+            curves_file = bundle_files.LEARNING_CURVES_PNG
+            curves.draw(manifest["stages"], bundle / curves_file)
+            written.files.append(bundle / curves_file)
     io.write_json(bundle / bundle_files.PLOTS, data)
     text = markdown(manifest, rows, seconds, result.get("environment")) + "\n" + plots.markdown(data, written.note)
+    learning = curves.markdown(manifest["stages"], curves_file)
+    if learning:
+        text += "\n" + learning
     ablation = bundle / bundle_files.ABLATION_MD  # written by a build whose recipe sets distill.compare
     if ablation.is_file():
         text += "\n" + ablation.read_text().replace("# Distillation ablation", "## Distillation ablation (`distill.compare`)", 1)

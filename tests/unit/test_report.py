@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from device_bench import rows as bench_rows
-from device_bench.bundle import BENCH, MANIFEST, PLOTS, REPORT, read_manifest
+from device_bench.bundle import BENCH, LEARNING_CURVES_PNG, MANIFEST, PLOTS, REPORT, read_manifest
 from edgerec import report
 from edgerec.report import plots
 from edgerec.search import pareto
@@ -211,6 +211,49 @@ def test_report_has_no_sparsity_section_when_nothing_was_pruned(bundle):
     report.write(bundle)
     # assert
     assert "Achieved sparsity" not in (bundle / REPORT).read_text()
+
+
+def _curve(validation, best_epoch, stopped, seconds=1.5):
+    """A learning curve as `Curve.to_dict` records it, from scripted validation values (loss falls by epoch)."""
+    epochs = [{"epoch": i, "loss": round(1.0 / i, 6), "validation": v, "seconds": seconds}
+              for i, v in enumerate(validation, start=1)]
+    return {"monitor": "ndcg@10", "best_epoch": best_epoch, "stopped": stopped, "epochs": epochs}
+
+
+def test_report_plots_and_tables_each_stage_learning_curve(bundle):
+    # setup: a baseline (no curve), a teacher stopped by patience at its best epoch 2, a one-epoch fine-tune
+    manifest = read_manifest(bundle)
+    metrics = manifest["stages"][0]["metrics"]
+    manifest["stages"] = [
+        {"name": "popularity (baseline)", "metrics": metrics},
+        {**manifest["stages"][0], "curve": _curve([0.40, 0.46, 0.44, 0.45], 2, "patience")},
+        {"name": "+ prune", "metrics": metrics, "curve": _curve([0.43], 1, "max_epochs", seconds=0.7)},
+    ]
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+    # execute
+    written = report.write(bundle)
+    # assert: the figure is written and shown, the table names what the curves scripted
+    png = (bundle / LEARNING_CURVES_PNG).read_bytes()
+    assert len(png) > 1000 and png.startswith(PNG_MAGIC) and bundle / LEARNING_CURVES_PNG in written.files
+    section = (bundle / REPORT).read_text().split("## Learning curves", 1)[1]
+    assert f"]({LEARNING_CURVES_PNG})" in section
+    assert "| stage | epochs run | stopped by | best epoch | monitored | best validation | seconds |" in section
+    assert "| teacher | 4 | patience | 2 | NDCG@10 | 0.4600 | 6.0 |" in section
+    assert "| + prune | 1 | epoch cap | 1 | NDCG@10 | 0.4300 | 0.7 |" in section
+    assert "popularity" not in section
+
+
+def test_report_has_no_learning_curves_when_no_stage_recorded_one(bundle):
+    # setup: a baseline, and a stage restored from a state older than curves (curve None)
+    manifest = read_manifest(bundle)
+    manifest["stages"] += [{"name": "popularity (baseline)", "metrics": manifest["stages"][0]["metrics"]},
+                           {**manifest["stages"][0], "name": "student", "curve": None}]
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+    # execute
+    report.write(bundle)
+    # assert
+    assert "Learning curves" not in (bundle / REPORT).read_text()
+    assert not (bundle / LEARNING_CURVES_PNG).exists()
 
 
 def test_cells_table_aligns_text_left_and_numbers_right():
