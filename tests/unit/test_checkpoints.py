@@ -114,3 +114,34 @@ def test_a_layer_name_the_student_lacks_fails_before_any_training(tmp_path):
 def test_a_complete_bundle_is_not_overwritten_without_force(tmp_path):
     (tmp_path / MANIFEST).write_text("{}")
     assert_one_line_error(_build("--out", str(tmp_path)), "already holds a bundle (manifest.json)", "--force")
+
+
+def test_compression_fine_tunes_record_their_curves_and_a_resumed_build_restores_them(tiny_teacher, tiny_student,
+                                                                                     tmp_path):
+    from edgerec.data.task import RankingTask
+    from edgerec.recipe import DataConfig, Recipe, StepConfig, TrainConfig
+    from edgerec.sequence import CheckpointedRunner
+    from edgerec.stages import compress
+    from tests.utils import tiny_interactions
+
+    # setup: one fine-tuned step (through train.fit) and one calibrated step (0 epochs: no training loop)
+    task = RankingTask(tiny_interactions(), DataConfig(negatives_per_positive=2, eval_candidates=10), seed=0,
+                       validation=True)
+    recipe = Recipe(name="tiny", student_training=TrainConfig(max_epochs=1, batch_size=64, learning_rate=0.01))
+    steps = [StepConfig("low_rank", {"rank": 2, "layers": ["hidden_0"]}, finetune_epochs=1),
+             StepConfig("prune", {"target_sparsity": 0.5, "layers": ["hidden_0"]}, finetune_epochs=0)]
+    logged = []
+
+    def chain(state):
+        return compress(tiny_teacher, tiny_student, task, recipe, steps, logged.append,
+                        CheckpointedRunner(state, task, 0, logged.append))
+
+    # execute
+    first = chain(BuildState.start(tmp_path, FINGERPRINT))
+    again = chain(BuildState.resume(tmp_path, FINGERPRINT))
+    # assert: the fine-tune's curve is in its stage record, the calibration has none, both survive --resume
+    curve = first.stages[0].curve
+    assert [e["epoch"] for e in curve["epochs"]] == [1] and curve["monitor"] == "ndcg@10" and curve["best_epoch"] == 1
+    assert first.stages[1].curve is None
+    assert sum("restored from its checkpoint" in line for line in logged) == len(steps)
+    assert [s.curve for s in again.stages] == [s.curve for s in first.stages]
