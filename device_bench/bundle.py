@@ -50,6 +50,8 @@ TEACHER = "teacher"
 STUDENT = "student"  # distilled, fp32: the reference the compressed artifacts are compared with
 STUDENT_INT8 = "student_int8"  # distilled + compressed + full-integer int8: what an app ships
 STUDENT_SCRATCH = "student_scratch"  # the student architecture trained alone (baseline)
+# student_choice: the candidate name of the student trained alone (the others are distillation settings)
+NO_TEACHER = "no teacher"
 
 FORMAT = 1
 MANIFEST_KEYS = ("format", "artifacts", "eval", "schema", "stages", "student_choice", "baselines",
@@ -162,8 +164,8 @@ def manifest(
     """The whole manifest, keys in the order the file shows them; ``search`` only for a searched build.
 
     ``student_choice`` records which student candidate shipped as ``student`` and each one's
-    validation score (the distilled student, or the one trained alone); ``baselines`` whether the
-    teacher beats the strongest baseline on held-out data.
+    validation score (a student distilled at each of the recipe's settings, and ``NO_TEACHER``, the
+    one trained alone); ``baselines`` whether the teacher beats the strongest baseline on held-out data.
 
     ``artifacts`` are :func:`artifact_entry` dicts, ``eval_set`` from :func:`eval_entry`,
     ``schema`` from :func:`schema_entry`.

@@ -38,6 +38,7 @@ Log = Callable[[str], None]
 SCRATCH = "scratch"  # the student trained on labels alone: the arm every gap is measured from
 TEACHER = "teacher"
 GOAL = 0.5  # issue #4: the best arm closes >= half the gap by more than its seed std
+ABLATION = "the distillation ablation"  # it compares methods at the recipe's one alpha and temperature
 
 
 class AblationError(EdgerecError, ValueError):
@@ -85,7 +86,7 @@ def plan_arms(
     the recipe configures keeps its parameters; `hint` otherwise regresses the teacher's last
     hidden layer from the student's (the representations their logits are read from).
     """
-    configured = {m.name: m for m in recipe.distill.methods}
+    configured = {m.name: m for m in recipe.distill.single(ABLATION).methods}
     arms, notes = [], []
     for name in names or tuple(distill_methods.REGISTRY):
         if distill_methods.REGISTRY[name].group and not ranking_data:
@@ -172,6 +173,7 @@ def compare(recipe: Recipe, task, teacher, teacher_metrics: dict, teacher_logits
     from edgerec.models.zoo import build_ranker
     from edgerec.stages import distill, measure, train_alone
 
+    setting = recipe.distill.single(ABLATION)
     started = time.perf_counter()
     runs = []
     total = len(seeds) * (len(arms) + 1)
@@ -200,8 +202,8 @@ def compare(recipe: Recipe, task, teacher, teacher_metrics: dict, teacher_logits
             "seeds": list(seeds),
             "teacher": f"trained once, recipe seed {recipe.seed}",
             "student_training": dataclasses.asdict(recipe.student_training),
-            "alpha": recipe.distill.alpha,
-            "temperature": recipe.distill.temperature,
+            "alpha": setting.alpha,
+            "temperature": setting.temperature,
         },
         "arms": [{"arm": SCRATCH, "method": None}]
         + [{"arm": a.name, "method": describe_arm(a), "config": recipe_method(a)} for a in arms],

@@ -1,7 +1,8 @@
 """`run(recipe) -> bundle`: the only place the order of the stages lives.
 
 interactions or labelled rows -> task -> teacher (or an ensemble) -> student trained alone (baseline)
--> [assistants, each distilled from the one before] -> distilled student
+-> [assistants, each distilled from the one before] -> a distilled student per distillation candidate
+-> the student that ships (the best of them and the student alone, on validation)
 -> compression steps (each fine-tuned under the distiller) -> TFLite artifacts with parity
 -> eval.npz, vocabularies, manifest.json -> on-device bench rows -> report.md
 """

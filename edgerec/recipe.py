@@ -166,6 +166,12 @@ class DistillMethod:
         """Every parameter of the method: the recipe's values over the registry's defaults."""
         return distill_methods.REGISTRY[self.name].resolve(self._given())
 
+    def label(self) -> str:
+        """'ranking ×0.5 (top_k 3)': the name, the weight when it is not 1 and the parameters the recipe sets."""
+        weight = "" if self.weight == 1.0 else f" ×{self.weight:g}"
+        given = ", ".join(f"{key} {value}" for key, value in self._given().items())
+        return f"{self.name}{weight}{f' ({given})' if given else ''}"
+
 
 @dataclass(frozen=True)
 class CompareConfig:
@@ -185,6 +191,9 @@ class CompareConfig:
         _check(len(set(self.methods)) == len(self.methods), "methods", "each method once", self.methods)
 
 
+MAX_CANDIDATES = 12  # distilled students one build trains, one per (alpha, temperature, method list)
+
+
 @dataclass(frozen=True)
 class DistillConfig:
     """loss = alpha * BCE(y, s) + (1 - alpha) * sum_i weight_i * method_i(teacher, student).
@@ -192,14 +201,20 @@ class DistillConfig:
     The default, logits only, is soft-label distillation for a binary head:
     alpha*BCE(y,s) + (1-alpha)*T^2*BCE(sig(t/T), sig(s/T)).
 
+    `alpha` and `temperature` may be lists of numbers, and `methods` a list of method lists (each
+    one candidate's sum): the build distils one student per combination (`candidates`, at most
+    MAX_CANDIDATES) and ships the best on validation, the student trained alone among them (see
+    `edgerec.sequence.choose_student`), since no fixed setting helps on every dataset. A value
+    given once is one candidate, as before.
+
     The supervisor is the teacher, or the mean of `ensemble` teachers' logits; with
     `assistants` each model is distilled from the one before it, and the student (and its
     compression fine-tuning) from the last assistant.
     """
 
-    alpha: float = 0.5
-    temperature: float = 2.0
-    methods: tuple[DistillMethod, ...] = (DistillMethod("logits"),)
+    alpha: float | tuple[float, ...] = 0.5
+    temperature: float | tuple[float, ...] = 2.0
+    methods: tuple[DistillMethod, ...] | tuple[tuple[DistillMethod, ...], ...] = (DistillMethod("logits"),)
     # teachers trained (from different initial weights); the student learns the mean of their logits
     ensemble: int = 1
     # teacher-assistant chain (Mirzadeh et al., AAAI 2020): teacher -> assistants[0] -> ... -> student
@@ -207,10 +222,70 @@ class DistillConfig:
     compare: CompareConfig | None = None
 
     def __post_init__(self) -> None:
-        _check(0.0 <= self.alpha <= 1.0, "alpha", "a value in [0, 1]", self.alpha)
-        _check(self.temperature > 0, "temperature", "> 0", self.temperature)
-        _check(len(self.methods) >= 1, "methods", "at least one method", self.methods)
+        for where, value in _options("alpha", self.alpha):
+            _check(0.0 <= value <= 1.0, where, "a value in [0, 1]", value)
+        for where, value in _options("temperature", self.temperature):
+            _check(value > 0, where, "> 0", value)
+        sets = self.method_lists()
+        nested = sets is self.methods
+        for index, methods in enumerate(sets):
+            _check(len(methods) >= 1, f"methods[{index}]" if nested else "methods", "at least one method", list(methods))
+        resolved = [sorted(repr((m.name, m.weight, m.params())) for m in methods) for methods in sets]
+        _check(all(resolved.count(r) == 1 for r in resolved), "methods", "each method list once",
+               [[m.label() for m in methods] for methods in sets])
         _check(1 <= self.ensemble <= 8, "ensemble", "a number of teachers in [1, 8]", self.ensemble)
+        shape = (len(_values(self.alpha)), len(_values(self.temperature)), len(sets))
+        count = shape[0] * shape[1] * shape[2]
+        if count > MAX_CANDIDATES:
+            raise RecipeError(f"candidates: expected at most {MAX_CANDIDATES} (alpha x temperature x method lists, one "
+                              f"student each). Received: {' x '.join(map(str, shape))} = {count}")
+        for key, what in (("assistants", "a chain of assistants is distilled"), ("compare", "the ablation compares methods")):
+            if getattr(self, key) and count > 1:
+                raise RecipeError(f"{key}: {what} at one alpha, temperature and method list; expected one candidate. "
+                                  f"Received: {count} candidates")
+
+    def method_lists(self) -> tuple[tuple[DistillMethod, ...], ...]:
+        """Each candidate's methods (summed into one loss): the one list, or each list of a list of lists."""
+        nested = bool(self.methods) and isinstance(self.methods[0], tuple)
+        return self.methods if nested else (self.methods,)
+
+    def candidates(self) -> tuple[DistillConfig, ...]:
+        """Every (alpha, temperature, method list) combination as a DistillConfig of one candidate, alpha
+        varying slowest; a section that gives one value each returns itself, so it builds as before."""
+        return tuple(dataclasses.replace(self, alpha=alpha, temperature=temperature, methods=methods)
+                     for alpha in _values(self.alpha) for temperature in _values(self.temperature)
+                     for methods in self.method_lists())
+
+    def single(self, purpose: str) -> DistillConfig:
+        """The one candidate, for `purpose` (code that distils at one setting); a RecipeError when there are several."""
+        candidates = self.candidates()
+        if len(candidates) > 1:
+            raise RecipeError(f"distill: {purpose} takes one alpha, temperature and method list. "
+                              f"Received: {len(candidates)} candidates")
+        return candidates[0]
+
+    def label(self) -> str:
+        """'alpha 0.5, T 2, logits+ranking': one candidate (see `candidates`), as the log and the report name it."""
+        return f"alpha {self.alpha:g}, T {self.temperature:g}, {'+'.join(m.label() for m in self.methods)}"
+
+    def settings(self) -> dict:
+        """One candidate's alpha, temperature and methods as plain values: a `distill:` section to paste."""
+        plain = _to_plain(dataclasses.asdict(self))
+        return {key: plain[key] for key in ("alpha", "temperature", "methods")}
+
+
+def _values(value: Any) -> tuple:
+    """A number or a tuple of numbers, as a tuple."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _options(key: str, value: Any) -> list[tuple[str, Any]]:
+    """(where, value) per value of a number-or-list setting; a list must be non-empty, each value once."""
+    if not isinstance(value, tuple):
+        return [(key, value)]
+    _check(len(value) >= 1, key, "a number or a non-empty list of numbers", list(value))
+    _check(len(set(value)) == len(value), key, "each value once", list(value))
+    return [(f"{key}[{index}]", item) for index, item in enumerate(value)]
 
 
 @dataclass(frozen=True)
@@ -343,14 +418,42 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         ok = isinstance(value, str)
     elif hint is dict or origin is dict:
         ok = isinstance(value, dict)
-    elif isinstance(hint, types.UnionType):  # `X | None`: absent (None) or an X
-        (item_hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return None if value is None else _coerce(item_hint, value, where)
+    elif isinstance(hint, types.UnionType):  # `X | None`: absent (None) or an X; `X | tuple[X, ...]`: by shape
+        arms = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if value is None and len(arms) < len(typing.get_args(hint)):
+            return None
+        if len(arms) == 1:
+            return _coerce(arms[0], value, where)
+        arm = next((arm for arm in arms if _nesting(arm) == _value_nesting(value)), None)
+        if arm is None:
+            raise RecipeError(f"{where}: expected {' or '.join(map(_describe, arms))}. Received: {value!r}")
+        return _coerce(arm, value, where)
     else:
         ok = isinstance(value, hint)
     if not ok:
         raise RecipeError(f"{where}: expected {getattr(hint, '__name__', hint)}. Received: {value!r}")
     return value
+
+
+def _nesting(hint: Any) -> int:
+    """How many lists deep a hint is: 0 for float, 1 for tuple[float, ...], 2 for a tuple of tuples."""
+    return 1 + _nesting(typing.get_args(hint)[0]) if typing.get_origin(hint) is tuple else 0
+
+
+def _value_nesting(value: Any) -> int:
+    """How many lists deep a YAML value is; -1 for a list mixing depths (no hint matches it)."""
+    if not isinstance(value, (list, tuple)):
+        return 0
+    inner = {_value_nesting(item) for item in value}
+    return -1 if len(inner) > 1 or -1 in inner else 1 + (inner.pop() if inner else 0)
+
+
+def _describe(hint: Any, plural: bool = False) -> str:
+    """'a number', 'a list of numbers', 'a list of lists of mappings': a hint as an error message names it."""
+    if typing.get_origin(hint) is tuple:
+        return ("lists of " if plural else "a list of ") + _describe(typing.get_args(hint)[0], plural=True)
+    noun = "mapping" if dataclasses.is_dataclass(hint) else "number" if hint is float else hint.__name__
+    return f"{noun}s" if plural else f"a {noun}"
 
 
 def builtin_names() -> list[str]:

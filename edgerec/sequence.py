@@ -1,5 +1,5 @@
 """The one training sequence: teacher (or ensemble) -> student alone -> assistants -> teacher logits
--> distilled student -> the student that ships (the better of the two on validation).
+-> distilled students (one per distillation candidate) -> the student that ships (the best on validation).
 
 `edgerec build`, `edgerec compress --sensitivity` and the `bench/` scripts call `train_supervised`,
 and `edgerec distill --compare` its `train_teacher`, so a number any of them prints is the number a build would
@@ -7,9 +7,10 @@ print for the same recipe and seed. The stage runner beside it decides what happ
 model stage: `CheckpointedRunner` seeds, trains, measures on the held-out data and (given a
 `BuildState`) checkpoints or restores; `stages.seeded_runner` only seeds.
 
-Every stage is keyed ("teacher", "teacher_0", "student_scratch", "assistant_0", "student"), and
-its randomness is seeded from (recipe seed, key), so which stages a caller asks for does not
-change the ones it gets.
+Every stage is keyed ("teacher", "teacher_0", "student_scratch", "assistant_0", "student", or
+"student_c0", "student_c1", ... when the recipe gives several distillation candidates), and its
+randomness is seeded from (recipe seed, key), so which stages a caller asks for does not change
+the ones it gets, and each candidate is checkpointed and resumed on its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from device_bench.bundle import NO_TEACHER
 from edgerec import train
 from edgerec._keras import keras
 from edgerec.checkpoints import BuildState
@@ -27,7 +29,7 @@ from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.distill.teachers import ensemble_teacher
 from edgerec.early_stopping import Curve
 from edgerec.models.zoo import build_ranker
-from edgerec.recipe import ModelConfig, Recipe, TrainConfig
+from edgerec.recipe import DistillConfig, ModelConfig, Recipe, TrainConfig
 from edgerec.stages import Stage, distill, measure, seed_stage, train_alone
 
 Log = Callable[[str], None]
@@ -69,13 +71,29 @@ class CheckpointedRunner:
 
 
 @dataclass
+class Candidate:
+    """A student the sequence may ship: distilled at one setting of the recipe's (`setting`), or
+    trained alone (`setting` None)."""
+
+    setting: DistillConfig | None
+    model: keras.Model
+    stage: Stage
+
+    @property
+    def name(self) -> str:
+        return NO_TEACHER if self.setting is None else self.setting.label()
+
+
+@dataclass
 class Trained:
     """What the sequence trained: the models every later stage starts from, and their Stage records.
 
     `supervisor` is the model the student (and every compression fine-tune) is distilled from:
     the teacher, or the last assistant of a chain; `teacher_logits` caches its logits per epoch.
-    `stages` are in report order (teacher members, teacher, student alone, assistants, student);
-    `teacher_stage` is the supervising teacher's (the ensemble's, for an ensemble).
+    `student` is the student that ships (`choose_student`) and `chosen` its distillation setting
+    (None: the student trained alone shipped); `candidates` records each candidate's validation score.
+    `stages` are in report order (teacher members, teacher, student alone, assistants, distilled
+    students); `teacher_stage` is the supervising teacher's (the ensemble's, for an ensemble).
     """
 
     teacher: keras.Model
@@ -87,19 +105,20 @@ class Trained:
     stages: list[Stage]
     scratch: keras.Model
     scratch_stage: Stage
-    teacher_helps: bool = True  # False when the student trained alone won on validation (see `choose_student`)
-    candidates: list[dict] | None = None  # each student candidate's validation score
+    chosen: DistillConfig | None
+    candidates: list[dict]
 
     def students_recipe(self, recipe: Recipe) -> Recipe:
         """How the shipped student fine-tunes from here (compression, search trials): under the
-        teacher, or on labels alone when the teacher did not help (`without_teacher`)."""
-        return recipe if self.teacher_helps else without_teacher(recipe)
+        teacher at the setting chosen on validation, or on labels alone when the teacher did not
+        help (`without_teacher`)."""
+        return without_teacher(recipe) if self.chosen is None else dataclasses.replace(recipe, distill=self.chosen)
 
 
 def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: CheckpointedRunner, log: Log) -> Trained:
-    """Trains the recipe's teacher (or ensemble), the student alone, the assistants and the distilled
-    student, in the build's order, each as one stage of `runner`; then chooses the student that
-    ships (`choose_student`)."""
+    """Trains the recipe's teacher (or ensemble), the student alone, the assistants and one distilled
+    student per distillation candidate (`DistillConfig.candidates`), in the build's order, each as
+    one stage of `runner`; then chooses the student that ships (`choose_student`)."""
     teacher, stages = train_teacher(recipe, task, runner, log)
     teacher_stage = stages[-1]
     scratch_model, scratch_stage = train_alone_stage(
@@ -113,43 +132,56 @@ def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: Checkp
             runner, supervisor, None, task, recipe, f"assistant_{index}", config, f"assistant {index} distilled", log
         )
         stages.append(assistant_stage)
-    # computed once per epoch for the student and every compression stage (same supervisor)
+    # computed once per epoch for every distilled student and compression stage (same supervisor; the
+    # logits are raw, each loss applies its own temperature)
     teacher_logits = TeacherLogits(supervisor, task)
-    student, student_stage = distilled_stage(
-        runner, supervisor, teacher_logits, task, recipe, STUDENT, recipe.student, "student distilled", log
-    )
-    stages.append(student_stage)
-    trained = Trained(teacher, teacher_stage, supervisor, teacher_logits, student, student_stage, stages,
-                      scratch_model, scratch_stage)
-    return choose_student(trained, task, log)
+    settings = recipe.distill.candidates()
+    distilled = []
+    for key, setting in zip(_student_keys(len(settings)), settings):
+        label = "student distilled" if len(settings) == 1 else f"student distilled ({setting.label()})"
+        model, stage = distilled_stage(runner, supervisor, teacher_logits, task,
+                                       dataclasses.replace(recipe, distill=setting), key, recipe.student, label, log)
+        stages.append(stage)
+        distilled.append(Candidate(setting, model, stage))
+    chosen, records = choose_student(Candidate(None, scratch_model, scratch_stage), distilled, task, log)
+    return Trained(teacher, teacher_stage, supervisor, teacher_logits, chosen.model, chosen.stage, stages,
+                   scratch_model, scratch_stage, chosen.setting, records)
 
 
-def choose_student(trained: Trained, task: RankingTask | CtrTask, log: Log) -> Trained:
-    """Ships the distilled student only when it beats the student trained alone on validation.
+def _student_keys(count: int) -> list[str]:
+    """Stage keys of `count` distilled candidates: "student" for one (as every earlier build), else one per index."""
+    return [STUDENT] if count == 1 else [f"{STUDENT}_c{index}" for index in range(count)]
 
-    Distillation at a fixed weight can hurt (a teacher over-confident on sparse data, say), so the
+
+def choose_student(alone: Candidate, distilled: list[Candidate], task: RankingTask | CtrTask,
+                   log: Log) -> tuple[Candidate, list[dict]]:
+    """The candidate that ships: the best on validation among the distilled students and the student trained alone.
+
+    Distillation at a fixed setting can hurt (a teacher over-confident on sparse data, say), so the
     student trained alone is always a candidate: by construction the shipped student is never
     worse than it on validation. A tie goes to the student trained alone (the teacher bought
-    nothing). When it wins, compression fine-tunes on labels alone too (`without_teacher`).
+    nothing), then to the earlier candidate. Returns the chosen candidate and one record per
+    candidate (distilled first, in recipe order) for the manifest.
     """
     metric = train.selection_metric(task)
-    scores = {name: train.evaluate_on(model, task.validation)[metric]
-              for name, model in (("distilled", trained.student), ("no teacher", trained.scratch))}
-    helps = scores["distilled"] > scores["no teacher"]
-    chosen = "distilled" if helps else "no teacher"
-    trained.candidates = [{"candidate": name, "validation": {metric: value}, "chosen": name == chosen}
-                          for name, value in scores.items()]
-    log(f"[choose] validation {metric}: distilled {scores['distilled']:.4f}, no teacher {scores['no teacher']:.4f}"
-        f" -> ships the {'distilled student' if helps else 'student trained alone; compression fine-tunes on labels'}")
-    if not helps:
-        trained.student, trained.student_stage = trained.scratch, trained.scratch_stage
-    trained.teacher_helps = helps
-    return trained
+    scored = [(candidate, train.evaluate_on(candidate.model, task.validation)[metric])
+              for candidate in (alone, *distilled)]  # max() keeps the first of equal scores: the tie-breaking order
+    chosen = max(scored, key=lambda pair: pair[1])[0]
+    records = [
+        {"candidate": candidate.name, "settings": None if candidate.setting is None else candidate.setting.settings(),
+         "stage": candidate.stage.name, "validation": {metric: score}, "chosen": candidate is chosen}
+        for candidate, score in scored[1:] + scored[:1]
+    ]
+    shown = ", ".join(f"{record['candidate']} {record['validation'][metric]:.4f}" for record in records)
+    what = "the student trained alone; compression fine-tunes on labels" if chosen is alone else chosen.name
+    log(f"[choose] validation {metric}: {shown} -> ships {what}")
+    return chosen, records
 
 
 def without_teacher(recipe: Recipe) -> Recipe:
-    """The recipe with the teacher's weight at 0 (alpha 1: labels alone), for fine-tuning a student trained alone."""
-    return dataclasses.replace(recipe, distill=dataclasses.replace(recipe.distill, alpha=1.0))
+    """The recipe at its first distillation candidate with the teacher's weight at 0 (alpha 1: labels
+    alone), for fine-tuning a student trained alone."""
+    return dataclasses.replace(recipe, distill=dataclasses.replace(recipe.distill.candidates()[0], alpha=1.0))
 
 
 def train_teacher(recipe: Recipe, task: RankingTask | CtrTask, runner: CheckpointedRunner,

@@ -7,6 +7,7 @@ its students, and their numbers can be compared with a bundle's.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from edgerec.distill.distiller import Distiller
 from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.early_stopping import Curve
 from edgerec.models.zoo import build_ranker, check_architecture
-from edgerec.recipe import DistillMethod, ModelConfig, Recipe, StepConfig, TrainConfig, check_layer_names
+from edgerec.recipe import DistillConfig, DistillMethod, ModelConfig, Recipe, StepConfig, TrainConfig, check_layer_names
 
 Log = Callable[[str], None]
 CALIBRATION_BATCHES = 4  # training batches a step with finetune_epochs 0 runs at learning rate 0
@@ -63,35 +64,43 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
     """An architecture or a distillation method the data cannot feed, or a layer name the models
     lack, fails now, not after minutes of training.
 
-    Checks the recipe's methods, or `methods` (e.g. one ablation arm) when given.
+    Checks every distillation candidate's methods, or `methods` (e.g. one ablation arm) when given.
     """
     chain = [("teacher", recipe.teacher)]
     chain += [(f"distill.assistants[{i}]", config) for i, config in enumerate(recipe.distill.assistants)]
     chain.append(("student", recipe.student))
     for role, config in chain:
         check_architecture(config, task.features, role)
-    chosen = recipe.distill.methods if methods is None else methods
-    grouped = [m.name for m in chosen if distill_methods.REGISTRY[m.name].group]
+    settings = recipe.distill.candidates()
+    if methods is not None:
+        settings = (dataclasses.replace(recipe.distill.single("one ablation arm"), methods=tuple(methods)),)
+    for setting in settings:
+        _check_methods(setting, chain, task)
+    if recipe.export.keep_float:
+        student = build_ranker(task.features, recipe.student, "student")
+        layers = [layer.name for layer in student.layers if not isinstance(layer, keras.layers.InputLayer)]
+        check_layer_names("export.keep_float", recipe.export.keep_float, layers, "student")
+
+
+def _check_methods(config: DistillConfig, chain: list[tuple[str, ModelConfig]], task: RankingTask | CtrTask) -> None:
+    """One candidate's methods against the data and against each link of the chain (see `check_fit`)."""
+    grouped = [m.name for m in config.methods if distill_methods.REGISTRY[m.name].group]
     if grouped and not task.num_candidates:
         raise losses.DistillError(
             f"distill.methods: '{grouped[0]}' distillation ranks each user's candidate items, and this dataset has no "
             "users (CTR rows); use 'logits', 'hint' or 'embedding'"
         )
-    loss = losses.from_config(recipe.distill, chosen)
-    if loss.reads_layers and recipe.distill.ensemble > 1:
+    loss = losses.from_config(config)
+    if loss.reads_layers and config.ensemble > 1:
         raise losses.DistillError(
-            f"distill.ensemble: {recipe.distill.ensemble} teachers have no single layer for 'hint' or 'embedding' "
+            f"distill.ensemble: {config.ensemble} teachers have no single layer for 'hint' or 'embedding' "
             "distillation to read; use 'logits', 'ranking' or 'listwise' with an ensemble"
         )
     if loss.reads_layers:  # every link of the chain reads the same layer names
         for (_, upper), (role, lower) in zip(chain, chain[1:]):
-            losses.from_config(recipe.distill, chosen).build(
+            losses.from_config(config).build(
                 build_ranker(task.features, upper, "teacher"), build_ranker(task.features, lower, role)
             )
-    if recipe.export.keep_float:
-        student = build_ranker(task.features, recipe.student, "student")
-        layers = [layer.name for layer in student.layers if not isinstance(layer, keras.layers.InputLayer)]
-        check_layer_names("export.keep_float", recipe.export.keep_float, layers, "student")
 
 
 def check_steps(recipe: Recipe, task: RankingTask | CtrTask) -> None:
@@ -134,14 +143,16 @@ def distill(
     methods: Sequence[DistillMethod] | None = None,
     teacher_logits: TeacherLogits | None = None,
 ) -> Curve:
-    """Trains `student` under `teacher` with the recipe's distillation methods, or with `methods`, for up
-    to `epochs` epochs, keeping the student's best epoch on validation; returns the learning curve.
+    """Trains `student` under `teacher` with the recipe's distillation setting (one candidate: see
+    `DistillConfig.candidates`), its methods replaced by `methods` when given, for up to `epochs`
+    epochs, keeping the student's best epoch on validation; returns the learning curve.
 
     Give the same `teacher_logits` to every student trained under one teacher on one task, so
     the teacher's logits on each epoch are computed once (see `edgerec.distill.teacher_logits`).
     """
-    loss = losses.from_config(recipe.distill, methods)
-    distiller = Distiller(teacher, student, loss, recipe.distill.alpha, teacher_logits)
+    setting = recipe.distill.single("distilling one student")
+    loss = losses.from_config(setting, methods)
+    distiller = Distiller(teacher, student, loss, setting.alpha, teacher_logits)
     config = recipe.student_training
     distiller.compile(optimizer=train.optimizer(config, task))
     return train.fit(distiller, task, config, epochs, label, log, callbacks,

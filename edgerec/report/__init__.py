@@ -117,12 +117,24 @@ def _verdicts(manifest: dict) -> str:
                      f"{verdict['teacher']:.4f} against {name}).")
     choice = manifest.get("student_choice")
     if choice and choice.get("candidates"):
-        scores = ", ".join(f"{c['candidate']} {c['validation'][choice['metric']]:.4f}" for c in choice["candidates"])
-        shipped = next(c["candidate"] for c in choice["candidates"] if c["chosen"])
-        what = "distilled student" if shipped == "distilled" else "student trained alone (the teacher did not help)"
-        lines.append(f"`{bundle_files.artifact_file(bundle_files.STUDENT)}` is the {what}, chosen on validation "
-                     f"{label(choice['metric'])} ({scores}).")
+        lines.append(_student_choice(choice))
     return "".join(f"\n{line}\n" for line in lines)
+
+
+def _student_choice(choice: dict) -> str:
+    """Which student ships as student.tflite, chosen on validation: one sentence for the distilled
+    student against the one trained alone, a table of every candidate's score for more."""
+    metric, candidates = choice["metric"], choice["candidates"]
+    shipped = next(c["candidate"] for c in candidates if c["chosen"])
+    what = ("student trained alone (the teacher did not help)" if shipped == bundle_files.NO_TEACHER
+            else "distilled student" if len(candidates) <= 2 else f"student distilled at {shipped}")
+    head = f"`{bundle_files.artifact_file(bundle_files.STUDENT)}` is the {what}, chosen on validation {label(metric)}"
+    if len(candidates) <= 2:
+        scores = "; ".join(f"{c['candidate']} {c['validation'][metric]:.4f}" for c in candidates)
+        return f"{head} ({scores})."
+    cells = [[c["candidate"], f"{c['validation'][metric]:.4f}", "yes" if c["chosen"] else ""] for c in candidates]
+    return f"{head} among {len(candidates)} candidates:\n\n" + md_table(
+        ["candidate", f"validation {label(metric)}", "shipped"], "lrl", cells)
 
 
 def markdown(manifest: dict, rows: list[dict], seconds: float | None = None, environment: dict | None = None) -> str:

@@ -119,6 +119,17 @@ def test_ctr_data_skips_the_group_methods_with_a_note_and_configured_methods_kee
     assert all("skipped" in n for n in notes)
 
 
+def test_the_ablation_takes_one_distillation_setting():
+    from edgerec.recipe import RecipeError
+
+    one = _recipe(methods=((DistillMethod("hint", weight=0.1, student_layer="hidden_0", teacher_layer="hidden_0"),),))
+    arms, _ = ablation.plan_arms(one, ranking_data=True, hidden_layers=(3, 2), names=("hint",))
+    assert arms == [DistillMethod("hint", weight=1.0, student_layer="hidden_0", teacher_layer="hidden_0")]
+    with pytest.raises(RecipeError, match=r"distill: the distillation ablation takes one alpha, temperature and "
+                                          r"method list. Received: 2 candidates"):
+        ablation.plan_arms(_recipe(alpha=(0.3, 0.7)), ranking_data=True, hidden_layers=(3, 2))
+
+
 def test_nothing_left_to_compare_is_an_error():
     with pytest.raises(ablation.AblationError, match="no distillation method"):
         ablation.plan_arms(_recipe(), ranking_data=False, hidden_layers=(3, 2), names=("ranking",))

@@ -155,14 +155,16 @@ def test_unwritable_out_folder_is_refused(tmp_path, monkeypatch):
     assert _error_lines(result) == [f"Error: --out: {tmp_path} is not writable"]
 
 
-def test_unknown_distillation_layer_fails_before_any_training(tmp_path):
-    # setup: the smoke recipe with a hint from a layer the student does not have
+@pytest.mark.parametrize("candidates", [False, True])
+def test_unknown_distillation_layer_fails_before_any_training(tmp_path, candidates):
+    # setup: the smoke recipe with a hint from a layer the student does not have (in its second candidate)
     import yaml
 
     from edgerec import recipe
 
     plain = recipe.load("smoke").to_dict()
-    plain["distill"]["methods"] = [{"name": "hint", "student_layer": "hiden_0", "teacher_layer": "hidden_0"}]
+    hint = [{"name": "hint", "student_layer": "hiden_0", "teacher_layer": "hidden_0"}]
+    plain["distill"]["methods"] = [[{"name": "logits"}], hint] if candidates else hint
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(plain))
     # execute

@@ -153,3 +153,83 @@ def test_teacher_variants_are_parsed_and_checked(tmp_path):
     path.write_text(yaml.safe_dump(plain))
     with pytest.raises(recipe.RecipeError, match=r"distill.ensemble: expected a number of teachers in \[1, 8\]. Received: 0"):
         recipe.load(str(path))
+
+
+def test_distillation_lists_give_the_cross_product_of_candidates(tmp_path):
+    # execute
+    loaded = recipe.load(_write(tmp_path, (
+        "distill:\n  alpha: [0.3, 0.7]\n  temperature: 2\n"
+        "  methods: [[{name: logits}], [{name: logits}, {name: ranking, weight: 0.5, top_k: 3}]]\n"
+    ))).distill
+    # assert: alpha varies slowest; each candidate has one value of each
+    candidates = loaded.candidates()
+    assert [c.label() for c in candidates] == [
+        "alpha 0.3, T 2, logits", "alpha 0.3, T 2, logits+ranking ×0.5 (top_k 3)",
+        "alpha 0.7, T 2, logits", "alpha 0.7, T 2, logits+ranking ×0.5 (top_k 3)",
+    ]
+    assert all(c.candidates() == (c,) for c in candidates)
+    assert candidates[1].settings() == {"alpha": 0.3, "temperature": 2.0, "methods": [
+        {"name": "logits", "weight": 1.0}, {"name": "ranking", "weight": 0.5, "top_k": 3}]}
+    with pytest.raises(RecipeError, match=r"distill: the ablation takes one alpha, temperature and method list. "
+                                          r"Received: 4 candidates"):
+        loaded.single("the ablation")
+
+
+@pytest.mark.parametrize("name", recipe.builtin_names())
+def test_a_recipe_of_single_values_is_one_candidate_itself(name):
+    distill = recipe.load(name).distill
+    assert distill.candidates() == (distill,)
+    assert distill.single("a test") == distill
+
+
+def test_one_method_list_in_a_list_is_one_candidate(tmp_path):
+    loaded = recipe.load(_write(tmp_path, "distill: {alpha: [0.4], methods: [[{name: logits}, {name: embedding}]]}\n"))
+    (candidate,) = loaded.distill.candidates()
+    assert (candidate.alpha, [m.name for m in candidate.methods]) == (0.4, ["logits", "embedding"])
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("distill: {alpha: [0.3, 1.5]}\n", r"distill.alpha\[1\]: expected a value in \[0, 1\]. Received: 1.5"),
+        ("distill: {temperature: [1, 0]}\n", r"distill.temperature\[1\]: expected > 0. Received: 0.0"),
+        ("distill: {alpha: []}\n", r"distill.alpha: expected a number or a non-empty list of numbers. Received: \[\]"),
+        ("distill: {alpha: [0.5, 0.5]}\n", r"distill.alpha: expected each value once. Received: \[0.5, 0.5\]"),
+        ("distill: {temperature: [2, 2.0]}\n", r"distill.temperature: expected each value once"),
+        ("distill: {alpha: [0.5, [0.3]]}\n", r"distill.alpha: expected a number or a list of numbers. Received"),
+        ("distill: {alpha: [[0.5]]}\n", r"distill.alpha: expected a number or a list of numbers. Received"),
+        ("distill: {alpha: [half]}\n", r"distill.alpha\[0\]: expected float. Received: 'half'"),
+        ("distill: {methods: [[{name: logits}], {name: ranking}]}\n",
+         r"distill.methods: expected a list of mappings or a list of lists of mappings. Received"),
+        ("distill: {methods: [[{name: logits}], []]}\n", r"distill.methods\[1\]: expected at least one method"),
+        ("distill: {methods: [[{name: logits}], [{name: logitz}]]}\n", r"distill.methods\[1\]\[0\].name: expected one of"),
+        ("distill: {methods: [[{name: ranking, top_k: 5}], [{name: ranking}]]}\n",
+         r"distill.methods: expected each method list once"),  # equal once the defaults are resolved
+        ("distill: {alpha: [0.1, 0.2, 0.3], temperature: [1, 2], methods: [[{name: logits}], [{name: ranking}], "
+         "[{name: listwise}]]}\n",
+         r"distill.candidates: expected at most 12 \(alpha x temperature x method lists, one student each\). "
+         r"Received: 3 x 2 x 3 = 18"),
+        ("distill: {alpha: [0.3, 0.7], compare: {seeds: [0]}}\n",
+         r"distill.compare: the ablation compares methods at one alpha, temperature and method list; "
+         r"expected one candidate. Received: 2 candidates"),
+        ("distill: {temperature: [1, 2], assistants: [{embedding_dim: 8, hidden: [16]}]}\n",
+         r"distill.assistants: a chain of assistants is distilled at one alpha"),
+    ],
+)
+def test_bad_distillation_candidates_are_rejected(tmp_path, text, message):
+    with pytest.raises(RecipeError, match=message):
+        recipe.load(_write(tmp_path, text))
+
+
+def test_round_trip_keeps_candidate_lists(tmp_path):
+    # setup
+    original = recipe.load(_write(tmp_path, (
+        "distill: {alpha: [0.3, 0.7], temperature: [1, 4], methods: [[{name: logits}], [{name: listwise}]]}\n"
+    )))
+    # execute
+    plain = original.to_dict()
+    again = recipe.load(_write(tmp_path, yaml.safe_dump(plain)))
+    # assert
+    assert plain["distill"]["alpha"] == [0.3, 0.7]
+    assert plain["distill"]["methods"] == [[{"name": "logits", "weight": 1.0}], [{"name": "listwise", "weight": 1.0}]]
+    assert again == original and len(again.distill.candidates()) == 8

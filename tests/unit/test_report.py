@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from device_bench import rows as bench_rows
-from device_bench.bundle import BENCH, LEARNING_CURVES_PNG, MANIFEST, PLOTS, REPORT, read_manifest
+from device_bench.bundle import BENCH, LEARNING_CURVES_PNG, MANIFEST, NO_TEACHER, PLOTS, REPORT, read_manifest
 from edgerec import report
 from edgerec.report import plots
 from edgerec.search import pareto
@@ -254,6 +254,32 @@ def test_report_has_no_learning_curves_when_no_stage_recorded_one(bundle):
     # assert
     assert "Learning curves" not in (bundle / REPORT).read_text()
     assert not (bundle / LEARNING_CURVES_PNG).exists()
+
+
+def _with_choice(bundle, scores: dict[str, float], shipped: str) -> str:
+    """report.md of `bundle` with a student choice of these validation NDCG@10 scores (as the build records it)."""
+    manifest = read_manifest(bundle)
+    manifest["student_choice"] = {"metric": "ndcg@10", "on": "validation", "candidates": [
+        {"candidate": name, "settings": None if name == NO_TEACHER else {"alpha": 0.5}, "stage": name,
+         "validation": {"ndcg@10": value}, "chosen": name == shipped} for name, value in scores.items()]}
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+    report.write(bundle)
+    return (bundle / REPORT).read_text()
+
+
+def test_the_student_choice_of_two_candidates_is_one_sentence(bundle):
+    text = _with_choice(bundle, {"alpha 0.5, T 2, logits": 0.41, NO_TEACHER: 0.42}, NO_TEACHER)
+    assert ("`student.tflite` is the student trained alone (the teacher did not help), chosen on validation NDCG@10 "
+            "(alpha 0.5, T 2, logits 0.4100; no teacher 0.4200).") in text
+
+
+def test_the_student_choice_of_several_candidates_is_a_table_marking_the_shipped_one(bundle):
+    scores = {"alpha 0.3, T 2, logits": 0.41, "alpha 0.7, T 2, logits": 0.43, NO_TEACHER: 0.42}
+    text = _with_choice(bundle, scores, "alpha 0.7, T 2, logits")
+    assert ("`student.tflite` is the student distilled at alpha 0.7, T 2, logits, chosen on validation NDCG@10 "
+            "among 3 candidates:\n\n| candidate | validation NDCG@10 | shipped |\n|---|---:|---|\n"
+            "| alpha 0.3, T 2, logits | 0.4100 |  |\n| alpha 0.7, T 2, logits | 0.4300 | yes |\n"
+            "| no teacher | 0.4200 |  |\n") in text
 
 
 def test_cells_table_aligns_text_left_and_numbers_right():
