@@ -45,7 +45,9 @@ class SyntheticSize:
     Item popularity: weight (1 + rank)^-popularity_exponent * exp(-popularity_decay * rank / items)
     over a random item order: the power law makes a head, the exponential a long thin tail.
     `items` is how many are generated, before unpicked ones are dropped. Users with fewer than
-    `min_kept` interactions are dropped after generation. `user_features` / `item_features`:
+    `min_kept` interactions are dropped after generation. `preference_scale` weighs the user's
+    taste (latent factors and feature crosses) against item popularity: it sets how much better
+    than popularity a personal model can rank, which the shape alone does not fix. `user_features` / `item_features`:
     whether the data carries them. `target`: the shape of the public dataset imitated, if any.
     """
 
@@ -61,6 +63,7 @@ class SyntheticSize:
     user_features: bool = True
     item_features: bool = True
     min_kept: int = 1
+    preference_scale: float = 1.0
     target: RankingShape | None = None
 
 
@@ -98,9 +101,11 @@ def generate(spec: SyntheticSize, name: str, seed: int) -> Interactions:
     for start in range(0, spec.users, 512):
         block = slice(start, min(start + 512, spec.users))
         affinity = (
-            2.0 * np.tanh(user_latent[block] @ item_latent.T * scale)
-            + age_x_category[age[block]][:, category]
-            + region_x_price[region[block]][:, price]
+            spec.preference_scale * (
+                2.0 * np.tanh(user_latent[block] @ item_latent.T * scale)
+                + age_x_category[age[block]][:, category]
+                + region_x_price[region[block]][:, price]
+            )
             + popularity
         )
         noisy = affinity + rng.gumbel(size=affinity.shape)
