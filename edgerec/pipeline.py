@@ -33,7 +33,7 @@ from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
 from edgerec.distill.teacher_logits import TeacherLogits
 from edgerec.recipe import Recipe
-from edgerec.search import search
+from edgerec.search import search, widths
 from edgerec.search import target as target_mod
 from edgerec.sequence import CheckpointedRunner, Trained, train_supervised
 from edgerec.stages import Compressed, Stage, check_fit, check_steps, load_task
@@ -70,18 +70,22 @@ class Build:
 
 def run(
     recipe: Recipe, out: Path, data: Path | None = None, force: bool = False, resume: bool = False, log: Log = print,
-    target: str | None = None, search_trials: int = search.DEFAULT_TRIALS,
+    target: str | None = None, search_trials: int = search.DEFAULT_TRIALS, student_widths: tuple[int, ...] | None = None,
 ) -> dict:
     """Builds the whole bundle into `out`; returns the manifest.
 
     Each stage is checkpointed (see `edgerec.checkpoints`); `resume=True` continues a build
     that was killed, skipping the stages it finished. With `target` (e.g.
     "auc>=0.999*teacher,ndcg@10>=0.99*teacher") the compression chain is not the recipe's but the
-    one `edgerec.search.search` finds on a validation split carved from the training data.
+    one `edgerec.search.search` finds on a validation split carved from the training data, on the
+    student width it finds (`student_widths`: multipliers of the recipe student's width; None: the
+    default of `edgerec.search.widths`), and the manifest's recipe is the one that ships.
     """
     out = Path(out)
     _check_recipe(recipe, target)
-    searching = {"target": target, "trials": search_trials} if target is not None else None
+    planned = [] if target is None else widths.plan(recipe.student, recipe.teacher, student_widths, search_trials)
+    searching = None if target is None else {"target": target, "trials": search_trials,
+                                             "widths": [w.multiplier for w in planned]}
     state = _open_state(out, recipe, data, force, resume, log, searching)
     started = time.perf_counter()
     # Same seed and machine -> the same numbers: TensorFlow's parallel reductions otherwise sum
@@ -90,18 +94,22 @@ def run(
 
     build = _start(recipe, out, data, log, state, started)
     clauses = None if target is None else target_mod.parse(target, build.task.metric_names)
+    for width in planned[1:]:  # a wider student the data or the distillation methods cannot take fails now
+        check_fit(dataclasses.replace(recipe, student=width.config), build.task)
     arms = _ablation_arms(build)
     trained = train_supervised(recipe, build.task, build.runner, log)
-    build.stages += trained.stages
     verdict = _against_baselines(build, trained)
     if arms is not None:
         _compare(build, trained, arms)
-    students = trained.students_recipe(recipe)
-    searched = None if clauses is None else _search(build, trained, students, clauses, search_trials)
-    recipe_used = _recipe_used(students, searched)
+    searched = None
+    if clauses is not None:
+        searched, trained = _search(build, trained, planned, clauses, search_trials)
+    build.stages += trained.stages
+    shipped = _recipe_shipped(recipe, searched)
+    recipe_used = trained.students_recipe(shipped)
     compressed = _compress(build, trained, recipe_used)
     entries = _export_artifacts(build, trained, compressed, recipe_used, searched)
-    manifest = _write_bundle(build, trained, verdict, entries, searched)
+    manifest = _write_bundle(build, trained, verdict, entries, searched, shipped)
     _bench(build)
     _finish(build)
     return manifest
@@ -135,12 +143,15 @@ def _ablation_arms(build: Build) -> tuple | None:
     return ablation.check_arms(build.recipe, build.task, compare.methods or None, build.log)
 
 
-def _recipe_used(recipe: Recipe, searched: dict | None) -> Recipe:
-    """The recipe whose chain and float layers ship: the given one, or the search's choice."""
+def _recipe_shipped(recipe: Recipe, searched: dict | None) -> Recipe:
+    """The recipe of what ships: the given one, or with the search's student width, chain and float
+    layers, so that a plain build of it (the manifest's `recipe`) trains and compresses the same student."""
     if searched is None:
         return recipe
+    chosen = searched["trials"][searched["chosen"]]["width"]
+    student = dataclasses.replace(recipe.student, embedding_dim=chosen["embedding_dim"], hidden=tuple(chosen["hidden"]))
     return dataclasses.replace(
-        recipe, compress=search.chosen_steps(searched),
+        recipe, student=student, compress=search.chosen_steps(searched),
         export=dataclasses.replace(recipe.export, keep_float=search.chosen_keep_float(searched)),
     )
 
@@ -201,9 +212,10 @@ def _against_baselines(build: Build, trained: Trained) -> dict:
     return verdict
 
 
-def _write_bundle(build: Build, trained: Trained, verdict: dict, entries: list[dict], searched: dict | None) -> dict:
-    """eval.npz, the vocabularies and manifest.json; returns the manifest."""
-    task, recipe, out = build.task, build.recipe, build.out
+def _write_bundle(build: Build, trained: Trained, verdict: dict, entries: list[dict], searched: dict | None,
+                  recipe: Recipe) -> dict:
+    """eval.npz, the vocabularies and manifest.json (`recipe`: the one that ships); returns the manifest."""
+    task, out = build.task, build.out
     task.save_eval(out / bundle.EVAL_SET)
     vocab_files = _write_vocabularies(task.data.vocabularies, out)
     manifest = bundle.manifest(
@@ -293,16 +305,15 @@ def _compare(build: Build, trained: Trained, arms: tuple) -> None:
     ablation.write(build.out, result, log)
 
 
-def _search(build: Build, trained: Trained, recipe: Recipe, clauses, budget: int) -> dict:
-    """The compression search on validation; trials fine-tune under the supervisor (the teacher, or
-    the last assistant) as the build does; relative clauses compare with the teacher."""
-    from edgerec.search.trial import TrialRunner
+def _search(build: Build, trained: Trained, planned: list[widths.Width], clauses, budget: int) -> tuple[dict, Trained]:
+    """The width and compression search on validation; returns its result and the chosen width's
+    students (wider ones trained by the build's sequence, checkpointed under the width's prefix:
+    see `trial.WidthRunners`)."""
+    from edgerec.search.trial import WidthRunners
 
-    def runner() -> TrialRunner:
-        return TrialRunner(trained.teacher, trained.student, build.task, recipe, build.log, trained.supervisor,
-                           trained.teacher_logits)
-
-    return search.run_once(build.state, runner, clauses, budget, recipe, build.out, build.log)
+    runners = WidthRunners(trained, build.recipe, build.task, build.runner, build.log)
+    result = search.run_once(build.state, runners, planned, clauses, budget, build.recipe, build.out, build.log)
+    return result, runners.students(next(w for w in planned if w.multiplier == search.chosen_width(result)))
 
 
 def _search_summary(result: dict) -> dict:
@@ -316,6 +327,7 @@ def _search_summary(result: dict) -> dict:
         "and does not meet it",
         "chosen_trial": chosen["id"],
         "chain": chosen["chain"],
+        "width": chosen["width"],
         "steps": chosen["steps"],
         "keep_float": chosen.get("keep_float", []),
         "validation": result["validation"],

@@ -10,7 +10,9 @@ model stage: `CheckpointedRunner` seeds, trains, measures on the held-out data a
 Every stage is keyed ("teacher", "teacher_0", "student_scratch", "assistant_0", "student", or
 "student_c0", "student_c1", ... when the recipe gives several distillation candidates), and its
 randomness is seeded from (recipe seed, key), so which stages a caller asks for does not change
-the ones it gets, and each candidate is checkpointed and resumed on its own.
+the ones it gets, and each candidate is checkpointed and resumed on its own. `train_width` trains
+the students again at another width (the search's wider students), with the same keys and seeds
+under another checkpoint prefix.
 """
 
 from __future__ import annotations
@@ -44,29 +46,37 @@ class CheckpointedRunner:
     Every stage seeds TensorFlow, numpy and Python from (recipe seed, stage key) before it
     starts, so its result does not depend on which stages ran before it in this process: a
     stage redone after `--resume` gives what it would have given in an uninterrupted build.
-    Without a `state` nothing is checkpointed (a sensitivity sweep, a bench script).
+    Without a `state` nothing is checkpointed (a sensitivity sweep, a bench script). `prefix` goes
+    before each key in the checkpoint only, not in the seed (see `under`).
     """
 
-    def __init__(self, state: BuildState | None, task: RankingTask | CtrTask, seed: int, log: Log):
-        self.state, self.task, self.seed, self.log = state, task, seed, log
+    def __init__(self, state: BuildState | None, task: RankingTask | CtrTask, seed: int, log: Log, prefix: str = ""):
+        self.state, self.task, self.seed, self.log, self.prefix = state, task, seed, log, prefix
+
+    def under(self, prefix: str) -> CheckpointedRunner:
+        """This runner with its stages checkpointed under `prefix` + key but seeded by the key alone: the
+        search's wider students keep their own checkpoints, yet train exactly as a build whose recipe
+        has that width trains its students."""
+        return CheckpointedRunner(self.state, self.task, self.seed, self.log, prefix)
 
     def __call__(self, key: str, label: str, build: Callable[[], keras.Model],
                  train_fn: Callable[[keras.Model], tuple[keras.Model, Curve | None]],
                  restore: Callable[[keras.Model], keras.Model] = lambda model: model) -> tuple[keras.Model, Stage]:
         seed_stage(self.seed, key)
         model = build()
-        record = self.state.done(key) if self.state is not None else None
+        saved = self.prefix + key
+        record = self.state.done(saved) if self.state is not None else None
         if record is not None:
             model = restore(model)
-            model.set_weights(self.state.weights(key))
-            self.log(f"[{key}] restored from its checkpoint")
+            model.set_weights(self.state.weights(saved))
+            self.log(f"[{saved}] restored from its checkpoint")
             return model, Stage(**record)
         t0 = time.perf_counter()
         model, curve = train_fn(model)
         stage = measure(label, model, self.task, t0, self.log)
         stage.curve = None if curve is None else curve.to_dict()
         if self.state is not None:
-            self.state.save(key, vars(stage), model.get_weights())
+            self.state.save(saved, vars(stage), model.get_weights())
         return model, stage
 
 
@@ -121,11 +131,8 @@ def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: Checkp
     one stage of `runner`; then chooses the student that ships (`choose_student`)."""
     teacher, stages = train_teacher(recipe, task, runner, log)
     teacher_stage = stages[-1]
-    scratch_model, scratch_stage = train_alone_stage(
-        runner, task, recipe, SCRATCH, recipe.student, recipe.student_training, log,
-        label="student trained alone (baseline)",
-    )
-    stages.append(scratch_stage)
+    alone = Candidate(None, *_student_alone(runner, task, recipe, recipe.student, log))
+    stages.append(alone.stage)
     supervisor = teacher
     for index, config in enumerate(recipe.distill.assistants):
         supervisor, assistant_stage = distilled_stage(
@@ -135,17 +142,50 @@ def train_supervised(recipe: Recipe, task: RankingTask | CtrTask, runner: Checkp
     # computed once per epoch for every distilled student and compression stage (same supervisor; the
     # logits are raw, each loss applies its own temperature)
     teacher_logits = TeacherLogits(supervisor, task)
+    distilled = _students_distilled(runner, supervisor, teacher_logits, task, recipe, recipe.student, log)
+    stages += [candidate.stage for candidate in distilled]
+    chosen, records = choose_student(alone, distilled, task, log)
+    return Trained(teacher, teacher_stage, supervisor, teacher_logits, chosen.model, chosen.stage, stages,
+                   alone.model, alone.stage, chosen.setting, records)
+
+
+def train_width(trained: Trained, recipe: Recipe, task: RankingTask | CtrTask, runner: CheckpointedRunner,
+                student: ModelConfig, log: Log) -> Trained:
+    """The sequence's students again at another width: `student` trained alone and distilled (one per
+    distillation candidate) from `trained`'s supervisor, with its teacher-logit cache, then
+    `choose_student`; the teacher and the assistants are `trained`'s, not retrained.
+
+    Keys and seeds are the build's own (`student_scratch`, `student` or `student_c0`, ...), so a
+    build whose recipe has `student` as its student trains these very models; give a `runner`
+    that checkpoints them elsewhere (`CheckpointedRunner.under`). The returned stages are
+    `trained`'s, with these students' in place of its own.
+    """
+    alone = Candidate(None, *_student_alone(runner, task, recipe, student, log))
+    distilled = _students_distilled(runner, trained.supervisor, trained.teacher_logits, task, recipe, student, log)
+    # train_supervised appends the distilled students' stages last, one per candidate as here
+    kept = trained.stages[:-len(distilled)]
+    stages = [alone.stage if s is trained.scratch_stage else s for s in kept] + [c.stage for c in distilled]
+    chosen, records = choose_student(alone, distilled, task, log)
+    return Trained(trained.teacher, trained.teacher_stage, trained.supervisor, trained.teacher_logits, chosen.model,
+                   chosen.stage, stages, alone.model, alone.stage, chosen.setting, records)
+
+
+def _student_alone(runner, task, recipe: Recipe, student: ModelConfig, log: Log) -> tuple[keras.Model, Stage]:
+    return train_alone_stage(runner, task, recipe, SCRATCH, student, recipe.student_training, log,
+                             label="student trained alone (baseline)")
+
+
+def _students_distilled(runner, supervisor, teacher_logits, task, recipe: Recipe, student: ModelConfig,
+                        log: Log) -> list[Candidate]:
+    """`student` distilled from `supervisor` at each of the recipe's distillation candidates, in recipe order."""
     settings = recipe.distill.candidates()
     distilled = []
     for key, setting in zip(_student_keys(len(settings)), settings):
         label = "student distilled" if len(settings) == 1 else f"student distilled ({setting.label()})"
         model, stage = distilled_stage(runner, supervisor, teacher_logits, task,
-                                       dataclasses.replace(recipe, distill=setting), key, recipe.student, label, log)
-        stages.append(stage)
+                                       dataclasses.replace(recipe, distill=setting), key, student, label, log)
         distilled.append(Candidate(setting, model, stage))
-    chosen, records = choose_student(Candidate(None, scratch_model, scratch_stage), distilled, task, log)
-    return Trained(teacher, teacher_stage, supervisor, teacher_logits, chosen.model, chosen.stage, stages,
-                   scratch_model, scratch_stage, chosen.setting, records)
+    return distilled
 
 
 def _student_keys(count: int) -> list[str]:

@@ -30,9 +30,14 @@ from edgerec.cli.errors import UserError, check_writable
               "'auc>=0.999*teacher,ndcg@10>=0.99*teacher' (>= or <=; a number or FACTOR*teacher). "
               f"Replaces the recipe's compression chain by the one found; see {bundle.SEARCH_MD} in the bundle.")
 @click.option("--search-trials", default=None,
-              help="With --target: fine-tuned chains the search may try (sensitivity probes are extra). [default: 12]")
+              help="With --target: trials the search may spend: fine-tuned chains, and 2 per wider student width "
+              "it trains (sensitivity probes are extra). [default: 12]")
+@click.option("--student-widths", default=None,
+              help="With --target: student widths to search, as multipliers of the recipe student's embedding and "
+              "hidden sizes (capped by the teacher's), e.g. 1,2,3; 1 is always searched. "
+              "[default: 1,2,3, as many as --search-trials covers]")
 def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resume: bool, dump_recipe: bool,
-          target: str | None, search_trials: str | None) -> None:
+          target: str | None, search_trials: str | None, student_widths: str | None) -> None:
     """Train teacher and student, distil, compress, convert, and benchmark: one bundle."""
     import yaml
 
@@ -40,13 +45,18 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     from device_bench import metrics
     from edgerec.search import search as search_mod
     from edgerec.search import target as target_mod
+    from edgerec.search import widths as widths_mod
 
     recipe = load(recipe_name)
     if search_trials is not None and target is None:
         raise UserError("--search-trials: only with --target (a plain build runs the recipe's chain)")
+    if student_widths is not None and target is None:
+        raise UserError("--student-widths: only with --target (a plain build trains the recipe's student)")
     trials = search_mod.DEFAULT_TRIALS if search_trials is None else _positive(search_trials, "--search-trials")
+    multipliers = None if student_widths is None else widths_mod.parse(student_widths)
     if target is not None:
         target_mod.parse(target, metrics.keys())
+        widths_mod.plan(recipe.student, recipe.teacher, multipliers, trials)
     if dump_recipe:
         click.echo(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
         return
@@ -63,9 +73,12 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
 
     manifest = pipeline.run(recipe, out, data=data_path, force=force, resume=resume,
-                            log=lambda m: click.echo(m, err=True), target=target, search_trials=trials)
+                            log=lambda m: click.echo(m, err=True), target=target, search_trials=trials,
+                            student_widths=multipliers)
     if "search" in manifest:
-        click.echo(f"search: {manifest['search']['note']}: {manifest['search']['chain']}; see {out / bundle.SEARCH_MD}")
+        searched = manifest["search"]
+        click.echo(f"search: {searched['note']}: {searched['chain']} on student width "
+                   f"{widths_mod.describe(searched['width'])}; see {out / bundle.SEARCH_MD}")
     click.echo(f"bundle written to {out}; see {out / bundle.REPORT}")
 
 

@@ -30,6 +30,7 @@ from edgerec import io
 from edgerec.report import curves, plots
 from edgerec.report.cells import MISSING, NOT_APPLICABLE, fmt, label, metric_cell
 from edgerec.report.cells import table as md_table
+from edgerec.search.widths import describe as describe_width
 
 
 class ReportInputError(EdgerecError, ValueError):
@@ -217,7 +218,8 @@ def search_note(summary: dict) -> str:
     else:
         head = (f"**The search found no chain meeting `{summary['target']}` on the validation split: "
                 f"`{bundle_files.artifact_file(bundle_files.STUDENT_INT8)}` is the closest trial and does NOT meet it**")
-    return (f"{head} (trial {summary['chosen_trial']} of {summary['trials']}; validation {metrics}; "
+    width = f", on student width {describe_width(summary['width'])}" if "width" in summary else ""  # older bundles
+    return (f"{head} (trial {summary['chosen_trial']} of {summary['trials']}{width}; validation {metrics}; "
             f"{summary['validation']}). Every trial and the Pareto front are in "
             f"`{bundle_files.SEARCH_MD}` / `{bundle_files.SEARCH_JSON}`.")
 

@@ -119,7 +119,8 @@ def draw(data: dict, plot: dict, path: Path) -> None:
 
 
 def draw_trials(result: dict, path: Path) -> None:
-    """search.png: every ok trial at (bytes, the first clause's metric), the front, the choice, the bound."""
+    """search.png: every ok trial at (bytes, the first clause's metric), the front (each point labelled
+    with its student width), the choice, the bound."""
     from matplotlib.ticker import EngFormatter
 
     metric = result["clauses"][0]["metric"]
@@ -131,6 +132,9 @@ def draw_trials(result: dict, path: Path) -> None:
     )
     for group, style in styles:
         ax.scatter([t["bytes"] for t in group], [t["metrics"][metric] for t in group], zorder=3, **style)
+    for t in styles[1][0]:  # the front's points name their student width
+        ax.annotate(f"x{t['width']['multiplier']}", (t["bytes"], t["metrics"][metric]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=7)
     chosen = result["trials"][result["chosen"]]
     ax.scatter([chosen["bytes"]], [chosen["metrics"][metric]], marker="*", s=250, color="gold", edgecolors="black",
                zorder=4, label=f"chosen (trial {chosen['id']})")

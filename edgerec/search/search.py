@@ -1,6 +1,12 @@
 """The search `edgerec build --target` runs: the smallest int8 student meeting every clause on validation.
 
 Strategy (every tried chain is recorded as a trial, scored the same way; see `trial`):
+0. the student widths (`widths.plan`: the recipe's student and, by default, x2 and x3 of its
+   embedding and hidden sizes while the budget covers them): each wider one trained alone and
+   distilled by the build's own sequence (`sequence.train_width`, the better on validation kept),
+   at a cost of one trial of the budget per student trained; the fine-tuned chains left are shared
+   equally among the widths, narrowest first, a width's unused share passing to the wider ones.
+   Steps 1-4 run on each width's student in turn;
 1. the uncompressed int8 student (baseline) and the sensitivity probes: each step with candidates,
    on each layer it can compress, at each candidate setting, without fine-tuning (cheap; not
    counted in the budget);
@@ -17,7 +23,7 @@ Strategy (every tried chain is recorded as a trial, scored the same way; see `tr
    precision probe (`keep_float`, the empty chain with that layer in float32) gained accuracy are
    kept in float on top of the chain, most gain per byte first, one more layer per trial, under
    the same budget; a layer is kept when the trial comes closer to the target;
-5. the choice, among trials on the Pareto front (bytes, p50, every metric): the smallest that
+5. the choice, among every width's trials on the Pareto front (bytes, p50, every metric): the smallest that
    meets every clause (ties: the one furthest inside the target, then the fastest); if none does,
    the one closest to the target, and the result says so.
 
@@ -35,11 +41,12 @@ from edgerec.checkpoints import BuildState
 from edgerec.recipe import Recipe, StepConfig
 from edgerec.report import plots
 from edgerec.report import search as search_report
-from edgerec.search import PRECISION, WHOLE_MODEL, pareto, sensitivity, target
+from edgerec.search import PRECISION, WHOLE_MODEL, pareto, sensitivity, target, widths
 from device_bench import bundle
 from device_bench.rows import OK
 
 Log = Callable[[str], None]
+RunnerFor = Callable[[widths.Width], tuple]  # width -> (its TrialRunner, its student choice)
 DEFAULT_TRIALS = 12
 
 
@@ -91,14 +98,53 @@ def precision_order(rows: list[dict], baseline: dict, clauses, teacher) -> list[
     return sorted(helpful, key=lambda r: gain(r) / max(1, -r["bytes_saved"]), reverse=True)
 
 
-def run(runner, clauses: Sequence[target.Clause], budget: int, recipe: Recipe, out: Path, log: Log,
-        step_names: Sequence[str] | None = None) -> dict:
-    """Searches with `runner` (a TrialRunner), writes search.json, search.md (and search.png) into `out`."""
+def run(runner_for: RunnerFor, planned: Sequence[widths.Width], clauses: Sequence[target.Clause], budget: int,
+        recipe: Recipe, out: Path, log: Log, step_names: Sequence[str] | None = None) -> dict:
+    """Searches every width of `planned` (from `widths.plan`), writes search.json, search.md (and search.png) into `out`.
+
+    `runner_for(width)` trains (or restores) that width's students and gives its TrialRunner, all of
+    them recording into one trial list, and the width's student choice (`sequence.Trained.candidates`).
+    """
+    names = list(step_names or sensitivity.default_steps())
+    chains = budget - sum(w.trainings for w in planned)  # fine-tuned chains left to share
+    records, rows, runner = [], [], None
+    for index, width in enumerate(planned):
+        if width.trainings:
+            log(f"[search] width {width.describe()}: its students cost {width.trainings} trials of the budget")
+        runner, choice = runner_for(width)
+        if index == 0:
+            log(f"[search] target {target.describe(clauses)} on validation; teacher there: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in runner.teacher_metrics.items()))
+        first = len(runner.trials)
+        share = chains // (len(planned) - index)  # an equal share, plus what narrower widths left unused
+        log(f"[search] width {width.describe()}: up to {share} fine-tuned chains")
+        used, swept = search_width(runner, clauses, share, recipe, names, log)
+        chains -= used
+        rows += [{**row, "width": width.multiplier} for row in swept["rows"]]
+        records.append({**width.to_dict(), "student_trainings": width.trainings, "chains": used,
+                        "trials": [t["id"] for t in runner.trials[first:]], "student_choice": choice})
+    result = summarize(runner.trials, clauses, runner.teacher_metrics, runner.task.metric_names)
+    result.update({
+        "budget": budget, "counted_trials": budget - chains, "steps": names, "widths": records,
+        "validation": runner.task.validation.describe(),
+        "sensitivity": rows,
+    })
+    write(out, result)
+    chosen = result["trials"][result["chosen"]]
+    what = f"trial {chosen['id']}: {chosen['chain']} on width {widths.describe(chosen['width'])}"
+    if result["met"]:
+        log(f"[search] chosen {what} ({chosen['bytes']} bytes) meets {target.describe(clauses)} on validation")
+    else:
+        log(f"[search] WARNING: NO TRIAL MEETS {target.describe(clauses)} on validation; building the closest, {what}")
+    return result
+
+
+def search_width(runner, clauses: Sequence[target.Clause], budget: int, recipe: Recipe, names: Sequence[str],
+                 log: Log) -> tuple[int, dict]:
+    """Steps 1-4 of the module docstring on `runner`'s student, under `budget` fine-tuned chains;
+    returns the chains used and the sweep (baseline and probe rows)."""
     teacher = runner.teacher_metrics
     meets = lambda t: t["status"] == OK and score(t, clauses, teacher) >= 0  # noqa: E731
-    log(f"[search] target {target.describe(clauses)} on validation; teacher there: "
-        + ", ".join(f"{k} {v:.4f}" for k, v in teacher.items()))
-    names = list(step_names or sensitivity.default_steps())
     swept = sensitivity.sweep(runner, names, 0, log)
     baseline = swept["baseline"]
     if not meets(baseline):
@@ -137,33 +183,20 @@ def run(runner, clauses: Sequence[target.Clause], budget: int, recipe: Recipe, o
             kept.append(row["layer"])
             current = trial
             log(f"[search] kept: {trial['chain']}")
-    result = summarize(runner.trials, clauses, teacher, runner.task.metric_names)
-    result.update({
-        "budget": budget, "counted_trials": used, "steps": names,
-        "validation": runner.task.validation.describe(),
-        "sensitivity": swept["rows"],
-    })
-    write(out, result)
-    chosen = result["trials"][result["chosen"]]
-    if result["met"]:
-        log(f"[search] chosen trial {chosen['id']}: {chosen['chain']} ({chosen['bytes']} bytes) meets "
-            f"{target.describe(clauses)} on validation")
-    else:
-        log(f"[search] WARNING: NO TRIAL MEETS {target.describe(clauses)} on validation; building the closest, "
-            f"trial {chosen['id']}: {chosen['chain']}")
-    return result
+    return used, swept
 
 
-def run_once(state: BuildState, make_runner: Callable[[], object], clauses: Sequence[target.Clause], budget: int,
-             recipe: Recipe, out: Path, log: Log) -> dict:
+def run_once(state: BuildState, runner_for: RunnerFor, planned: Sequence[widths.Width],
+             clauses: Sequence[target.Clause], budget: int, recipe: Recipe, out: Path, log: Log) -> dict:
     """`run` once per build: a resumed build whose search finished restores its result (search.json
-    is already written) instead of running every trial again. `make_runner` gives the TrialRunner,
-    only when the search does run."""
+    is already written) instead of running every trial again; `runner_for` is called only when the
+    search does run. Within a search cut short, the wider widths' students are checkpointed stages
+    of the build (see `sequence.train_width`), restored on resume; the trials are run again."""
     record = state.done("search")
     if record is not None and (out / bundle.SEARCH_JSON).is_file():
         log("[search] restored from its checkpoint")
         return record
-    result = run(make_runner(), clauses, budget, recipe, out, log)
+    result = run(runner_for, planned, clauses, budget, recipe, out, log)
     state.save("search", result)
     return result
 
@@ -203,6 +236,11 @@ def summarize(trials: list[dict], clauses, teacher: dict[str, float], metric_nam
 def chosen_steps(result: dict) -> tuple[StepConfig, ...]:
     """The chosen trial's chain, as the recipe's `compress` entries."""
     return tuple(StepConfig(**s) for s in result["trials"][result["chosen"]]["steps"])
+
+
+def chosen_width(result: dict) -> int:
+    """The multiplier of the student width the chosen trial compressed."""
+    return result["trials"][result["chosen"]]["width"]["multiplier"]
 
 
 def chosen_keep_float(result: dict) -> tuple[str, ...]:

@@ -1,5 +1,8 @@
 """One trial: a chain of compression steps applied to the distilled student, converted to int8, measured.
 
+A trial records the student's width (`widths.Width.to_dict`: the search may try wider students
+than the recipe's), so the front shows size against accuracy across widths.
+
 The chain runs through `stages.compress`, the implementation the build uses (each step fine-tuned
 under the frozen teacher for its `finetune_epochs`, or calibrated with 0), so a trial's model is the
 one a build with that chain would ship. It is converted with the build's int8 mode and
@@ -14,6 +17,7 @@ representative data, and measured as shipped:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tempfile
 import time
@@ -28,6 +32,8 @@ from device_bench.rows import OK
 from edgerec import io, train
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.recipe import Recipe, StepConfig
+from edgerec.search import widths
+from edgerec.sequence import CheckpointedRunner, Trained, train_width
 from edgerec.stages import compress, seeded_runner
 
 Log = Callable[[str], None]
@@ -67,9 +73,17 @@ class TrialRunner:
             raise ValueError("trials are scored on the validation split: load the task with validation=True")
         self.student, self.task, self.recipe, self.log = student, task, recipe, log
         self.supervisor, self.teacher_logits = supervisor or teacher, teacher_logits
+        self.width = widths.Width(1, recipe.student).to_dict()
         self.calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
         self.trials: list[dict] = []
         self.teacher_metrics = train.evaluate_on(teacher, task.validation)
+
+    def with_student(self, student, recipe: Recipe, width: widths.Width) -> TrialRunner:
+        """A runner for another `student` (one of the search's widths, fine-tuned as `recipe` says) against
+        the same teacher and supervisor, recording into the same trial list: trial ids stay unique."""
+        other = copy.copy(self)
+        other.student, other.recipe, other.width = student, recipe, width.to_dict()
+        return other
 
     def run(self, steps: Sequence[StepConfig], kind: str, keep_float: Sequence[str] = ()) -> dict:
         """Applies, converts and measures `steps`; returns (and records) the trial.
@@ -82,7 +96,7 @@ class TrialRunner:
         t0 = time.perf_counter()
         kept = tuple(dict.fromkeys([*self.recipe.export.keep_float, *keep_float]))
         recipe = dataclasses.replace(self.recipe, export=dataclasses.replace(self.recipe.export, keep_float=kept))
-        trial = {"id": len(self.trials), "kind": kind, "chain": describe_chain(steps, keep_float),
+        trial = {"id": len(self.trials), "kind": kind, "width": self.width, "chain": describe_chain(steps, keep_float),
                  "steps": step_dicts(steps), "keep_float": list(kept),
                  "bytes": None, "p50_us": None, "metrics": None, "status": OK}
         self.log(f"[trial {trial['id']}] {trial['chain']}")
@@ -120,3 +134,36 @@ class TrialRunner:
             return trial["status"]
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in trial["metrics"].items())
         return f"{trial['bytes'] / 1024:.1f} KiB, p50 {trial['p50_us']:.1f} µs, validation {metrics} ({trial['seconds']:.0f}s)"
+
+
+class WidthRunners:
+    """The search's `runner_for` (see `search.run`): for each width, its students and a TrialRunner on
+    the one the build would ship, every runner recording into one trial list.
+
+    The recipe's width is `trained` (the build's own students); a wider width's are trained by the
+    build's sequence (`sequence.train_width`) through `stage_runner` under the width's checkpoint
+    prefix, so a resumed build restores them. Trials fine-tune under the supervisor as the build
+    does, on labels alone for a width whose student trained alone won (`students_recipe`).
+    """
+
+    def __init__(self, trained: Trained, recipe: Recipe, task: RankingTask | CtrTask, stage_runner: CheckpointedRunner,
+                 log: Log):
+        self.recipe, self.task, self.stage_runner, self.log = recipe, task, stage_runner, log
+        self.trained = {1: trained}
+        self.first: TrialRunner | None = None
+
+    def students(self, width: widths.Width) -> Trained:
+        """`width`'s students: trained (or restored) on first use."""
+        if width.multiplier not in self.trained:
+            self.trained[width.multiplier] = train_width(self.trained[1], self.recipe, self.task,
+                                                         self.stage_runner.under(width.key), width.config, self.log)
+        return self.trained[width.multiplier]
+
+    def __call__(self, width: widths.Width) -> tuple[TrialRunner, list[dict] | None]:
+        """`width`'s TrialRunner and its student choice (`Trained.candidates`)."""
+        at = self.students(width)
+        fine_tunes = dataclasses.replace(at.students_recipe(self.recipe), student=width.config)
+        if self.first is None:
+            self.first = TrialRunner(at.teacher, at.student, self.task, fine_tunes, self.log, at.supervisor,
+                                     at.teacher_logits)
+        return self.first.with_student(at.student, fine_tunes, width), at.candidates

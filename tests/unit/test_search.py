@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from device_bench.bundle import SEARCH_JSON
-from edgerec.search import pareto, search, target
+from edgerec.search import pareto, search, target, widths
 
 RANKING = ("auc", "logloss", "hr@10", "ndcg@10")
 
@@ -45,6 +45,114 @@ def test_bad_target_names_the_clause(text, needles):
 def test_ranking_metric_on_a_ctr_task_is_refused():
     with pytest.raises(target.TargetError, match="unknown metric 'ndcg@10' for this task.*Metrics: auc, logloss"):
         target.parse("ndcg@10>=0.99*teacher", ("auc", "logloss"))
+
+
+# --- student widths ---------------------------------------------------------------------------------
+
+def test_widths_scale_embedding_and_hidden_capped_by_the_teacher():
+    from edgerec.recipe import ModelConfig
+
+    student, teacher = ModelConfig(4, (8, 3), cross_layers=1), ModelConfig(10, (32, 16))
+    # execute
+    found = widths.candidates(student, teacher, (1, 2, 3, 8))
+    # assert: x3 caps the embedding at the teacher's 10; x8 caps hidden at its widest layer, 32
+    assert [(w.multiplier, w.config.embedding_dim, w.config.hidden) for w in found] == [
+        (1, 4, (8, 3)), (2, 8, (16, 6)), (3, 10, (24, 9)), (8, 10, (32, 24))]
+    assert all(w.config.cross_layers == 1 for w in found)  # everything but the sizes is the recipe's
+    assert [w.trainings for w in found] == [0, widths.TRAININGS, widths.TRAININGS, widths.TRAININGS]
+    # a student as wide as the teacher has no wider width; never narrower than the recipe's own
+    flat = ModelConfig(10, (32,))
+    assert [w.multiplier for w in widths.candidates(flat, flat, (1, 2, 3))] == [1]
+    assert widths.widen(ModelConfig(12, (64,)), teacher, 2) == ModelConfig(12, (64,))
+
+
+def test_default_widths_are_as_many_as_the_budget_covers():
+    from edgerec.recipe import ModelConfig
+
+    student, teacher = ModelConfig(4, (8,)), ModelConfig(16, (32,))
+    cover = lambda budget: [w.multiplier for w in widths.plan(student, teacher, None, budget)]  # noqa: E731
+    # x1 always; x2 needs its 2 trainings and a chain each for x1 and x2 (4); x3 then 7
+    assert cover(1) == cover(3) == [1]
+    assert cover(4) == cover(6) == [1, 2]
+    assert cover(7) == cover(12) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("text, needles", [
+    ("2,x", ["--student-widths", "integers in [1, 8]", "'2,x'"]),
+    ("0,2", ["--student-widths", "'0,2'"]),
+    ("9", ["--student-widths", "[1, 8]"]),
+    ("2,2", ["--student-widths", "each multiplier once"]),
+])
+def test_bad_student_widths_name_the_flag(text, needles):
+    with pytest.raises(widths.WidthError) as info:
+        widths.parse(text)
+    for needle in needles:
+        assert needle in str(info.value)
+
+
+def test_given_widths_must_fit_the_budget():
+    from edgerec.recipe import ModelConfig
+
+    assert widths.parse("3,2") == widths.parse("1,2,3") == (1, 2, 3)
+    with pytest.raises(widths.WidthError, match=r"x1,x2,x3 need --search-trials >= 7 .* Received: --search-trials 5"):
+        widths.plan(ModelConfig(4, (8,)), ModelConfig(16, (32,)), (1, 2, 3), 5)
+
+
+class _FakeRunner:
+    """A TrialRunner stand-in: a trial's bytes and NDCG@10 come from its width and whether it ran a
+    chain (the recipe's), as `table` says; no model, so the sweep has no probes."""
+
+    def __init__(self, trials, width, table):
+        from types import SimpleNamespace
+
+        from edgerec.recipe import Recipe, StepConfig
+
+        self.trials, self.width, self.table = trials, width, table
+        self.teacher_metrics = {"auc": 0.8, "ndcg@10": 0.4}
+        self.task = SimpleNamespace(metric_names=("auc", "ndcg@10"), validation=SimpleNamespace(describe=lambda: "v"))
+        self.student = SimpleNamespace(layers=[])
+        self.recipe = Recipe(name="fake", compress=(StepConfig("qat"),))
+
+    def run(self, steps, kind, keep_float=()):
+        size, ndcg = self.table[(self.width.multiplier, bool(steps))]
+        trial = {"id": len(self.trials), "kind": kind, "width": self.width.to_dict(), "chain": kind, "steps": [],
+                 "keep_float": [], "bytes": size, "p50_us": 1.0, "metrics": {"auc": 0.8, "ndcg@10": ndcg}, "status": "ok"}
+        self.trials.append(trial)
+        return trial
+
+
+def test_the_search_ships_the_wider_width_when_only_it_meets_the_target(tmp_path):
+    from edgerec.recipe import ModelConfig
+
+    # setup: the narrow student (embedding 1) misses NDCG@10 >= 0.8*teacher (0.32), compressed or not; x2
+    # meets it, and its compressed chain is smaller than its plain int8 student
+    table = {(1, False): (100, 0.20), (1, True): (90, 0.21), (2, False): (300, 0.36), (2, True): (200, 0.34)}
+    planned = widths.plan(ModelConfig(1, (8,)), ModelConfig(16, (32,)), (1, 2), 4)
+    trials, trained = [], []
+    choice = [{"candidate": "distilled", "validation": {"auc": 0.8}, "chosen": True}]
+
+    def runner_for(width):
+        trained.append(width.multiplier)
+        return _FakeRunner(trials, width, table), choice
+
+    # execute
+    result = search.run(runner_for, planned, target.parse("ndcg@10>=0.8*teacher", ("auc", "ndcg@10")), 4,
+                        _FakeRunner([], planned[0], table).recipe, tmp_path, lambda _: None, ["qat"])
+    # assert: both widths searched, each trial once, the budget spent on x2's two trainings and one chain each
+    assert trained == [1, 2] and [t["id"] for t in result["trials"]] == [0, 1, 2, 3]
+    assert [(w["multiplier"], w["embedding_dim"], w["hidden"], w["student_trainings"], w["chains"], w["trials"])
+            for w in result["widths"]] == [(1, 1, [8], 0, 1, [0, 1]), (2, 2, [16], 2, 1, [2, 3])]
+    assert result["counted_trials"] == 4 and result["budget"] == 4
+    chosen = result["trials"][result["chosen"]]
+    assert result["met"] and search.chosen_width(result) == 2 and chosen["bytes"] == 200
+    # the front spans both widths: the narrow ones are smaller, the wide ones more accurate
+    assert {result["trials"][i]["width"]["multiplier"] for i in result["front"]} == {1, 2}
+    text = (tmp_path / SEARCH_JSON).with_name("search.md").read_text()
+    front = text.split("## The size/accuracy front")[1].split("## Every trial")[0]
+    assert "| 3 **← chosen** | x2 (embedding 2, hidden [16]) | recipe |" in front
+    assert "| 1 | x1 (embedding 1, hidden [8]) | recipe |" in front
+    assert "| x2 | 2 | [16] | distilled | 2 | 1 | 2 | 2 | 200 |" in text
+    assert "4 counted trials of a budget of 4: 2 student trainings and 2 fine-tuned chains" in " ".join(text.split())
 
 
 # --- Pareto front -----------------------------------------------------------------------------------
@@ -188,6 +296,10 @@ def test_a_failing_chain_is_a_trial_with_its_error(runner):
     (["build", "--recipe", "smoke", "--target", "aucc>=0.9*teacher"], ["--target", "Did you mean 'auc'"]),
     (["build", "--recipe", "smoke", "--search-trials", "3"], ["--search-trials", "only with --target"]),
     (["build", "--recipe", "smoke", "--target", "auc>=0.9", "--search-trials", "0"], ["--search-trials", ">= 1"]),
+    (["build", "--recipe", "smoke", "--student-widths", "2"], ["--student-widths", "only with --target"]),
+    (["build", "--recipe", "smoke", "--target", "auc>=0.9", "--student-widths", "1,two"], ["--student-widths", "'1,two'"]),
+    (["build", "--recipe", "smoke", "--target", "auc>=0.9", "--student-widths", "2,3", "--search-trials", "4"],
+     ["--student-widths", "x1,x2,x3 need --search-trials >= 7"]),
 ])
 def test_bad_search_flags_are_one_line_errors(args, needles, tmp_path):
     from click.testing import CliRunner
@@ -238,7 +350,7 @@ def test_a_finished_search_is_restored_on_resume_not_redone(tmp_path):
     state = BuildState.resume(tmp_path, {"recipe": "r"})
     logged = []
     # execute: making a trial runner (hence running the search) fails the test
-    restored = search.run_once(state, lambda: pytest.fail("the search ran again"), (), 3, None, tmp_path,
+    restored = search.run_once(state, lambda width: pytest.fail("the search ran again"), [], (), 3, None, tmp_path,
                                logged.append)
     # assert
     assert restored == record and logged == ["[search] restored from its checkpoint"]
@@ -251,16 +363,18 @@ def test_search_markdown_marks_the_chosen_trial_and_labels_metrics():
     from edgerec.search import search
 
     # setup: the smaller trial meets the target
-    trials = [{"id": i, "kind": "chain", "chain": c, "bytes": b, "p50_us": 1.0, "status": "ok",
+    width = {"multiplier": 1, "embedding_dim": 4, "hidden": [8]}
+    trials = [{"id": i, "kind": "chain", "chain": c, "bytes": b, "p50_us": 1.0, "status": "ok", "width": width,
                "metrics": {"auc": a, "logloss": 0.4}} for i, c, b, a in ((0, "int8", 100, 0.9), (1, "small", 50, 0.9))]
     result = {**search.summarize(trials, target.parse("auc>=0.8", ("auc", "logloss")), {"auc": 0.9, "logloss": 0.3},
                                  ("auc", "logloss")),
-              "validation": "v", "sensitivity": [], "counted_trials": 1, "budget": 2}
+              "validation": "v", "sensitivity": [], "counted_trials": 1, "budget": 2,
+              "widths": [{**width, "student_trainings": 0, "chains": 1, "trials": [0, 1], "student_choice": None}]}
     # execute
     text = search_report.markdown(result)
     # assert
-    assert "| trial | kind | chain | bytes | p50 µs | AUC | LogLoss | meets | front |" in text
-    assert "| 1 **← chosen** | chain | small | 50 | 1.0 | 0.9000 | 0.4000 | yes | yes |" in text
+    assert "| trial | width | kind | chain | bytes | p50 µs | AUC | LogLoss | meets | front |" in text
+    assert "| 1 **← chosen** | x1 | chain | small | 50 | 1.0 | 0.9000 | 0.4000 | yes | yes |" in text
     assert "Teacher on validation: AUC 0.9000, LogLoss 0.3000." in text
 
 
