@@ -70,6 +70,8 @@ def test_target_build_ships_a_chain_from_the_front_and_says_whether_it_meets(one
     assert kinds[0] == "baseline" and kinds.count("probe") == len(search["sensitivity"]) > 0
     counted = kinds.count("recipe") + kinds.count("chain") + kinds.count("precision")
     assert search["counted_trials"] <= 2 and counted == search["counted_trials"]
+    # 2 trials cover no wider width (2 trainings, then a chain for each width): the recipe's alone
+    assert [w["multiplier"] for w in search["widths"]] == [1] and search["widths"][0]["student_trainings"] == 0
     # precision is probed per dense layer of the smoke student: the empty chain, that layer in float32
     precision = [r for r in search["sensitivity"] if r["step"] == "keep_float"]
     assert [r["layer"] for r in precision] == ["hidden_0", "score"]
@@ -84,6 +86,46 @@ def test_target_build_ships_a_chain_from_the_front_and_says_whether_it_meets(one
     assert int8["bytes"] == chosen["bytes"]
     assert int8["produced_by"].get("keep_float", []) == chosen["keep_float"] == manifest["search"]["keep_float"]
     assert manifest["search"]["chosen_trial"] == chosen["id"]
+    assert manifest["recipe"]["compress"] == chosen["steps"]  # the recipe that ships
     for name in ("search.md", "search.png", "bench.json", "report.md"):
         assert (out / name).is_file(), name
     assert "← chosen" in (out / SEARCH_MD).read_text()
+
+
+def test_a_floor_only_a_wider_student_reaches_ships_that_width(tmp_path, monkeypatch):
+    from edgerec.search import sensitivity
+
+    # setup: the smoke recipe with a one-unit student (embedding 1, hidden [1]) and x8 of it (8, [8]);
+    # the sweep is cut to QAT's probes to keep the test short (the search logic is the same)
+    plain = recipe.load("smoke").to_dict()
+    plain["student"] = {"embedding_dim": 1, "hidden": [1]}
+    path = tmp_path / "narrow.yaml"
+    path.write_text(yaml.safe_dump(plain))
+    monkeypatch.setattr(sensitivity, "default_steps", lambda: ["qat"])
+    out = tmp_path / "bundle"
+    # execute
+    result = CliRunner().invoke(main, ["build", "--recipe", str(path), "--out", str(out), "--target",
+                                       "ndcg@10>=0.8*teacher", "--student-widths", "1,8", "--search-trials", "4"])
+    # assert
+    assert result.exit_code == 0, result.output
+    search = json.loads((out / SEARCH_JSON).read_text())
+    by_width = {w["multiplier"]: [search["trials"][i] for i in w["trials"]] for w in search["widths"]}
+    assert not any(t["meets"] for t in by_width[1])  # the narrow student cannot reach the floor
+    assert [(w["multiplier"], w["embedding_dim"], w["hidden"], w["student_trainings"]) for w in search["widths"]] == [
+        (1, 1, [1], 0), (8, 8, [8], 2)]
+    assert search["counted_trials"] == 4 == 2 + sum(w["chains"] for w in search["widths"])
+    chosen = search["trials"][search["chosen"]]
+    assert search["met"] and chosen["width"]["multiplier"] == 8
+    assert chosen["bytes"] == min(t["bytes"] for t in by_width[8] if t["meets"] and t["on_front"])
+    # the bundle ships that width, and the manifest's recipe is the one that rebuilds it
+    manifest = read_manifest(out)
+    assert manifest["search"]["width"] == chosen["width"]
+    shipped = manifest["recipe"]
+    assert (shipped["student"]["embedding_dim"], shipped["student"]["hidden"]) == (8, [8])
+    assert shipped["compress"] == chosen["steps"] and shipped["export"]["keep_float"] == chosen["keep_float"]
+    int8 = next(a for a in manifest["artifacts"] if a["file"] == "student_int8.tflite")
+    assert int8["bytes"] == chosen["bytes"]
+    # the report names the width on the front and in the verdict
+    text = (out / SEARCH_MD).read_text()
+    assert "| x8 (embedding 8, hidden [8]) |" in text.split("## The size/accuracy front")[1].split("## Every trial")[0]
+    assert "on student width x8 (embedding 8, hidden [8])" in (out / REPORT).read_text()

@@ -176,3 +176,41 @@ def test_a_recipe_with_one_setting_trains_one_student_under_the_old_key(task, mo
     assert trained.stages[-1].name == "student distilled" and trained.student.name == "student"
     assert trained.students_recipe(recipe) == recipe
     assert [r["candidate"] for r in trained.candidates] == ["alpha 0.5, T 2, logits", "no teacher"]
+
+
+def test_a_wider_student_is_trained_as_a_build_of_that_width_and_restored_on_resume(task, tmp_path):
+    import numpy as np
+
+    from edgerec.checkpoints import BuildState
+    from edgerec.recipe import ModelConfig
+    from edgerec.sequence import CheckpointedRunner, train_supervised, train_width
+
+    # setup: a tiny build (narrow student: embedding 1) with two distillation candidates, and its width x2
+    recipe = dataclasses.replace(_tiny_recipe(alpha=(0.3, 0.7)), student=ModelConfig(1, (4,)))
+    wide = ModelConfig(2, (8,))
+    state = BuildState.start(tmp_path, {"recipe": "tiny"})
+    trained = train_supervised(recipe, task, CheckpointedRunner(state, task, recipe.seed, _quiet), _quiet)
+    # execute
+    widened = train_width(trained, recipe, task, CheckpointedRunner(state, task, recipe.seed, _quiet).under("w/"),
+                          wide, _quiet)
+    rebuilt, _ = _supervised(task, dataclasses.replace(recipe, student=wide))
+    logged = []
+    resumed = train_width(trained, recipe, task,
+                          CheckpointedRunner(BuildState.resume(tmp_path, {"recipe": "tiny"}), task, recipe.seed,
+                                             logged.append).under("w/"), wide, _quiet)
+    # assert: its own checkpoints, beside the build's
+    assert {"student_scratch", "student_c0", "student_c1", "w/student_scratch", "w/student_c0",
+            "w/student_c1"} <= set(state.stages)
+    # the teacher is the build's; the students have the wider sizes and are bit for bit those of a build
+    # whose recipe has that width (same stage keys, same seeds), the choice included
+    assert widened.teacher is trained.teacher and widened.supervisor is trained.supervisor
+    assert widened.student.get_layer("hidden_0").units == 8
+    for mine, theirs in ((widened.student, rebuilt.student), (widened.scratch, rebuilt.scratch)):
+        assert all(np.array_equal(a, b) for a, b in zip(mine.get_weights(), theirs.get_weights()))
+    assert widened.candidates == rebuilt.candidates and widened.chosen == rebuilt.chosen
+    assert [s.name for s in widened.stages] == [s.name for s in trained.stages]
+    assert [s.metrics for s in widened.stages] == [s.metrics for s in rebuilt.stages]
+    assert widened.stages[-1].metrics != trained.stages[-1].metrics
+    # a resumed build restores them instead of training them again
+    assert logged == [f"[w/{key}] restored from its checkpoint" for key in ("student_scratch", "student_c0", "student_c1")]
+    assert all(np.array_equal(a, b) for a, b in zip(resumed.student.get_weights(), widened.student.get_weights()))
