@@ -83,7 +83,7 @@ def run(
     """
     out = Path(out)
     _check_recipe(recipe, target)
-    planned = [] if target is None else widths.plan(recipe.student, recipe.teacher, student_widths, search_trials)
+    planned = [] if target is None else widths.plan(recipe, student_widths, search_trials)
     searching = None if target is None else {"target": target, "trials": search_trials,
                                              "widths": [w.multiplier for w in planned]}
     state = _open_state(out, recipe, data, force, resume, log, searching)

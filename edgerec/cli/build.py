@@ -30,8 +30,8 @@ from edgerec.cli.errors import UserError, check_writable
               "'auc>=0.999*teacher,ndcg@10>=0.99*teacher' (>= or <=; a number or FACTOR*teacher). "
               f"Replaces the recipe's compression chain by the one found; see {bundle.SEARCH_MD} in the bundle.")
 @click.option("--search-trials", default=None,
-              help="With --target: trials the search may spend: fine-tuned chains, and 2 per wider student width "
-              "it trains (sensitivity probes are extra). [default: 12]")
+              help="With --target: trials the search may spend: fine-tuned chains, and one per student a wider "
+              "student width trains (2 with one distillation setting; sensitivity probes are extra). [default: 12]")
 @click.option("--student-widths", default=None,
               help="With --target: student widths to search, as multipliers of the recipe student's embedding and "
               "hidden sizes (capped by the teacher's), e.g. 1,2,3; 1 is always searched. "
@@ -56,7 +56,7 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     multipliers = None if student_widths is None else widths_mod.parse(student_widths)
     if target is not None:
         target_mod.parse(target, metrics.keys())
-        widths_mod.plan(recipe.student, recipe.teacher, multipliers, trials)
+        widths_mod.plan(recipe, multipliers, trials)
     if dump_recipe:
         click.echo(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
         return

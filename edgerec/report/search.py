@@ -41,7 +41,8 @@ and every metric.
 ## Student widths
 
 Multipliers of the recipe student's embedding and hidden sizes (capped by the teacher's). A wider
-width's students (trained alone and distilled, the better on validation kept) cost one trial each.
+width's students (trained alone and distilled at each distillation candidate, the best on validation
+kept) cost one trial each.
 
 {width_table(result)}
 

@@ -3,7 +3,7 @@
 Strategy (every tried chain is recorded as a trial, scored the same way; see `trial`):
 0. the student widths (`widths.plan`: the recipe's student and, by default, x2 and x3 of its
    embedding and hidden sizes while the budget covers them): each wider one trained alone and
-   distilled by the build's own sequence (`sequence.train_width`, the better on validation kept),
+   distilled by the build's own sequence (`sequence.train_width`, the best on validation kept),
    at a cost of one trial of the budget per student trained; the fine-tuned chains left are shared
    equally among the widths, narrowest first, a width's unused share passing to the wider ones.
    Steps 1-4 run on each width's student in turn;

@@ -73,7 +73,7 @@ class TrialRunner:
             raise ValueError("trials are scored on the validation split: load the task with validation=True")
         self.student, self.task, self.recipe, self.log = student, task, recipe, log
         self.supervisor, self.teacher_logits = supervisor or teacher, teacher_logits
-        self.width = widths.Width(1, recipe.student).to_dict()
+        self.width = widths.Width(1, recipe.student, 0).to_dict()
         self.calibration = representative.dataset(task.representative_rows(recipe.representative_samples))
         self.trials: list[dict] = []
         self.teacher_metrics = train.evaluate_on(teacher, task.validation)

@@ -6,9 +6,10 @@ layer), never below the recipe's own. A wider student may meet an accuracy floor
 cannot, and compression may then shrink it below the narrow one; the search measures both.
 
 Budget: the recipe's width (x1) is trained by the build anyway and costs nothing; every wider
-width costs `TRAININGS` trials of `--search-trials`, one per student it trains (the student
-alone and the distilled student, between which the build's `choose_student` picks). A width is
-searched only when the budget also leaves every searched width at least one fine-tuned chain.
+width costs one trial of `--search-trials` per student it trains (`students`: the student alone
+and one distilled student per distillation candidate, among which the build's `choose_student`
+picks; 2 for a recipe with one distillation setting). A width is searched only when the budget
+also leaves every searched width at least one fine-tuned chain.
 Parsed and planned without TensorFlow, so the CLI refuses a bad flag before anything trains.
 """
 
@@ -19,11 +20,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from device_bench.errors import EdgerecError
-from edgerec.recipe import ModelConfig
+from edgerec.recipe import ModelConfig, Recipe
 
 DEFAULT = (1, 2, 3)  # tried while the budget covers them (see `plan`)
 MAX_MULTIPLIER = 8
-TRAININGS = 2  # students a wider width trains (alone, distilled): the trials it costs
 
 
 class WidthError(EdgerecError, ValueError):
@@ -32,15 +32,12 @@ class WidthError(EdgerecError, ValueError):
 
 @dataclass(frozen=True)
 class Width:
-    """One searched student: `multiplier` of the recipe's width, built as `config`."""
+    """One searched student: `multiplier` of the recipe's width, built as `config`; `trainings` is the
+    trials of the budget it costs (the students it trains; none for the recipe's own width)."""
 
     multiplier: int
     config: ModelConfig
-
-    @property
-    def trainings(self) -> int:
-        """Trials of the budget this width costs: none for the recipe's own student."""
-        return 0 if self.multiplier == 1 else TRAININGS
+    trainings: int
 
     @property
     def key(self) -> str:
@@ -85,14 +82,19 @@ def widen(student: ModelConfig, teacher: ModelConfig, multiplier: int) -> ModelC
                                hidden=tuple(scaled(h, cap) for h in student.hidden))
 
 
-def candidates(student: ModelConfig, teacher: ModelConfig, multipliers: Sequence[int]) -> list[Width]:
+def students(recipe: Recipe) -> int:
+    """Students the sequence trains at one width: the student alone and one per distillation candidate."""
+    return 1 + len(recipe.distill.candidates())
+
+
+def candidates(recipe: Recipe, multipliers: Sequence[int]) -> list[Width]:
     """One Width per distinct student config, narrowest first (multipliers the teacher caps to the same
     config are one width: the smallest multiplier names it)."""
     out: list[Width] = []
     for multiplier in sorted(multipliers):
-        config = widen(student, teacher, multiplier)
+        config = widen(recipe.student, recipe.teacher, multiplier)
         if all(w.config != config for w in out):
-            out.append(Width(multiplier, config))
+            out.append(Width(multiplier, config, 0 if multiplier == 1 else students(recipe)))
     return out
 
 
@@ -101,18 +103,18 @@ def needed(widths: Sequence[Width]) -> int:
     return sum(w.trainings for w in widths) + len(widths)
 
 
-def plan(student: ModelConfig, teacher: ModelConfig, multipliers: Sequence[int] | None, budget: int) -> list[Width]:
-    """The widths the search trains and searches under `budget`.
+def plan(recipe: Recipe, multipliers: Sequence[int] | None, budget: int) -> list[Width]:
+    """The widths of `recipe`'s student the search trains and searches under `budget`.
 
     `multipliers` None is the default (`DEFAULT`): its widths narrowest first, as many as the budget
     covers (x1 always). Given ones must all fit, else WidthError names the budget they need.
     """
-    widths = candidates(student, teacher, DEFAULT if multipliers is None else multipliers)
+    widths = candidates(recipe, DEFAULT if multipliers is None else multipliers)
     if multipliers is None:
         return [w for i, w in enumerate(widths) if needed(widths[:i + 1]) <= budget or i == 0]
     if needed(widths) > budget:
         raise WidthError(
             f"--student-widths: {','.join(f'x{w.multiplier}' for w in widths)} need --search-trials >= "
-            f"{needed(widths)} ({TRAININGS} student trainings per width beyond x1, and one fine-tuned chain per "
-            f"width). Received: --search-trials {budget}")
+            f"{needed(widths)} ({students(recipe)} student trainings per width beyond x1, and one fine-tuned chain "
+            f"per width). Received: --search-trials {budget}")
     return widths

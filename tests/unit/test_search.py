@@ -49,20 +49,28 @@ def test_ranking_metric_on_a_ctr_task_is_refused():
 
 # --- student widths ---------------------------------------------------------------------------------
 
+def _recipe(student, teacher, alpha=0.5):
+    from edgerec.recipe import DistillConfig, Recipe
+
+    return Recipe(name="r", student=student, teacher=teacher, distill=DistillConfig(alpha=alpha))
+
+
 def test_widths_scale_embedding_and_hidden_capped_by_the_teacher():
     from edgerec.recipe import ModelConfig
 
     student, teacher = ModelConfig(4, (8, 3), cross_layers=1), ModelConfig(10, (32, 16))
     # execute
-    found = widths.candidates(student, teacher, (1, 2, 3, 8))
+    found = widths.candidates(_recipe(student, teacher), (1, 2, 3, 8))
     # assert: x3 caps the embedding at the teacher's 10; x8 caps hidden at its widest layer, 32
     assert [(w.multiplier, w.config.embedding_dim, w.config.hidden) for w in found] == [
         (1, 4, (8, 3)), (2, 8, (16, 6)), (3, 10, (24, 9)), (8, 10, (32, 24))]
     assert all(w.config.cross_layers == 1 for w in found)  # everything but the sizes is the recipe's
-    assert [w.trainings for w in found] == [0, widths.TRAININGS, widths.TRAININGS, widths.TRAININGS]
+    # a wider width trains the student alone and the distilled one; x1 is the build's own
+    assert [w.trainings for w in found] == [0, 2, 2, 2]
+    assert [w.trainings for w in widths.candidates(_recipe(student, teacher, (0.3, 0.7)), (1, 2))] == [0, 3]
     # a student as wide as the teacher has no wider width; never narrower than the recipe's own
     flat = ModelConfig(10, (32,))
-    assert [w.multiplier for w in widths.candidates(flat, flat, (1, 2, 3))] == [1]
+    assert [w.multiplier for w in widths.candidates(_recipe(flat, flat), (1, 2, 3))] == [1]
     assert widths.widen(ModelConfig(12, (64,)), teacher, 2) == ModelConfig(12, (64,))
 
 
@@ -70,7 +78,7 @@ def test_default_widths_are_as_many_as_the_budget_covers():
     from edgerec.recipe import ModelConfig
 
     student, teacher = ModelConfig(4, (8,)), ModelConfig(16, (32,))
-    cover = lambda budget: [w.multiplier for w in widths.plan(student, teacher, None, budget)]  # noqa: E731
+    cover = lambda budget: [w.multiplier for w in widths.plan(_recipe(student, teacher), None, budget)]  # noqa: E731
     # x1 always; x2 needs its 2 trainings and a chain each for x1 and x2 (4); x3 then 7
     assert cover(1) == cover(3) == [1]
     assert cover(4) == cover(6) == [1, 2]
@@ -95,7 +103,7 @@ def test_given_widths_must_fit_the_budget():
 
     assert widths.parse("3,2") == widths.parse("1,2,3") == (1, 2, 3)
     with pytest.raises(widths.WidthError, match=r"x1,x2,x3 need --search-trials >= 7 .* Received: --search-trials 5"):
-        widths.plan(ModelConfig(4, (8,)), ModelConfig(16, (32,)), (1, 2, 3), 5)
+        widths.plan(_recipe(ModelConfig(4, (8,)), ModelConfig(16, (32,))), (1, 2, 3), 5)
 
 
 class _FakeRunner:
@@ -127,7 +135,7 @@ def test_the_search_ships_the_wider_width_when_only_it_meets_the_target(tmp_path
     # setup: the narrow student (embedding 1) misses NDCG@10 >= 0.8*teacher (0.32), compressed or not; x2
     # meets it, and its compressed chain is smaller than its plain int8 student
     table = {(1, False): (100, 0.20), (1, True): (90, 0.21), (2, False): (300, 0.36), (2, True): (200, 0.34)}
-    planned = widths.plan(ModelConfig(1, (8,)), ModelConfig(16, (32,)), (1, 2), 4)
+    planned = widths.plan(_recipe(ModelConfig(1, (8,)), ModelConfig(16, (32,))), (1, 2), 4)
     trials, trained = [], []
     choice = [{"candidate": "distilled", "validation": {"auc": 0.8}, "chosen": True}]
 
