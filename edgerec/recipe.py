@@ -78,6 +78,9 @@ class ModelConfig:
     cross_layers: int = 0
     cross_projection_dim: int = 0  # 0: full-rank cross matrices
     architecture: str = "dcn_v2"
+    # dcn_v2: add NeuMF's GMF branch (e_u * e_i on id tables of its own) when the data has both
+    # ids; CTR data without them builds without it. Off by default so existing recipes build the same model.
+    gmf: bool = False
 
     def __post_init__(self) -> None:
         known = list(architectures.REGISTRY)
@@ -86,6 +89,8 @@ class ModelConfig:
         _check(self.cross_projection_dim >= 0, "cross_projection_dim", ">= 0 (0 = full rank)", self.cross_projection_dim)
         _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
         _check(self.cross_layers >= 0, "cross_layers", ">= 0", self.cross_layers)
+        _check(not self.gmf or self.architecture == "dcn_v2", "gmf",
+               f"false for architecture '{self.architecture}' (dcn_v2 only; neumf always has it)", self.gmf)
         if not architectures.REGISTRY[self.architecture].cross:
             crossing = ", ".join(name for name, architecture in architectures.REGISTRY.items() if architecture.cross)
             for key in ("cross_layers", "cross_projection_dim"):
@@ -112,6 +117,10 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0  # decoupled (AdamW); 0 trains with plain Adam
     lr_schedule: str = "constant"  # constant | cosine (to a tenth over max_epochs)
+    # 0: off. Else the batch is lowered (never raised) so an epoch runs at least this many steps:
+    # on a few thousand rows a 4096-row batch gives one or two steps an epoch, and an epoch-based
+    # early stop then sees a model that has barely moved.
+    min_steps_per_epoch: int = 0
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.weight_decay < 1.0, "weight_decay", "a value in [0, 1)", self.weight_decay)
@@ -120,6 +129,7 @@ class TrainConfig:
         _check(self.patience >= 1, "patience", ">= 1", self.patience)
         _check(self.max_steps >= 0, "max_steps", ">= 0 (0: no step cap)", self.max_steps)
         _check(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
+        _check(self.min_steps_per_epoch >= 0, "min_steps_per_epoch", ">= 0 (0: off)", self.min_steps_per_epoch)
         _check(self.learning_rate > 0, "learning_rate", "> 0", self.learning_rate)
 
 

@@ -126,7 +126,8 @@ def train_alone(
     """Trains `model` on the labels only (binary cross-entropy), for up to `train_config.max_epochs`
     epochs, keeping its best epoch on validation; returns the learning curve."""
     log(f"[{name}] {model_config.architecture}, embedding {model_config.embedding_dim}, hidden {list(model_config.hidden)}, "
-        f"cross layers {model_config.cross_layers}")
+        f"cross layers {model_config.cross_layers}{', GMF branch' if model_config.gmf else ''}, "
+        f"batch {train.batch_size(task, train_config)}")
     train.compile_ranker(model, train_config, task)
     return train.fit(model, task, train_config, train_config.max_epochs, name, log)
 
@@ -156,7 +157,7 @@ def distill(
     config = recipe.student_training
     distiller.compile(optimizer=train.optimizer(config, task))
     return train.fit(distiller, task, config, epochs, label, log, callbacks,
-                     lambda epoch: distiller.epoch_data(task, epoch, config.batch_size), scored=student)
+                     lambda epoch: distiller.epoch_data(task, epoch, train.batch_size(task, config)), scored=student)
 
 
 def measure(name: str, model: keras.Model, task: RankingTask | CtrTask, t0: float, log: Log) -> Stage:
@@ -252,7 +253,7 @@ def compress(
                 curve = distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx),
                                 teacher_logits=teacher_logits)
             else:
-                calibrate(trainable, task, recipe.student_training.batch_size, step.callbacks(params, ctx))
+                calibrate(trainable, task, train.batch_size(task, recipe.student_training), step.callbacks(params, ctx))
             return step.finalize(trainable, params), curve
 
         model, stage = run_stage(

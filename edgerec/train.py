@@ -51,7 +51,7 @@ def fit(
         start = time.perf_counter()
         if epoch_data is None:
             features, labels = task.train_epoch(epoch)
-            data = {"x": features, "y": labels, "batch_size": config.batch_size}
+            data = {"x": features, "y": labels, "batch_size": batch_size(task, config)}
         else:
             data = epoch_data(epoch)
         history = model.fit(**data, epochs=1, verbose=0, callbacks=callbacks or [])
@@ -133,8 +133,15 @@ def optimizer(config: TrainConfig, task: RankingTask | CtrTask | None = None) ->
     return keras.optimizers.Adam(rate)
 
 
+def batch_size(task: RankingTask | CtrTask, config: TrainConfig) -> int:
+    """`config.batch_size`, lowered on small data so an epoch has `min_steps_per_epoch` steps."""
+    if not config.min_steps_per_epoch:
+        return config.batch_size
+    return max(1, min(config.batch_size, task.train_rows_per_epoch // config.min_steps_per_epoch))
+
+
 def steps_per_epoch(task: RankingTask | CtrTask, config: TrainConfig) -> int:
-    return max(1, -(-task.train_rows_per_epoch // config.batch_size))
+    return max(1, -(-task.train_rows_per_epoch // batch_size(task, config)))
 
 
 def epoch_cap(task: RankingTask | CtrTask, config: TrainConfig) -> int:

@@ -62,7 +62,7 @@ def build_ranker(features: list[FeatureSpec], config: ModelConfig, name: str, se
 def check_architecture(config: ModelConfig, features: list[FeatureSpec], role: str) -> None:
     """An architecture defined on the user-item pair (NeuMF's GMF branch) needs data with both ids."""
     names = [f.name for f in features]
-    if architectures.REGISTRY[config.architecture].needs_ids and not set(ID_FEATURES) <= set(names):
+    if architectures.REGISTRY[config.architecture].needs_ids and not _has_ids(features):
         others = [name for name, architecture in architectures.REGISTRY.items() if not architecture.needs_ids]
         raise DataError(
             f"{role}.architecture: '{config.architecture}' needs {' and '.join(ID_FEATURES)} inputs "
@@ -86,9 +86,14 @@ def _concat(tensors: list, name: str):
 
 @_builds("dcn_v2")
 def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
-    """Embeddings -> concat -> [DCN-v2 cross stack] and MLP -> Dense(1) logit."""
+    """Embeddings -> concat -> [DCN-v2 cross stack] and MLP [and GMF] -> Dense(1) logit.
+
+    With `gmf` and interaction data (both ids), NeuMF's GMF branch joins the towers: on sparse
+    id-only logs an MLP over concatenated embeddings learns the user-item dot product poorly,
+    and a model without it ranks below matrix factorisation (see `ModelConfig.gmf`).
+    """
     x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
-    towers = []
+    towers = [_gmf(inputs, features, config.embedding_dim)] if config.gmf and _has_ids(features) else []
     if config.cross_layers:
         xl = x0
         for i in range(config.cross_layers):
@@ -112,10 +117,19 @@ def _neumf(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     The paper keeps GMF and MLP embeddings separate so each branch can size them freely;
     side features enter the MLP tower only (GMF is defined on the user-item pair).
     """
-    ids = [f for f in features if f.name in ID_FEATURES]
-    gmf = keras.layers.Multiply(name="gmf")(_embeddings(inputs, ids, config.embedding_dim, prefix="gmf_embedding"))
+    gmf = _gmf(inputs, features, config.embedding_dim)
     x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
     return keras.layers.Dense(1, name="score")(keras.layers.Concatenate(name="towers")([gmf, _mlp(x0, config.hidden)]))
+
+
+def _has_ids(features: list[FeatureSpec]) -> bool:
+    return set(ID_FEATURES) <= {f.name for f in features}
+
+
+def _gmf(inputs: Inputs, features: list[FeatureSpec], dim: int):
+    """GMF(user, item) = e_u * e_i, on id embeddings of its own (NeuMF)."""
+    ids = [f for f in features if f.name in ID_FEATURES]
+    return keras.layers.Multiply(name="gmf")(_embeddings(inputs, ids, dim, prefix="gmf_embedding"))
 
 
 @_builds("deepfm")

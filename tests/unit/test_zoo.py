@@ -114,3 +114,25 @@ def test_neumf_on_data_without_user_and_item_ids_is_refused_by_name():
     with pytest.raises(DataError, match=r"student.architecture: 'neumf' needs user_id and item_id inputs .* C1, I1\. Use mlp"):
         check_architecture(ModelConfig(embedding_dim=4, hidden=(8,), architecture="neumf"), features, "student")
     check_architecture(ModelConfig(embedding_dim=4, hidden=(8,), architecture="deepfm"), features, "student")
+
+
+def test_dcn_v2_with_gmf_adds_the_id_product_to_its_towers(tiny_task):
+    # setup
+    model = build_ranker(tiny_task.features, ModelConfig(4, (8,), cross_layers=1, gmf=True), "m")
+    rows = tiny_task.representative_rows(20)
+    # execute
+    user, item, gmf, towers = _outputs(model, ["gmf_embedding_user_id", "gmf_embedding_item_id", "gmf", "towers"], rows)
+    # assert: the product leads the towers, before the cross and MLP outputs (4 + 4 * features + 8 wide)
+    np.testing.assert_allclose(gmf, user * item, rtol=1e-6)
+    np.testing.assert_allclose(towers[:, :4], gmf, rtol=1e-6)
+    assert towers.shape[1] == 4 + 4 * len(tiny_task.features) + 8
+
+
+def test_gmf_is_left_out_on_data_without_ids_and_refused_outside_dcn_v2():
+    from edgerec.data.schema import FeatureSpec
+
+    features = [FeatureSpec("C1", 10, "row"), FeatureSpec("I1", 5, "row")]
+    model = build_ranker(features, ModelConfig(4, (8,), gmf=True), "m")
+    assert not any(layer.name.startswith("gmf") for layer in model.layers)
+    with pytest.raises(RecipeError, match=r"gmf: expected false for architecture 'deepfm' \(dcn_v2 only"):
+        ModelConfig(4, (4,), gmf=True, architecture="deepfm")
