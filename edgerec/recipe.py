@@ -81,6 +81,9 @@ class ModelConfig:
     # dcn_v2: add NeuMF's GMF branch (e_u * e_i on id tables of its own) when the data has both
     # ids; CTR data without them builds without it. Off by default so existing recipes build the same model.
     gmf: bool = False
+    # dropout rate on the concatenated embeddings and after each hidden layer, in training only
+    # (the exported model has none); 0 builds no Dropout layer
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         known = list(architectures.REGISTRY)
@@ -89,6 +92,7 @@ class ModelConfig:
         _check(self.cross_projection_dim >= 0, "cross_projection_dim", ">= 0 (0 = full rank)", self.cross_projection_dim)
         _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
         _check(self.cross_layers >= 0, "cross_layers", ">= 0", self.cross_layers)
+        _check(0.0 <= self.dropout < 1.0, "dropout", "a rate in [0, 1)", self.dropout)
         _check(not self.gmf or self.architecture == "dcn_v2", "gmf",
                f"false for architecture '{self.architecture}' (dcn_v2 only; neumf always has it)", self.gmf)
         if not architectures.REGISTRY[self.architecture].cross:

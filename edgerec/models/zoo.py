@@ -74,8 +74,11 @@ def _embeddings(inputs: Inputs, features: list[FeatureSpec], dim: int, prefix: s
     return [keras.layers.Embedding(f.vocab_size, dim, name=f"{prefix}_{f.name}")(inputs[f.name]) for f in features]
 
 
-def _mlp(x, hidden: tuple[int, ...]):
+def _mlp(x, hidden: tuple[int, ...], dropout: float = 0.0):
+    """ReLU layers `hidden_<i>`; with `dropout`, a Dropout layer before each (on the MLP's input too)."""
     for i, units in enumerate(hidden):
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
         x = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
     return x
 
@@ -99,7 +102,7 @@ def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
         for i in range(config.cross_layers):
             xl = Cross(projection_dim=config.cross_projection_dim or None, name=f"cross_{i}")([x0, xl])
         towers.append(xl)
-    towers.append(_mlp(x0, config.hidden))
+    towers.append(_mlp(x0, config.hidden, config.dropout))
     return keras.layers.Dense(1, name="score")(_concat(towers, "towers"))
 
 
@@ -107,7 +110,7 @@ def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
 def _mlp_ranker(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     """NCF-MLP: concatenated embeddings of all features -> MLP -> Dense(1) logit."""
     x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
-    return keras.layers.Dense(1, name="score")(_mlp(x0, config.hidden))
+    return keras.layers.Dense(1, name="score")(_mlp(x0, config.hidden, config.dropout))
 
 
 @_builds("neumf")
@@ -119,7 +122,8 @@ def _neumf(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     """
     gmf = _gmf(inputs, features, config.embedding_dim)
     x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
-    return keras.layers.Dense(1, name="score")(keras.layers.Concatenate(name="towers")([gmf, _mlp(x0, config.hidden)]))
+    towers = keras.layers.Concatenate(name="towers")([gmf, _mlp(x0, config.hidden, config.dropout)])
+    return keras.layers.Dense(1, name="score")(towers)
 
 
 def _has_ids(features: list[FeatureSpec]) -> bool:
@@ -140,6 +144,6 @@ def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     x0 = keras.layers.Concatenate(name="embeddings")(embedded)
     fields = keras.layers.Reshape((len(features), config.embedding_dim), name="fields")(x0)
     second_order = FactorizationMachine(name="fm")(fields)
-    deep = keras.layers.Dense(1, name="deep")(_mlp(x0, config.hidden))
+    deep = keras.layers.Dense(1, name="deep")(_mlp(x0, config.hidden, config.dropout))
     return keras.layers.Add(name="score")([first_order, second_order, deep])
 

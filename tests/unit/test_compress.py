@@ -11,6 +11,8 @@ from edgerec import compress, train
 from edgerec._keras import keras
 from edgerec.compress.base import CompressionStep, StepError, register
 from edgerec.compress.prune import layer_sparsity
+from edgerec.models.zoo import build_ranker
+from edgerec.recipe import ModelConfig, TrainConfig
 
 
 def _copy(model):
@@ -26,9 +28,22 @@ def _finetune(model, step, params, ctx, task):
               callbacks=step.callbacks(params, ctx))
 
 
+@pytest.fixture(scope="module")
+def gmf_dropout_student(tiny_task):
+    """A student with the GMF branch and Dropout layers (the default recipe's student has the first)."""
+    model = build_ranker(tiny_task.features, ModelConfig(embedding_dim=4, hidden=(16, 8), gmf=True, dropout=0.2),
+                         "student", seed=0)
+    config = TrainConfig(max_epochs=1, batch_size=64, learning_rate=0.01)
+    train.compile_ranker(model, config)
+    train.fit(model, tiny_task, config, 1, "tiny", log=lambda _: None)
+    return model
+
+
+@pytest.mark.parametrize("student", ["tiny_student", "gmf_dropout_student"])
 @pytest.mark.parametrize("name", sorted(compress.REGISTRY))
-def test_every_step_applies_finalizes_converts_and_runs(name, tiny_student, tiny_task, tmp_path):
+def test_every_step_applies_finalizes_converts_and_runs(name, student, tiny_task, tmp_path, request):
     # setup
+    tiny_student = request.getfixturevalue(student)
     step = compress.get(name)
     params = step.resolve({})
     features, labels = tiny_task.train_epoch(0)

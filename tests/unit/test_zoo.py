@@ -136,3 +136,19 @@ def test_gmf_is_left_out_on_data_without_ids_and_refused_outside_dcn_v2():
     assert not any(layer.name.startswith("gmf") for layer in model.layers)
     with pytest.raises(RecipeError, match=r"gmf: expected false for architecture 'deepfm' \(dcn_v2 only"):
         ModelConfig(4, (4,), gmf=True, architecture="deepfm")
+
+
+def test_dropout_trains_noisy_but_predicts_and_converts_deterministically(tiny_task, tmp_path):
+    # setup
+    model = _trained(tiny_task, "dcn_v2", gmf=True, dropout=0.5)
+    rows = tiny_task.ranking_eval()
+    # execute
+    noisy = [np.asarray(model(rows, training=True)) for _ in range(2)]
+    path = tmp_path / "dropout_int8.tflite"
+    path.write_bytes(tflite.convert(model, "int8", representative.dataset(tiny_task.representative_rows(200))))
+    # assert: Dropout before each hidden layer; inference ignores it, and so does the int8 artifact
+    assert [layer.name for layer in model.layers if layer.name.startswith("dropout")] == ["dropout_0"]
+    assert not np.allclose(noisy[0], noisy[1])
+    np.testing.assert_array_equal(train.predict_logits(model, rows), train.predict_logits(model, rows))
+    assert parity.compare(train.predict_logits(model, rows), parity.tflite_logits(path, rows), 10)["top10_overlap"] > 0.7
+    assert not any(layer.name.startswith("dropout") for layer in _trained(tiny_task, "dcn_v2").layers)
