@@ -309,9 +309,13 @@ class StepConfig:
     name: str
     params: dict = field(default_factory=dict)
     finetune_epochs: int = 1
+    # the fine-tune's learning rate as a fraction of the student's: the student starts at its
+    # best validation epoch, and a full-rate epoch on a small log walks it past that into overfitting
+    finetune_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         _check(self.finetune_epochs >= 0, "finetune_epochs", ">= 0", self.finetune_epochs)
+        _check(0 < self.finetune_lr_scale <= 1, "finetune_lr_scale", "a fraction in (0, 1]", self.finetune_lr_scale)
 
 
 # Converter modes of the compressed student (converters.tflite.MODES, which must contain these).

@@ -246,11 +246,12 @@ def compress(
         if step.fake_quant and before_quant is None:
             before_quant = (model, list(facts), stages[-1] if stages else None)
 
-        def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs):
+        def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs,
+                     tuning=_finetune_recipe(recipe, step_config)):
             log(f"[compress] {step.name} {params}")
             curve = None
             if epochs:
-                curve = distill(teacher, trainable, task, recipe, epochs, step.name, log, step.callbacks(params, ctx),
+                curve = distill(teacher, trainable, task, tuning, epochs, step.name, log, step.callbacks(params, ctx),
                                 teacher_logits=teacher_logits)
             else:
                 calibrate(trainable, task, train.batch_size(task, recipe.student_training), step.callbacks(params, ctx))
@@ -270,6 +271,15 @@ def compress(
     if before_quant is None:  # no fake-quantizing step: every mode converts the final model
         before_quant = (model, facts, stages[-1] if stages else None)
     return Compressed(model, facts, stages, *before_quant)
+
+
+def _finetune_recipe(recipe: Recipe, step: StepConfig) -> Recipe:
+    """`recipe` with the student's learning rate scaled by the step's `finetune_lr_scale`."""
+    if step.finetune_lr_scale == 1.0:
+        return recipe
+    training = recipe.student_training
+    return dataclasses.replace(recipe, student_training=dataclasses.replace(
+        training, learning_rate=training.learning_rate * step.finetune_lr_scale))
 
 
 def calibrate(trainable: keras.Model, task: RankingTask | CtrTask, batch_size: int, callbacks: list) -> None:

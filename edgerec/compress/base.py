@@ -46,6 +46,8 @@ class CompressionStep:
     # True when the finalized model carries 8-bit fake-quantization: only the int8 converter mode
     # can use it, so the other export modes convert the model from before this step.
     fake_quant: ClassVar[bool] = False
+    # eligible layers the step leaves alone unless `layers` names them
+    not_by_default: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def resolve(cls, given: dict) -> dict:
@@ -131,7 +133,7 @@ def selected_layers(step: type[CompressionStep] | CompressionStep, model: keras.
     names = [layer.name for layer in model.layers if step.eligible(layer)]
     chosen = params.get("layers")
     if chosen is None:
-        return set(names)
+        return set(names) - set(step.not_by_default)
     for name in chosen:
         if name not in names:
             raise StepError(

@@ -167,6 +167,11 @@ class Prune(_MagnitudePruning):
                 )
         return {**resolved, "target_sparsity": m / n}
 
+    # The logit layer holds a few dozen weights, each the only path from one tower unit (a GMF
+    # dimension, say) to the score: pruning half of it saved 32 weights and cost a Last.fm-shaped
+    # student 0.16 NDCG@10. It is pruned only when `layers` names it.
+    not_by_default = ("score",)
+
     @classmethod
     def eligible(cls, layer: keras.layers.Layer) -> bool:
         return is_dense_like(layer)

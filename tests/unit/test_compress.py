@@ -92,7 +92,8 @@ def test_prune_reaches_target_sparsity(schedule, tiny_student, tiny_task):
     # assert
     sparsity = layer_sparsity(final)
     assert set(sparsity) == {"hidden_0", "hidden_1", "score"}
-    assert all(value == pytest.approx(0.6, abs=0.05) for value in sparsity.values())
+    assert sparsity["hidden_0"] == pytest.approx(0.6, abs=0.05) and sparsity["hidden_1"] == pytest.approx(0.6, abs=0.05)
+    assert sparsity["score"] == 0.0  # the logit layer is pruned only when named
     assert not any("prune_low_magnitude" in layer.name for layer in final.layers)
 
 
@@ -114,7 +115,7 @@ def _groups_of_four(kernel):
 
 def test_two_four_pattern_zeros_two_of_every_four_input_weights(tiny_student, tiny_task, tmp_path):
     # execute
-    final, step = _pruned("prune", {"pattern": "2:4"}, tiny_student, tiny_task)
+    final, step = _pruned("prune", {"pattern": "2:4", "layers": ["hidden_0", "hidden_1", "score"]}, tiny_student, tiny_task)
     # assert: every group of 4 consecutive weights along each kernel's input axis has >= 2 zeros
     for name in ("hidden_0", "hidden_1", "score"):
         zeros = (_groups_of_four(final.get_layer(name).kernel.numpy()) == 0).sum(axis=-1)
@@ -154,10 +155,10 @@ def test_pattern_skips_a_layer_whose_input_is_not_a_multiple_of_n(tiny_student, 
     # execute
     final, step = _pruned("prune", {"pattern": "2:4"}, factored, tiny_task)
     facts = step.describe(final)
-    # assert: skipped with the reason, left dense; the Dense score layer still pruned
+    # assert: skipped with the reason, left dense (the score layer is not pruned by default)
     assert set(facts["skipped"]) == {"hidden_0", "hidden_1"}
     assert "kernel input dimension not a multiple of 4: shape (2, 16)" in facts["skipped"]["hidden_0"]
-    assert facts["sparsity"]["hidden_0"] == 0.0 and facts["sparsity"]["score"] == 0.5
+    assert facts["sparsity"]["hidden_0"] == 0.0 and facts["sparsity"]["score"] == 0.0
     # ... and refused when named
     with pytest.raises(StepError, match=r"layers: 'hidden_1' cannot take pattern '2:4': kernel input dimension"):
         step.apply(factored, step.resolve({"pattern": "2:4", "layers": ["hidden_1"]}), compress.StepContext(1, 1))
@@ -215,8 +216,9 @@ def test_qat_after_prune_keeps_zeros(tiny_student, tiny_task):
     params = qat.resolve({})
     model = qat.apply(pruned, params, ctx)
     _finetune(model, qat, params, ctx, tiny_task)
-    # assert
-    assert all(value >= 0.45 for value in qat.describe(model)["sparsity"].values())
+    # assert: the pruned layers stay sparse (the logit layer was left dense by prune)
+    sparsity = qat.describe(model)["sparsity"]
+    assert sparsity["hidden_0"] >= 0.45 and sparsity["hidden_1"] >= 0.45
 
 
 @pytest.mark.parametrize("name", ["low_rank", "prune", "qat"])
@@ -298,3 +300,28 @@ def test_every_architecture_goes_through_the_whole_chain_to_int8(architecture, t
     # assert
     assert result["mean_abs_logit_diff"] < 0.1
     assert result["top10_overlap"] > 0.7
+
+
+def test_prune_leaves_the_logit_layer_dense_unless_named(tiny_student, tiny_task):
+    # execute
+    default, _ = _pruned("prune", {"target_sparsity": 0.5}, tiny_student, tiny_task)
+    named, _ = _pruned("prune", {"target_sparsity": 0.5, "layers": ["score"]}, tiny_student, tiny_task)
+    # assert
+    assert layer_sparsity(default)["score"] == 0.0 and layer_sparsity(default)["hidden_0"] == pytest.approx(0.5, abs=0.05)
+    assert layer_sparsity(named)["score"] == pytest.approx(0.5, abs=0.15) and layer_sparsity(named)["hidden_0"] == 0.0
+
+
+def test_a_step_fine_tunes_at_its_fraction_of_the_student_learning_rate(tiny_student, tiny_task, monkeypatch):
+    from edgerec import stages
+    from edgerec.recipe import Recipe, StepConfig
+
+    # setup: record the learning rate each fine-tune is given
+    rates = []
+    monkeypatch.setattr(stages, "distill", lambda teacher, model, task, recipe, *args, **kwargs:
+                        rates.append(recipe.student_training.learning_rate))
+    recipe = Recipe(name="t", student_training=TrainConfig(learning_rate=0.002, batch_size=64))
+    steps = (StepConfig("low_rank", {"rank": 2}), StepConfig("prune", finetune_lr_scale=0.1))
+    # execute
+    stages.compress(tiny_student, tiny_student, tiny_task, recipe, steps, lambda _: None, stages.seeded_runner(0))
+    # assert
+    assert rates == [0.002, pytest.approx(0.0002)]

@@ -56,6 +56,11 @@ def test_wrong_type_names_key_and_value(tmp_path):
          r"distill.methods\[0\].candidates: expected > top_k. Received: 4"),
         ("distill: {methods: [{name: logits, weight: 0}]}\n", r"distill.methods\[0\].weight: expected > 0. Received: 0.0"),
         ("distill: {methods: []}\n", r"distill.methods: expected at least one method"),
+        ("compress: [{name: qat, finetune_lr_scale: 0}]\n", r"compress\[0\].finetune_lr_scale: expected a fraction in \(0, 1\]"),
+        ("student_training: {min_steps_per_epoch: -2}\n", r"student_training.min_steps_per_epoch: expected >= 0"),
+        ("student: {embedding_dim: 4, hidden: [4], dropout: 1.0}\n", r"student.dropout: expected a rate in \[0, 1\)"),
+        ("teacher: {embedding_dim: 4, hidden: [4], architecture: mlp, gmf: true}\n",
+         r"teacher.gmf: expected false for architecture 'mlp' \(dcn_v2 only"),
     ],
 )
 def test_out_of_range_values_are_rejected(tmp_path, text, message):
