@@ -19,6 +19,11 @@ Methods (the recipe names, registered with their parameters in `methods.py`):
   student's softmax over the group matches the teacher's (ListNet's top-one probabilities, Cao
   et al., ICML 2007), at the distillation temperature, scaled by T^2. Unlike `ranking` it
   also says which candidates the teacher ranks low, and by how much.
+- `unlabelled`: the `logits` loss on unlabelled pairs: each user's candidate group (items the
+  user never interacted with, beyond the training rows) scored by the teacher, each pair's
+  sigmoid(z_t / T) a soft label for the student, scaled by T^2. On sparse logs most (user, item)
+  pairs carry no label, and the teacher's score is all a student can learn there. `ranking`
+  and `listwise` read the same groups for their order only; this keeps each pair's probability.
 - `hint`: FitNets hints (Romero et al., ICLR 2015): a learned projection of a named student
   layer regresses a named teacher layer (MSE).
 - `embedding`: the same for the feature embeddings, one projection per feature, as the
@@ -86,6 +91,7 @@ class LogitsDistillation(DistillationLoss):
 
 _RANKING = distill_methods.Ranking.resolve({})  # constructor defaults: the registry's
 _LISTWISE = distill_methods.Listwise.resolve({})
+_UNLABELLED = distill_methods.Unlabelled.resolve({})
 
 
 class RankingDistillation(DistillationLoss):
@@ -165,6 +171,25 @@ class ListwiseDistillation(DistillationLoss):
         return {"temperature": self.temperature, "candidates": self.candidates}
 
 
+class UnlabelledDistillation(LogitsDistillation):
+    """T^2 * BCE(sigmoid(z_t / T), sigmoid(z_s / T)) over every pair of the candidate groups (G, C), mean.
+
+    `LogitsDistillation` on the groups instead of the training rows: the pairs have no hard label,
+    so the teacher's probability is the student's only target there.
+    """
+
+    reads = (CANDIDATES, CANDIDATES)
+
+    def __init__(self, temperature: float = DistillConfig.temperature, candidates: int = _UNLABELLED["candidates"]):
+        super().__init__(temperature)
+        if candidates < 1:
+            raise ValueError(f"candidates must be >= 1. Received: candidates={candidates}")
+        self.candidates = candidates
+
+    def get_config(self) -> dict:
+        return {"temperature": self.temperature, "candidates": self.candidates}
+
+
 class HintDistillation(DistillationLoss):
     """mean((P(h_s) - h_t)^2): a learned Dense P maps student layer h_s onto teacher layer h_t.
 
@@ -234,7 +259,7 @@ class EmbeddingDistillation(HintDistillation):
 class WeightedSum(DistillationLoss):
     """sum_i w_i * s_i * loss_i; each term is given the outputs it `reads` from a dict per side.
 
-    s_i is 1, except for the candidate-group terms (`ranking`, `listwise`): their loss is a mean
+    s_i is 1, except for the candidate-group terms (`ranking`, `listwise`, `unlabelled`): their loss is a mean
     over the few groups riding along a batch (about 5 groups of 20 items next to 4,096 rows on
     the default recipe), so unscaled each group item would weigh about a thousand training rows
     and drown the hard labels (measured: at weight 1.0 both cut NDCG@10 below the student trained
@@ -317,6 +342,7 @@ BUILDERS: dict[str, Callable[[dict, float], DistillationLoss]] = {
     "listwise": lambda params, temperature: ListwiseDistillation(temperature, **params),
     "hint": lambda params, temperature: HintDistillation(**params),
     "embedding": lambda params, temperature: EmbeddingDistillation(),
+    "unlabelled": lambda params, temperature: UnlabelledDistillation(temperature, **params),
 }
 if list(BUILDERS) != list(distill_methods.REGISTRY):  # a method registered without a loss, or the reverse
     raise ImportError(f"distillation builders {list(BUILDERS)} do not match the registry {list(distill_methods.REGISTRY)}")

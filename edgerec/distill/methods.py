@@ -105,3 +105,11 @@ class Hint(DistillationMethod):
 class Embedding(DistillationMethod):
     name = "embedding"
     description = "each student feature embedding (through a learned projection) regresses the teacher's"
+
+
+@register
+class Unlabelled(DistillationMethod):
+    name = "unlabelled"
+    description = "soft labels on each user's candidate group: unseen (user, item) pairs the teacher scores"
+    group = True
+    params = {"candidates": _candidates(lambda v, p: v >= 1, ">= 1")}

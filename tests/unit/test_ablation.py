@@ -101,7 +101,7 @@ def _recipe(**distill) -> Recipe:
 def test_default_arms_are_every_method_with_hint_between_the_last_hidden_layers():
     arms, notes = ablation.plan_arms(_recipe(), ranking_data=True, hidden_layers=(3, 2))
 
-    assert [a.name for a in arms] == ["logits", "ranking", "listwise", "hint", "embedding"]
+    assert [a.name for a in arms] == ["logits", "ranking", "listwise", "hint", "embedding", "unlabelled"]
     hint = arms[3]
     assert (hint.student_layer, hint.teacher_layer, hint.weight) == ("hidden_1", "hidden_2", 1.0)
     assert notes == []

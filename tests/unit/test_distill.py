@@ -12,6 +12,7 @@ from edgerec.distill.losses import (
     ListwiseDistillation,
     LogitsDistillation,
     RankingDistillation,
+    UnlabelledDistillation,
     WeightedSum,
 )
 from edgerec.distill.teachers import ensemble_teacher
@@ -146,6 +147,27 @@ def test_listwise_distillation_trains_on_candidate_groups(tiny_task, tiny_teache
     # execute / assert
     distiller = _fit_and_check(tiny_teacher, _copy(tiny_student), loss, tiny_task)
     assert distiller.candidates == 6
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_unlabelled_distillation_is_the_soft_bce_over_every_group_pair(temperature):
+    rng = np.random.default_rng(3)
+    teacher, student = rng.normal(size=(4, 7)) * 3, rng.normal(size=(4, 7)) * 3
+    p, q = 1 / (1 + np.exp(-teacher / temperature)), 1 / (1 + np.exp(-student / temperature))
+    expected = temperature**2 * np.mean(-(p * np.log(q) + (1 - p) * np.log(1 - q)))
+
+    loss = UnlabelledDistillation(temperature, 7).compute_loss(tf.constant(teacher), tf.constant(student))
+
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+    # a student that agrees with the teacher on every pair pays only the targets' entropy: the minimum
+    at_teacher = UnlabelledDistillation(temperature, 7).compute_loss(tf.constant(teacher), tf.constant(teacher))
+    assert float(at_teacher) < float(loss)
+
+
+def test_unlabelled_distillation_trains_on_candidate_groups(tiny_task, tiny_teacher, tiny_student):
+    loss = WeightedSum([(1.0, LogitsDistillation(2.0)), (1.0, UnlabelledDistillation(2.0, candidates=5))])
+    distiller = _fit_and_check(tiny_teacher, _copy(tiny_student), loss, tiny_task)
+    assert distiller.candidates == 5
 
 
 def _pair(teacher_dim, student_dim, layer):

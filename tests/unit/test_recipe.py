@@ -45,7 +45,7 @@ def test_wrong_type_names_key_and_value(tmp_path):
         ("distill: {methods: [{name: hint, studnet_layer: h}]}\n",
          r"distill.methods\[0\]: unknown key 'studnet_layer'. Did you mean 'student_layer'"),
         ("distill: {methods: [{name: logit}]}\n",
-         r"distill.methods\[0\].name: expected one of \['logits', 'ranking', 'listwise', 'hint', 'embedding'\]"),
+         r"distill.methods\[0\].name: expected one of \['logits', 'ranking', 'listwise', 'hint', 'embedding', 'unlabelled'\]"),
         ("distill: {methods: [{name: logits, top_k: 3}]}\n",
          r"distill.methods\[0\].top_k: not a parameter of method 'logits' \(it takes: none\)"),
         ("distill: {methods: [{name: hint, student_layer: hidden_0}]}\n",
