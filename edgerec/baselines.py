@@ -1,7 +1,7 @@
 """Baselines a model must beat, scored on exactly the held-out rows and candidates the models are.
 
 Ranking tasks (implicit feedback):
-- popularity (`train.baseline`): an item's score is its training count;
+- popularity (`no_model`): an item's score is its training count;
 - ALS (Hu, Koren & Volinsky, "Collaborative Filtering for Implicit Feedback Datasets", ICDM 2008)
   and BPR (Rendle et al., "BPR: Bayesian Personalized Ranking from Implicit Feedback", UAI 2009),
   the `implicit` package's matrix factorisations, fitted on the binary user x item matrix of the
@@ -10,7 +10,7 @@ Ranking tasks (implicit feedback):
   their factors; an item or user with no training interaction scores below every other pair, as
   the factorisation knows nothing of it. The scores are not probabilities: no LogLoss.
 CTR tasks (labelled rows):
-- the click-rate prior (`train.baseline`);
+- the click-rate prior (`no_model`);
 - logistic regression (scikit-learn) on one-hot encodings of the categorical feature indices the
   models see, fitted on the training rows; it gives AUC and LogLoss like a model.
 
@@ -128,7 +128,7 @@ def compute(task: RankingTask | CtrTask, seed: int, log: Log | None = None) -> l
     a validation split, and the seconds the learner took.
     """
     log = log or (lambda line: None)
-    results = [train.baseline(task)]
+    results = [no_model(task)]
     if task.num_candidates:
         matrix = user_items(task)
         for learner in (ALS, BPR):
@@ -136,6 +136,30 @@ def compute(task: RankingTask | CtrTask, seed: int, log: Log | None = None) -> l
     else:
         results.append((LOGISTIC.name, _logistic_metrics(task, log)))
     return results
+
+
+def no_model(task: RankingTask | CtrTask) -> tuple[str, dict[str, float | None]]:
+    """The no-model baseline of the task, as (stage name, metrics)."""
+    if task.num_candidates:
+        return "popularity (baseline)", popularity_metrics(task)
+    return "click-rate prior (baseline)", prior_metrics(task)
+
+
+def popularity_metrics(task: RankingTask) -> dict[str, float | None]:
+    """The most-popular-item baseline: score = training count. No LogLoss (not a probability)."""
+    counts = task.train_item_counts().astype(np.float64)
+    _, labels = task.pointwise_eval()
+    return metrics.measure(labels, counts[task.pointwise_items], None, counts[task.candidates])
+
+
+def prior_metrics(task: CtrTask) -> dict[str, float]:
+    """Every held-out row scored with the training click rate: AUC 0.5 (all ties), LogLoss of the prior.
+
+    The LogLoss a model must beat to have learnt anything from the features.
+    """
+    _, labels = task.pointwise_eval()
+    prior = np.full(len(labels), task.train_click_rate)
+    return metrics.measure(labels, prior, prior, None)
 
 
 def strongest(baselines: list[tuple[str, Metrics]], metric: str) -> tuple[str, float]:

@@ -176,27 +176,3 @@ def score_eval(predict: Callable[[dict[str, np.ndarray]], np.ndarray], data: Eva
     pointwise = predict(data.pointwise)
     ranking = predict(data.ranking).reshape(-1, data.num_candidates) if data.num_candidates else None
     return metrics.score(data.labels, pointwise, ranking)
-
-
-def baseline(task: RankingTask | CtrTask) -> tuple[str, dict[str, float | None]]:
-    """The no-model baseline of the task, as (stage name, metrics)."""
-    if task.num_candidates:
-        return "popularity (baseline)", popularity_metrics(task)
-    return "click-rate prior (baseline)", prior_metrics(task)
-
-
-def popularity_metrics(task: RankingTask) -> dict[str, float | None]:
-    """The most-popular-item baseline: score = training count. No LogLoss (not a probability)."""
-    counts = task.train_item_counts().astype(np.float64)
-    _, labels = task.pointwise_eval()
-    return metrics.measure(labels, counts[task.pointwise_items], None, counts[task.candidates])
-
-
-def prior_metrics(task: CtrTask) -> dict[str, float]:
-    """Every held-out row scored with the training click rate: AUC 0.5 (all ties), LogLoss of the prior.
-
-    The LogLoss a model must beat to have learnt anything from the features.
-    """
-    _, labels = task.pointwise_eval()
-    prior = np.full(len(labels), task.train_click_rate)
-    return metrics.measure(labels, prior, prior, None)

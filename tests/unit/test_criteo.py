@@ -8,7 +8,7 @@ import pytest
 
 from device_bench import evalset, metrics
 from device_bench.bundle import EVAL_SET
-from edgerec import train
+from edgerec import baselines
 from edgerec.data import criteo, prepared
 from edgerec.data.schema import DataError
 from edgerec.data.task import CtrTask, make_task
@@ -116,7 +116,7 @@ def test_prior_baseline_is_auc_half_and_the_logloss_of_the_training_rate(ctr_dat
     task = CtrTask(ctr_data, DataConfig(), seed=0)
     p = ctr_data.labels[task.train_idx].mean()
     y = ctr_data.labels[task.holdout_idx]
-    name, metrics = train.baseline(task)
+    name, metrics = baselines.no_model(task)
     assert name == "click-rate prior (baseline)" and set(metrics) == {"auc", "logloss"}
     assert metrics["auc"] == 0.5
     assert metrics["logloss"] == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)), abs=1e-6)
