@@ -17,7 +17,8 @@ CTR tasks (labelled rows):
 A baseline tuned on nothing is a straw man, so each learner has a small grid, and when the task
 carries a validation split (`task.validation`) the grid point with the best validation metric
 (NDCG@10 for ranking, AUC for CTR; the first in grid order on a tie) is the one reported; a
-factorisation's length is chosen on it too (early stopping, see `_fit_factorisation`). Without
+factorisation's length is chosen on it too (early stopping, see `_fit_factorisation`), and
+logistic regression's C grid stops at its validation peak (see `LOGISTIC`). Without
 one, the documented defaults are. The held-out set never takes part in a choice, and the chosen
 model is the one fitted on the training rows (nothing is refitted on training + validation).
 
@@ -103,12 +104,16 @@ BPR = Learner(
     rounds=10,
     default_rounds=5,
 )
+# The C grid is walked from the strongest regularisation up and stops at the first C whose
+# validation AUC is below the best so far: fits slow down as C grows (on the criteo1m preset,
+# 40 s at C 0.01, 92 s at 0.1, 216 s at 1 and 240 s at 10, the best being 0.01), and validation
+# AUC over C rises to one peak and falls (checked on criteo8k and criteo1m).
 LOGISTIC = Learner(
     "logistic regression (baseline)",
     LogisticRegression,
     fixed={"max_iter": 1000},
     default={"C": 1.0},
-    grid={"C": (0.01, 0.1, 1.0, 10.0)},
+    grid={"C": (0.001, 0.01, 0.1, 1.0, 10.0)},
 )
 PATIENCE = 2  # rounds without a better validation NDCG@10 before a fit stops (the best round is kept)
 
@@ -292,8 +297,9 @@ def _logistic_metrics(task: CtrTask, log: Log) -> Metrics:
             best, best_model = setting, model
             break
         value = metrics.auc(validation.labels, model.decision_function(validation_x))
-        if value > best_value:
-            best, best_model, best_value = setting, model, value
+        if value <= best_value:
+            break  # past the peak: every larger C fits longer and scores lower
+        best, best_model, best_value = setting, model, value
     chosen = "default" if validation is None else f"validation AUC {best_value:.4f}"
     log(f"  {LOGISTIC.name}: {best} ({chosen}; {time.perf_counter() - start:.1f}s)")
     features, labels = task.pointwise_eval()
