@@ -41,7 +41,7 @@ class DataConfig:
     split: str = "leave_last_out"  # leave_last_out | random | time
     holdout_fraction: float = 0.2  # split: random
     time_quantile: float = 0.9  # split: time
-    negatives_per_positive: int = 4  # pointwise training/eval negatives per positive
+    negatives_per_positive: int | str = "auto"  # pointwise training/eval negatives per positive; "auto": see data/negatives.py
     eval_candidates: int = 100  # NCF: the held-out positive ranked among 99 sampled negatives
     negative_sampling: str = "uniform"  # training negatives: uniform | popularity
     eval_negative_sampling: str = "uniform"  # eval candidates and pointwise negatives
@@ -57,7 +57,8 @@ class DataConfig:
         _check(self.split in SPLITS, "split", f"one of {list(SPLITS)}", self.split)
         _check(0 < self.holdout_fraction < 1, "holdout_fraction", "a value in (0, 1)", self.holdout_fraction)
         _check(0 < self.time_quantile < 1, "time_quantile", "a value in (0, 1)", self.time_quantile)
-        _check(self.negatives_per_positive >= 1, "negatives_per_positive", ">= 1", self.negatives_per_positive)
+        k = self.negatives_per_positive
+        _check(k == "auto" or (isinstance(k, int) and k >= 1), "negatives_per_positive", "'auto' or an integer >= 1", k)
         _check(self.eval_candidates >= 2, "eval_candidates", ">= 2", self.eval_candidates)
         for key in ("negative_sampling", "eval_negative_sampling"):
             _check(getattr(self, key) in SAMPLING, key, f"one of {list(SAMPLING)}", getattr(self, key))
@@ -442,10 +443,15 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             return None
         if len(arms) == 1:
             return _coerce(arms[0], value, where)
-        arm = next((arm for arm in arms if _nesting(arm) == _value_nesting(value)), None)
-        if arm is None:
-            raise RecipeError(f"{where}: expected {' or '.join(map(_describe, arms))}. Received: {value!r}")
-        return _coerce(arm, value, where)
+        shaped = [arm for arm in arms if _nesting(arm) == _value_nesting(value)]
+        if len(shaped) == 1:  # its own message names what inside the value is wrong
+            return _coerce(shaped[0], value, where)
+        for arm in shaped:  # `int | str`: the first that fits
+            try:
+                return _coerce(arm, value, where)
+            except RecipeError:
+                continue
+        raise RecipeError(f"{where}: expected {' or '.join(map(_describe, shaped or arms))}. Received: {value!r}")
     else:
         ok = isinstance(value, hint)
     if not ok:
@@ -470,8 +476,9 @@ def _describe(hint: Any, plural: bool = False) -> str:
     """'a number', 'a list of numbers', 'a list of lists of mappings': a hint as an error message names it."""
     if typing.get_origin(hint) is tuple:
         return ("lists of " if plural else "a list of ") + _describe(typing.get_args(hint)[0], plural=True)
-    noun = "mapping" if dataclasses.is_dataclass(hint) else "number" if hint is float else hint.__name__
-    return f"{noun}s" if plural else f"a {noun}"
+    nouns = {float: "number", int: "integer", str: "string"}
+    noun = "mapping" if dataclasses.is_dataclass(hint) else nouns.get(hint, hint.__name__)
+    return f"{noun}s" if plural else f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
 def builtin_names() -> list[str]:

@@ -13,6 +13,13 @@ from edgerec.data.schema import DataError
 
 SAMPLING = ("uniform", "popularity")
 
+# `negatives_per_positive: auto`: enough negatives per positive that an epoch holds about this many
+# rows, within AUTO_NEGATIVES. Measured (teacher alone, held-out NDCG@10, same candidates): on
+# ~100-thousand-interaction logs 16 negatives beat 4 by 0.012-0.024 on every preset and seed tried;
+# on a million interactions 8 negatives did not beat 4 and the step-capped epochs took 2.9x as long.
+AUTO_ROWS_PER_EPOCH = 2_000_000
+AUTO_NEGATIVES = (4, 16)
+
 
 class PositiveSet:
     """All (user, item) pairs a user interacted with, as sorted int64 keys for fast lookup.
@@ -34,6 +41,19 @@ class PositiveSet:
     def items_of(self, user: int) -> np.ndarray:
         lo, hi = np.searchsorted(self._keys, [user * self.num_items, (user + 1) * self.num_items])
         return (self._keys[lo:hi] - user * self.num_items).astype(np.int64)
+
+
+def negatives_per_positive(setting: int | str, train_positives: int) -> int:
+    """The recipe's `negatives_per_positive`, with "auto" resolved from the training positives.
+
+    Sparse logs have few positives and many unseen items per user: more negatives per epoch
+    show the model more of what it must rank below the positive, at a cost that stays small
+    because the epoch is small. On large logs the step budget, not the data, bounds training.
+    """
+    if setting != "auto":
+        return int(setting)
+    low, high = AUTO_NEGATIVES
+    return int(np.clip(round(AUTO_ROWS_PER_EPOCH / max(train_positives, 1)) - 1, low, high))
 
 
 def item_weights(kind: str, train_item_counts: np.ndarray, exponent: float, first_item: int = 0) -> np.ndarray | None:

@@ -7,7 +7,8 @@ and `metric_names` says which metrics the task's evaluation can give.
 RankingTask (interactions, implicit feedback):
 
 Training: observed (training-split) interactions are positives; `negatives_per_positive`
-sampled unseen items per positive are negatives, resampled each epoch (seeded by epoch).
+sampled unseen items per positive are negatives, resampled each epoch (seeded by epoch); "auto"
+picks the count from the number of training positives (data/negatives.py).
 Evaluation, fixed once per dataset and seed so every model sees the same candidates:
 - ranking (NCF protocol): each held-out interaction's item ranked among `eval_candidates - 1`
   sampled items its user never interacted with -> HR@10, NDCG@10;
@@ -42,7 +43,7 @@ import numpy as np
 
 from device_bench import metrics
 from edgerec.data import splits
-from edgerec.data.negatives import PositiveSet, item_weights, sample_candidates, sample_negatives
+from edgerec.data.negatives import PositiveSet, item_weights, negatives_per_positive, sample_candidates, sample_negatives
 from edgerec.data.schema import DataError, FeatureSpec, Interactions, LabeledRows
 from edgerec.data.vocab import OOV_INDEX, with_oov
 from edgerec.io import atomic_path
@@ -80,7 +81,6 @@ class RankingTask:
         self.data = data
         self.config = config
         self.features: list[FeatureSpec] = data.features()
-        self.negatives_per_positive = config.negatives_per_positive
         self.seed = seed
         counts = np.bincount(data.user, minlength=data.num_users)[1:]  # index 0 is OOV
         if counts.min() < 2:
@@ -92,6 +92,7 @@ class RankingTask:
         train_idx, holdout_idx = splits.split(
             config.split, data.user, data.timestamp, config.holdout_fraction, config.time_quantile, rng
         )
+        self.negatives_per_positive = negatives_per_positive(config.negatives_per_positive, len(train_idx))
         self.train_user = data.user[train_idx]
         self.train_item = data.item[train_idx]
         self.train_timestamp = data.timestamp[train_idx]
@@ -106,7 +107,7 @@ class RankingTask:
             self.holdout_user, config.eval_candidates - 1, self.positives, rng, eval_weights, data.vocabularies["user_id"]
         )
         self.candidates = np.concatenate([self.holdout_item[:, None], negatives], axis=1)
-        k = config.negatives_per_positive
+        k = self.negatives_per_positive
         per_row = np.empty((len(holdout_idx), 1 + k), dtype=np.int32)
         per_row[:, 0] = self.holdout_item
         per_row[:, 1:] = sample_negatives(np.repeat(self.holdout_user, k), self.positives, rng, eval_weights).reshape(-1, k)
@@ -140,7 +141,7 @@ class RankingTask:
         negatives = sample_candidates(val_user, c.eval_candidates - 1, self.positives, rng, eval_weights,
                                       data.vocabularies["user_id"])
         candidates = np.concatenate([val_item[:, None], negatives], axis=1)
-        k = c.negatives_per_positive
+        k = self.negatives_per_positive
         items = np.empty((len(val_user), 1 + k), dtype=np.int32)
         items[:, 0] = val_item
         items[:, 1:] = sample_negatives(np.repeat(val_user, k), self.positives, rng, eval_weights).reshape(-1, k)
@@ -187,7 +188,7 @@ class RankingTask:
         return (
             f"{split}; {len(self.holdout_item)} held-out interactions, each ranked among "
             f"{c.eval_candidates - 1} {c.eval_negative_sampling}-sampled unseen items; pointwise with "
-            f"{c.negatives_per_positive} sampled negatives per held-out positive"
+            f"{self.negatives_per_positive} sampled negatives per held-out positive"
         )
 
     def held_out_eval(self) -> EvalData:

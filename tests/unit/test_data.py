@@ -3,7 +3,10 @@ import pytest
 
 from edgerec.data import synthetic
 from edgerec.data.files import Columns, load_interactions
-from edgerec.data.negatives import PositiveSet, item_weights, sample_candidates, sample_negatives
+from edgerec.data.negatives import (
+    AUTO_NEGATIVES, AUTO_ROWS_PER_EPOCH, PositiveSet, item_weights, negatives_per_positive, sample_candidates,
+    sample_negatives,
+)
 from edgerec.data.schema import DataError
 from edgerec.data import splits
 from edgerec.data.splits import leave_last_out
@@ -56,6 +59,28 @@ def test_negatives_never_hit_positives():
     assert not positives.contains(users, negatives).any()
     assert not positives.contains(np.repeat(np.arange(data.num_users), 9), candidates.reshape(-1)).any()
     assert all(len(set(row)) == 9 for row in candidates)
+
+
+@pytest.mark.parametrize("positives, expected", [
+    (100, AUTO_NEGATIVES[1]),  # a tiny log: the upper bound
+    (AUTO_ROWS_PER_EPOCH // 10, 9),  # 10 rows per positive an epoch: 9 negatives
+    (AUTO_ROWS_PER_EPOCH, AUTO_NEGATIVES[0]),  # a large log: the lower bound
+])
+def test_auto_negatives_fill_an_epoch_within_bounds(positives, expected):
+    assert negatives_per_positive("auto", positives) == expected
+    assert negatives_per_positive(7, positives) == 7
+
+
+def test_task_resolves_auto_negatives_from_its_training_positives():
+    data = tiny_interactions(items=60, per_user=8)
+    task = RankingTask(data, DataConfig(negatives_per_positive="auto", eval_candidates=10), 0)
+    k = task.negatives_per_positive
+    assert k == negatives_per_positive("auto", len(task.train_user))
+    features, labels = task.train_epoch(0)
+    assert len(labels) == len(task.train_user) * (1 + k)
+    _, pointwise_labels = task.pointwise_eval()
+    assert pointwise_labels.reshape(-1, 1 + k)[:, 0].all() and not pointwise_labels.reshape(-1, 1 + k)[:, 1:].any()
+    assert f"{k} sampled negatives per held-out positive" in task.describe()
 
 
 def test_too_few_unseen_items_for_eval_is_a_clear_error():
