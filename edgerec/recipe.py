@@ -485,31 +485,108 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
 
 
-def load(name_or_path: str) -> Recipe:
-    """Loads a built-in recipe by name or a YAML file by path."""
+BASE_KEY = "extends"  # a recipe file's base: a built-in name or a path; user files extend DEFAULT_BASE
+DEFAULT_BASE = "default"
+
+
+def load(name_or_path: str, overrides: tuple[str, ...] = ()) -> Recipe:
+    """Loads a built-in recipe by name or a YAML file by path, then applies `--set KEY=VALUE` overrides.
+
+    A built-in recipe is complete. A recipe file overrides its base (`extends:`, the default
+    recipe when absent) key by key: mappings merge, anything else (a number, a list such as
+    `compress`) replaces the base's value, so `teacher: {embedding_dim: 32}` changes one key.
+    """
+    raw, source = _merged(name_or_path, ())
+    for override in overrides:
+        _apply(raw, override)
+    try:
+        return _build(Recipe, raw, "")
+    except RecipeError as exc:
+        raise RecipeError(f"{source}: {exc}" if source else str(exc)) from None
+
+
+def _merged(name_or_path: str, seen: tuple[Path, ...], relative_to: Path | None = None) -> tuple[dict, Path]:
+    """The raw mapping of a recipe with its bases merged in, and the file it came from."""
+    source, builtin = _locate(name_or_path, relative_to)
+    if source in seen:
+        chain = " -> ".join(str(p) for p in (*seen, source))
+        raise RecipeError(f"{seen[-1]}: {BASE_KEY}: recipes extend each other in a loop: {chain}")
+    raw = _read(source)
+    base = raw.pop(BASE_KEY, None if builtin else DEFAULT_BASE)
+    if base is None:
+        raw.setdefault("name", source.stem)
+        return raw, source
+    if not isinstance(base, str):
+        raise RecipeError(f"{source}: {BASE_KEY}: expected a built-in recipe name or a path. Received: {base!r}")
+    merged, _ = _merged(base, (*seen, source), source.parent)
+    merged = _merge(merged, raw)
+    merged["name"] = raw.get("name", source.stem)
+    return merged, source
+
+
+def _locate(name_or_path: str, relative_to: Path | None) -> tuple[Path, bool]:
+    """The file a recipe name or path means, and whether it is a built-in one."""
     path = Path(name_or_path)
+    if relative_to is not None and not path.is_absolute() and path.suffix in (".yaml", ".yml"):
+        path = relative_to / path
     if path.suffix in (".yaml", ".yml") or path.is_file():  # a folder named like a built-in is not a recipe
         if not path.is_file():
             raise RecipeError(f"recipe file not found: {path}")
-        source = path
-    else:
-        source = BUILTIN_DIR / f"{name_or_path}.yaml"
-        if not source.is_file():
-            valid = builtin_names()
-            raise RecipeError(
-                f"unknown recipe '{name_or_path}'.{suggest(name_or_path, valid)} Built-in recipes: {', '.join(valid)}; "
-                "or give a path to a .yaml file."
-            )
+        return path, False
+    source = BUILTIN_DIR / f"{name_or_path}.yaml"
+    if not source.is_file():
+        valid = builtin_names()
+        raise RecipeError(
+            f"unknown recipe '{name_or_path}'.{suggest(name_or_path, valid)} Built-in recipes: {', '.join(valid)}; "
+            "or give a path to a .yaml file."
+        )
+    return source, True
+
+
+def _read(source: Path) -> dict:
     try:
         raw = yaml.safe_load(source.read_text())
     except yaml.YAMLError as exc:  # one line: where, and what the parser expected
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise RecipeError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    if raw is None:  # an empty file: the base unchanged
+        return {}
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: expected a mapping at the top level")
-    raw.setdefault("name", source.stem)
+    return raw
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """`override` on top of `base`: mappings merge key by key, other values replace."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _apply(raw: dict, override: str) -> None:
+    """One `--set KEY=VALUE`: a dotted key (list entries by index, e.g. compress.0.finetune_epochs), a YAML value."""
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise RecipeError(f"--set {override}: expected KEY=VALUE, e.g. teacher.embedding_dim=32")
     try:
-        return _build(Recipe, raw, "")
-    except RecipeError as exc:
-        raise RecipeError(f"{source}: {exc}") from None
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise RecipeError(f"--set {override}: the value is not valid YAML") from None
+    *parents, last = key.split(".")
+    node: Any = raw
+    for depth, part in enumerate([*parents, last]):
+        where = ".".join([*parents, last][: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise RecipeError(f"--set {override}: {where}: expected a list index below {len(node)}")
+            part = int(part)
+        elif not isinstance(node, dict):
+            raise RecipeError(f"--set {override}: {where}: {'.'.join(key.split('.')[:depth])} is not a mapping or a list")
+        if depth == len(parents):
+            node[part] = value
+        else:
+            if isinstance(node, dict) and part not in node:
+                node[part] = {}  # a section the recipe left to its defaults
+            node = node[part]

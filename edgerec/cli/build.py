@@ -10,11 +10,11 @@ import click
 
 from device_bench import bundle
 from edgerec.cli.errors import UserError, check_writable
+from edgerec.cli.recipe_options import recipe_options
 
 
 @click.command()
-@click.option("--recipe", "recipe_name", default="default", show_default=True,
-              help="Built-in recipe name (default, smoke) or a path to a YAML recipe.")
+@recipe_options
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
               help="A folder from `edgerec data prepare`, or an interactions file (.csv/.tsv/.parquet with user_id, "
               "item_id, timestamp). "
@@ -36,8 +36,9 @@ from edgerec.cli.errors import UserError, check_writable
               help="With --target: student widths to search, as multipliers of the recipe student's embedding and "
               "hidden sizes (capped by the teacher's), e.g. 1,2,3; 1 is always searched. "
               "[default: 1,2,3, as many as --search-trials covers]")
-def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resume: bool, dump_recipe: bool,
-          target: str | None, search_trials: str | None, student_widths: str | None) -> None:
+def build(recipe_name: str, overrides: tuple[str, ...], data_path: Path | None, out: Path, force: bool,
+          resume: bool, dump_recipe: bool, target: str | None, search_trials: str | None,
+          student_widths: str | None) -> None:
     """Train teacher and student, distil, compress, convert, and benchmark: one bundle."""
     import yaml
 
@@ -47,7 +48,7 @@ def build(recipe_name: str, data_path: Path | None, out: Path, force: bool, resu
     from edgerec.search import target as target_mod
     from edgerec.search import widths as widths_mod
 
-    recipe = load(recipe_name)
+    recipe = load(recipe_name, overrides)
     if search_trials is not None and target is None:
         raise UserError("--search-trials: only with --target (a plain build runs the recipe's chain)")
     if student_widths is not None and target is None:

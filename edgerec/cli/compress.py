@@ -9,14 +9,14 @@ from pathlib import Path
 import click
 
 from edgerec.cli.errors import UserError, check_writable
+from edgerec.cli.recipe_options import recipe_options
 
 
 @click.command()
 @click.option("--sensitivity", is_flag=True,
               help="Compress one layer at a time with each step's candidate settings and print the metric drop and "
               "bytes saved. (Required: compressing a whole model runs inside `edgerec build`.)")
-@click.option("--recipe", "recipe_name", default="default", show_default=True,
-              help="Built-in recipe name (default, smoke) or a path to a YAML recipe.")
+@recipe_options
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
               help="A folder from `edgerec data prepare`, or an interactions file. Default: the built-in synthetic dataset.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/sensitivity"), show_default=True,
@@ -27,8 +27,8 @@ from edgerec.cli.errors import UserError, check_writable
 @click.option("--finetune-epochs", default="0", show_default=True,
               help="Fine-tuning epochs per probe under the teacher; 0 is the quick probe (calibration only).")
 @click.option("--force", is_flag=True, help="Overwrite a sensitivity analysis already in --out.")
-def compress(sensitivity: bool, recipe_name: str, data_path: Path | None, out: Path, steps: str | None,
-             finetune_epochs: str, force: bool) -> None:
+def compress(sensitivity: bool, recipe_name: str, overrides: tuple[str, ...], data_path: Path | None, out: Path,
+             steps: str | None, finetune_epochs: str, force: bool) -> None:
     """Sensitivity of the distilled student to each compression step, one layer at a time."""
     from edgerec.recipe import load
 
@@ -36,7 +36,7 @@ def compress(sensitivity: bool, recipe_name: str, data_path: Path | None, out: P
         raise UserError("edgerec compress: give --sensitivity (compressing a whole model runs inside `edgerec build`)")
     if not finetune_epochs.strip().isdigit():
         raise UserError(f"--finetune-epochs: expected an integer >= 0. Received: {finetune_epochs!r}")
-    recipe = load(recipe_name)
+    recipe = load(recipe_name, overrides)
     if data_path is not None and not data_path.exists():
         raise UserError(f"--data: {data_path}: no such file")
     check_writable(out)

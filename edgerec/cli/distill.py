@@ -9,6 +9,7 @@ import click
 
 from device_bench import bundle
 from edgerec.cli.errors import UserError, check_writable
+from edgerec.cli.recipe_options import recipe_options
 from edgerec.distill import methods as distill_methods
 
 
@@ -16,8 +17,7 @@ from edgerec.distill import methods as distill_methods
 @click.option("--compare", is_flag=True,
               help="Train the student from scratch and with each method over several seeds; write the table. "
               "(Required: a single distillation runs inside `edgerec build`.)")
-@click.option("--recipe", "recipe_name", default="default", show_default=True,
-              help="Built-in recipe name (default, smoke) or a path to a YAML recipe.")
+@recipe_options
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
               help="A folder from `edgerec data prepare`, or an interactions file. Default: the built-in synthetic dataset.")
 @click.option("--methods", default=None,
@@ -27,15 +27,15 @@ from edgerec.distill import methods as distill_methods
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/ablation"), show_default=True,
               help=f"Folder for {bundle.ABLATION_JSON} (every run) and {bundle.ABLATION_MD} (the table).")
 @click.option("--force", is_flag=True, help="Overwrite an ablation already in --out.")
-def distill(compare: bool, recipe_name: str, data_path: Path | None, methods: str | None, seeds: str, out: Path,
-            force: bool) -> None:
+def distill(compare: bool, recipe_name: str, overrides: tuple[str, ...], data_path: Path | None, methods: str | None,
+            seeds: str, out: Path, force: bool) -> None:
     """Compare distillation methods on the same data and budget, with mean ± std over seeds."""
     from edgerec import ablation
     from edgerec.recipe import load
 
     if not compare:
         raise UserError("edgerec distill: give --compare (a single distillation runs inside `edgerec build`)")
-    recipe = load(recipe_name)
+    recipe = load(recipe_name, overrides)
     chosen = None if methods is None else ablation.parse_methods(methods)
     seed_list = ablation.parse_seeds(seeds)
     if data_path is not None and not data_path.exists():

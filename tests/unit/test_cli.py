@@ -7,7 +7,16 @@ import pytest
 from click.testing import CliRunner
 
 from device_bench.errors import EdgerecError
+from edgerec import recipe
 from edgerec.cli import main
+
+
+def _dump(folder, plain):
+    import yaml
+
+    path = folder / "dumped.yaml"
+    path.write_text(yaml.safe_dump(plain, sort_keys=False))
+    return path
 
 
 def _error_lines(result):
@@ -87,6 +96,27 @@ def test_dump_recipe_prints_yaml():
     result = CliRunner().invoke(main, ["build", "--recipe", "smoke", "--dump-recipe"])
     assert result.exit_code == 0
     assert yaml.safe_load(result.output)["data"]["synthetic_size"] == "smoke"
+
+
+@pytest.mark.parametrize("verb", [["build"], ["compress", "--sensitivity"], ["distill", "--compare"]])
+def test_set_reaches_every_recipe_reading_verb_and_a_bad_one_is_one_line(verb):
+    result = CliRunner().invoke(main, [*verb, "--recipe", "smoke", "--set", "teacher.embeding_dim=8"])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "unknown key 'embeding_dim'. Did you mean 'embedding_dim'?" in result.output
+
+
+def test_dump_recipe_shows_a_partial_recipe_merged_with_its_base_and_the_sets(tmp_path):
+    import yaml
+
+    path = tmp_path / "mine.yaml"
+    path.write_text("teacher: {embedding_dim: 32}\n")
+    result = CliRunner().invoke(main, ["build", "--recipe", str(path), "--set", "student.hidden=[16]", "--dump-recipe"])
+    assert result.exit_code == 0, result.output
+    dumped = yaml.safe_load(result.output)
+    default = recipe.load("default").to_dict()
+    assert dumped["name"] == "mine" and dumped["teacher"] == {**default["teacher"], "embedding_dim": 32}
+    assert dumped["student"] == {**default["student"], "hidden": [16]}
+    assert recipe.load(str(_dump(tmp_path, dumped))) == recipe.load(str(path), ("student.hidden=[16]",))
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["bench", "--help"], ["build", "--help"]])

@@ -241,3 +241,62 @@ def test_round_trip_keeps_candidate_lists(tmp_path):
     assert plain["distill"]["alpha"] == [0.3, 0.7]
     assert plain["distill"]["methods"] == [[{"name": "logits", "weight": 1.0}], [{"name": "listwise", "weight": 1.0}]]
     assert again == original and len(again.distill.candidates()) == 8
+
+
+def test_a_partial_section_overrides_the_default_recipe_key_by_key(tmp_path):
+    # a user recipe names one teacher key; the rest of the teacher and every other section stay the default's
+    loaded = recipe.load(_write(tmp_path, "teacher: {embedding_dim: 32}\ncompress: [{name: qat}]\n"))
+    default = recipe.load("default")
+    assert loaded.teacher == dataclasses.replace(default.teacher, embedding_dim=32)
+    assert loaded.compress == (recipe.StepConfig(name="qat"),)  # a list replaces the base's list
+    assert dataclasses.replace(loaded, name=default.name, teacher=default.teacher, compress=default.compress) == default
+    assert loaded.name == "r"  # the file's own name, not its base's
+
+
+def test_extends_names_the_base_and_bases_chain(tmp_path):
+    (tmp_path / "small.yaml").write_text("extends: smoke\nstudent: {embedding_dim: 2}\n")
+    (tmp_path / "smaller.yaml").write_text("extends: small.yaml\nseed: 7\n")  # relative to this file's folder
+    loaded = recipe.load(str(tmp_path / "smaller.yaml"))
+    smoke = recipe.load("smoke")
+    assert loaded == dataclasses.replace(smoke, name="smaller", seed=7,
+                                         student=dataclasses.replace(smoke.student, embedding_dim=2))
+
+
+def test_extends_null_starts_from_the_built_in_defaults(tmp_path):
+    loaded = recipe.load(_write(tmp_path, "extends: null\nseed: 3\n"))
+    assert loaded == recipe.Recipe(name="r", seed=3)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("extends: smok\n", r"unknown recipe 'smok'. Did you mean 'smoke'\?"),
+    ("extends: missing.yaml\n", r"recipe file not found: .*missing.yaml"),
+    ("extends: r.yaml\n", r"r.yaml: extends: recipes extend each other in a loop: .*r.yaml -> .*r.yaml"),
+    ("extends: [smoke]\n", r"extends: expected a built-in recipe name or a path. Received: \['smoke'\]"),
+])
+def test_a_bad_base_is_named(tmp_path, text, message):
+    with pytest.raises(RecipeError, match=message):
+        recipe.load(_write(tmp_path, text))
+
+
+def test_set_overrides_keys_list_entries_and_sections():
+    loaded = recipe.load("smoke", ("teacher.embedding_dim=8", "teacher.hidden=[12, 6]", "compress.0.finetune_epochs=3",
+                                   "distill.alpha=0.25", "data.negatives_per_positive=auto"))
+    smoke = recipe.load("smoke")
+    assert loaded.teacher == dataclasses.replace(smoke.teacher, embedding_dim=8, hidden=(12, 6))
+    assert loaded.compress[0] == dataclasses.replace(smoke.compress[0], finetune_epochs=3)
+    assert loaded.compress[1:] == smoke.compress[1:]
+    assert loaded.distill.alpha == 0.25 and loaded.data.negatives_per_positive == "auto"
+    assert recipe.load("smoke", ("export.modes=[int8, fp16]",)).export.modes == ("int8", "fp16")  # not in smoke
+
+
+@pytest.mark.parametrize("override, message", [
+    ("teacher.embedding_dim", r"--set teacher.embedding_dim: expected KEY=VALUE, e.g. teacher.embedding_dim=32"),
+    ("teacher.embeding_dim=8", r"teacher: unknown key 'embeding_dim'. Did you mean 'embedding_dim'\?"),
+    ("teacher.embedding_dim=eight", r"teacher.embedding_dim: expected int. Received: 'eight'"),
+    ("compress.9.finetune_epochs=1", r"--set compress.9.finetune_epochs=1: compress.9: expected a list index below 3"),
+    ("seed.x=1", r"--set seed.x=1: seed.x: seed is not a mapping or a list"),
+    ("distill.alpha=[1", r"--set distill.alpha=\[1: the value is not valid YAML"),
+])
+def test_a_bad_set_is_named(override, message):
+    with pytest.raises(RecipeError, match=message):
+        recipe.load("smoke", (override,))
