@@ -103,6 +103,11 @@ def cases(tmp: Path, bundle: Path) -> list[Case]:
     add("recipe", "not YAML", _recipe(tmp, "not yaml", "teacher: [unclosed\n"), Exit2(("not valid YAML",)))
     add("recipe", "unknown built-in", ["build", "--recipe", "smok", "--out", str(tmp / "never")],
         Exit2(("unknown recipe 'smok'", "Did you mean 'smoke'?")))
+    add("recipe", "unknown base", _recipe(tmp, "unknown base", "extends: smok\n"),
+        Exit2(("unknown recipe 'smok'", "Did you mean 'smoke'?")))
+    add("recipe", "--set unknown key", ["build", "--recipe", "smoke", "--set", "teacher.embeding_dim=8",
+                                        "--out", str(tmp / "never")],
+        Exit2(("unknown key 'embeding_dim'", "Did you mean 'embedding_dim'?")))
 
     # data
     add("data", "missing file", ["data", "prepare", "--source", "csv", "--path", str(tmp / "absent.csv"),

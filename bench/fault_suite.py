@@ -1,7 +1,8 @@
-"""Reliability in one run: bad input, fuzzed artifacts, kill -9 + --resume, determinism.
+"""Reliability in one run: bad input, fuzzed artifacts, kill -9 or Ctrl-C + --resume, determinism.
 
     python bench/fault_suite.py [--recipe smoke] [--reference BUNDLE] [--fuzz-cases 1000]
-                                [--kill-trials 5] [--determinism-runs 2] [--seed 0] [--json FILE]
+                                [--kill-trials 5] [--interrupt-trials 10] [--determinism-runs 2]
+                                [--seed 0] [--json FILE]
 
 Prints one line per goal and exits 1 if any is missed:
 - bad inputs tried / handled cleanly: every case of `bad_inputs.py` through the real `edgerec`
@@ -13,6 +14,9 @@ Prints one line per goal and exits 1 if any is missed:
   its final name right after the kill that is not byte-identical to the reference's (.tflite) or
   does not parse (.json, .npz). Mismatching: after the resume, any .tflite whose sha256 differs
   from the reference's, or any Keras-side, on-device accuracy or eval-set value that differs;
+- interrupt trials / unclean exits, mismatching or partial artifacts (goal 0): the same with
+  SIGINT, as Ctrl-C sends it; unclean: not exit 130, a traceback, or a last line other than
+  "interrupted; continue with: COMMAND", and COMMAND is what the trial then runs;
 - determinism runs / metric differences (goal 0): uninterrupted builds of the same recipe and
   seed compared with the reference, metric by metric, plus the .tflite sha256s.
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -41,6 +46,7 @@ from device_bench import bundle as bundle_files
 CLI = [sys.executable, "-c", "from edgerec.cli import main; main()"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
 MIN_KILL_SECONDS = 2.0  # before this the build has not reached its first stage: nothing to test
+INTERRUPTED = "interrupted; continue with: "  # the last line of an interrupted build (edgerec/cli/errors.py)
 
 
 def edgerec(*argv: str, timeout: float = 1800) -> subprocess.CompletedProcess:
@@ -113,28 +119,44 @@ def _differences(bundle: Path, reference: Path) -> list[str]:
 
 
 def run_kill_resume(recipe: str, reference: Path, scratch: Path, trials: int, window: float,
-                    rng: np.random.Generator) -> dict:
-    mismatching, partial, kill_points, notes = 0, 0, [], []
+                    rng: np.random.Generator, sig: signal.Signals = signal.SIGKILL) -> dict:
+    """SIGKILL: a power cut. SIGINT: Ctrl-C in a terminal, which reaches the whole process group;
+    the build must then exit 130 with one line, no traceback, naming the command that resumes it,
+    and that command is the one run."""
+    mismatching, partial, unclean, kill_points, notes = 0, 0, 0, [], []
     for trial in range(trials):
         out = scratch / f"trial{trial}"
         kill_at = float(rng.uniform(MIN_KILL_SECONDS, window))
-        proc = subprocess.Popen([*CLI, "build", "--recipe", recipe, "--out", str(out)], env=ENV,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen([*CLI, "build", "--recipe", recipe, "--out", str(out)], env=ENV, text=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         try:
-            finished = proc.wait(timeout=kill_at) == 0
+            _, stderr = proc.communicate(timeout=kill_at)
+            finished = proc.returncode == 0
             notes.append(f"trial {trial}: finished before the kill at {kill_at:.1f}s")
         except subprocess.TimeoutExpired:
             finished = False
-            os.killpg(proc.pid, signal.SIGKILL)  # the build and its bench workers, as a power cut would
-            proc.wait()
+            os.killpg(proc.pid, sig)  # the build and its bench workers
+            _, stderr = proc.communicate()
+            if proc.returncode == 0:  # the signal came as the finished build was exiting
+                finished = True
+                notes.append(f"trial {trial}: finished as the signal came at {kill_at:.1f}s")
         kill_points.append(round(kill_at, 1))
         broken = _partial_files(out, reference)
         partial += len(broken)
         notes += [f"trial {trial}: partial {b}" for b in broken]
+        resume = ["build", "--recipe", recipe, "--out", str(out), "--resume"]
+        if sig == signal.SIGINT and not finished:
+            last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+            clean = proc.returncode == 130 and "Traceback" not in stderr and last.startswith(INTERRUPTED)
+            unclean += not clean
+            if not clean:
+                notes.append(f"trial {trial}: exit {proc.returncode}, stderr ends: {stderr[-500:]!r}")
+            else:
+                resume = shlex.split(last[len(INTERRUPTED):])[1:]  # the command it printed, without 'edgerec'
         if finished:
             resumed = subprocess.CompletedProcess([], 0, "", "")
         else:
-            resumed = edgerec("build", "--recipe", recipe, "--out", str(out), "--resume")
+            resumed = edgerec(*resume)
         if resumed.returncode != 0:
             mismatching += 1
             notes.append(f"trial {trial}: --resume failed: {resumed.stderr[-500:]}")
@@ -142,8 +164,8 @@ def run_kill_resume(recipe: str, reference: Path, scratch: Path, trials: int, wi
         differences = _differences(out, reference)
         mismatching += bool(differences)
         notes += [f"trial {trial}: differs: {d}" for d in differences[:5]]
-    return {"trials": trials, "mismatching": mismatching, "partial": partial, "kill points (s)": kill_points,
-            "notes": notes}
+    return {"trials": trials, "mismatching": mismatching, "partial": partial, "unclean exits": unclean,
+            "kill points (s)": kill_points, "notes": notes}
 
 
 def main() -> int:
@@ -153,6 +175,8 @@ def main() -> int:
                         help="An uninterrupted bundle of --recipe built with these package versions.")
     parser.add_argument("--fuzz-cases", type=int, default=1000)
     parser.add_argument("--kill-trials", type=int, default=5)
+    parser.add_argument("--interrupt-trials", type=int, default=10,
+                        help="Builds interrupted with SIGINT (Ctrl-C) at a random instant, then resumed.")
     parser.add_argument("--kill-window", type=float, default=None,
                         help="Kill instants are drawn from [2 s, this]; default: the reference build's time.")
     parser.add_argument("--determinism-runs", type=int, default=2,
@@ -174,6 +198,8 @@ def main() -> int:
         int8 = reference / bundle_files.artifact_file(bundle_files.STUDENT_INT8)
         fuzzed = fuzz_loader.fuzz(int8, args.fuzz_cases, seed=args.seed)
         killed = run_kill_resume(args.recipe, reference, scratch / "kill", args.kill_trials, window, rng)
+        interrupted = run_kill_resume(args.recipe, reference, scratch / "interrupt", args.interrupt_trials, window,
+                                      rng, signal.SIGINT)
         determinism = {"runs": max(args.determinism_runs, 1), "differences": 0, "notes": []}
         for run in range(1, args.determinism_runs):
             again = scratch / f"again{run}"
@@ -188,14 +214,19 @@ def main() -> int:
     print(f"kill -9 + resume  trials {killed['trials']}, mismatching {killed['mismatching']}, "
           f"partial artifacts {killed['partial']} (killed at {killed['kill points (s)']} s of a "
           f"{window:.0f} s window)")
+    print(f"Ctrl-C + resume   trials {interrupted['trials']}, unclean exits {interrupted['unclean exits']}, "
+          f"mismatching {interrupted['mismatching']}, partial artifacts {interrupted['partial']} "
+          f"(interrupted at {interrupted['kill points (s)']} s)")
     print(f"determinism       runs {determinism['runs']}, metric differences {determinism['differences']}")
-    for note in bad["failures"] + killed["notes"] + determinism["notes"]:
+    for note in bad["failures"] + killed["notes"] + interrupted["notes"] + determinism["notes"]:
         print(f"  {note}")
     if args.json:
         args.json.write_text(json.dumps(
-            {"bad_inputs": bad, "fuzz": fuzzed, "kill_resume": killed, "determinism": determinism}, indent=2) + "\n")
+            {"bad_inputs": bad, "fuzz": fuzzed, "kill_resume": killed, "interrupt_resume": interrupted,
+             "determinism": determinism}, indent=2) + "\n")
     missed = (bad["handled cleanly"] < bad["tried"] or fuzzed["parent crashes"] or killed["mismatching"]
-              or killed["partial"] or determinism["differences"])
+              or killed["partial"] or determinism["differences"] or interrupted["mismatching"]
+              or interrupted["partial"] or interrupted["unclean exits"])
     return 1 if missed else 0
 
 

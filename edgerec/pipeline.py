@@ -28,6 +28,7 @@ from device_bench import atomic, bundle, metrics
 from device_bench.errors import EdgerecError
 from edgerec import ablation, baselines, compress, io, report, train
 from edgerec._keras import tf
+from edgerec.build_lock import build_lock
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.data.vocab import OOV_INDEX
@@ -86,33 +87,34 @@ def run(
     planned = [] if target is None else widths.plan(recipe, student_widths, search_trials)
     searching = None if target is None else {"target": target, "trials": search_trials,
                                              "widths": [w.multiplier for w in planned]}
-    state = _open_state(out, recipe, data, force, resume, log, searching)
-    started = time.perf_counter()
-    # Same seed and machine -> the same numbers: TensorFlow's parallel reductions otherwise sum
-    # in whatever order the threads finish.
-    tf.config.experimental.enable_op_determinism()
+    with build_lock(out):  # a second build into the same folder is refused, not interleaved
+        state = _open_state(out, recipe, data, force, resume, log, searching)
+        started = time.perf_counter()
+        # Same seed and machine -> the same numbers: TensorFlow's parallel reductions otherwise sum
+        # in whatever order the threads finish.
+        tf.config.experimental.enable_op_determinism()
 
-    build = _start(recipe, out, data, log, state, started)
-    clauses = None if target is None else target_mod.parse(target, build.task.metric_names)
-    for width in planned[1:]:  # a wider student the data or the distillation methods cannot take fails now
-        check_fit(dataclasses.replace(recipe, student=width.config), build.task)
-    arms = _ablation_arms(build)
-    trained = train_supervised(recipe, build.task, build.runner, log)
-    verdict = _against_baselines(build, trained)
-    if arms is not None:
-        _compare(build, trained, arms)
-    searched = None
-    if clauses is not None:
-        searched, trained = _search(build, trained, planned, clauses, search_trials)
-    build.stages += trained.stages
-    shipped = _recipe_shipped(recipe, searched)
-    recipe_used = trained.students_recipe(shipped)
-    compressed = _compress(build, trained, recipe_used)
-    entries = _export_artifacts(build, trained, compressed, recipe_used, searched)
-    manifest = _write_bundle(build, trained, verdict, entries, searched, shipped)
-    _bench(build)
-    _finish(build)
-    return manifest
+        build = _start(recipe, out, data, log, state, started)
+        clauses = None if target is None else target_mod.parse(target, build.task.metric_names)
+        for width in planned[1:]:  # a wider student the data or the distillation methods cannot take fails now
+            check_fit(dataclasses.replace(recipe, student=width.config), build.task)
+        arms = _ablation_arms(build)
+        trained = train_supervised(recipe, build.task, build.runner, log)
+        verdict = _against_baselines(build, trained)
+        if arms is not None:
+            _compare(build, trained, arms)
+        searched = None
+        if clauses is not None:
+            searched, trained = _search(build, trained, planned, clauses, search_trials)
+        build.stages += trained.stages
+        shipped = _recipe_shipped(recipe, searched)
+        recipe_used = trained.students_recipe(shipped)
+        compressed = _compress(build, trained, recipe_used)
+        entries = _export_artifacts(build, trained, compressed, recipe_used, searched)
+        manifest = _write_bundle(build, trained, verdict, entries, searched, shipped)
+        _bench(build)
+        _finish(build)
+        return manifest
 
 
 def _check_recipe(recipe: Recipe, target: str | None) -> None:

@@ -19,7 +19,9 @@ from edgerec.cli.report import report
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgerec")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show TensorFlow's and TFLite's native log lines (held back by default).")
+def main(verbose: bool) -> None:
     """Distil, compress and convert recommenders to TFLite; benchmark them on the device."""
 
 

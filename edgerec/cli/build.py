@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from device_bench import bundle
-from edgerec.cli.errors import UserError, check_writable
+from edgerec.cli.errors import UserError, check_writable, resumable
 from edgerec.cli.recipe_options import recipe_options
 
 
@@ -65,17 +65,22 @@ def build(recipe_name: str, overrides: tuple[str, ...], data_path: Path | None, 
         raise UserError(f"--data: {data_path}: no such file")
     check_writable(out)
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the log
-    from edgerec import pipeline  # imports TensorFlow: only now
-    from edgerec._keras import tf
+    again = ["edgerec", "build", "--recipe", recipe_name, *(f"--set={o}" for o in overrides),
+             *(["--data", str(data_path)] if data_path is not None else []), "--out", str(out), "--resume"]
+    for flag, value in (("--target", target), ("--search-trials", search_trials), ("--student-widths", student_widths)):
+        again += [flag, value] if value is not None else []
+    with resumable(again):  # the checkpoints of finished stages are intact: --resume skips them
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the log
+        from edgerec import pipeline  # imports TensorFlow: only now
+        from edgerec._keras import tf
 
-    tf.get_logger().setLevel("ERROR")
-    # The converter calibrates with TensorFlow's own deprecated interpreter and says so on every call.
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
+        tf.get_logger().setLevel("ERROR")
+        # The converter calibrates with TensorFlow's own deprecated interpreter and says so on every call.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow\.lite")
 
-    manifest = pipeline.run(recipe, out, data=data_path, force=force, resume=resume,
-                            log=lambda m: click.echo(m, err=True), target=target, search_trials=trials,
-                            student_widths=multipliers)
+        manifest = pipeline.run(recipe, out, data=data_path, force=force, resume=resume,
+                                log=lambda m: click.echo(m, err=True), target=target, search_trials=trials,
+                                student_widths=multipliers)
     if "search" in manifest:
         searched = manifest["search"]
         click.echo(f"search: {searched['note']}: {searched['chain']} on student width "

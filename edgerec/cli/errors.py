@@ -1,11 +1,18 @@
-"""User mistakes end with exit code 2 and one line naming the thing, never a traceback."""
+"""User mistakes end with exit code 2 and one line naming the thing, never a traceback; an
+interrupt (Ctrl-C, SIGTERM) with exit code 130 and one line saying how to continue."""
 
+import contextlib
 import os
+import shlex
+import signal
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from device_bench.errors import EdgerecError
+from edgerec.console import quiet_native_logs
 
 
 class UserError(click.ClickException):
@@ -17,10 +24,65 @@ class Group(click.Group):
     one place, so no verb lists the error classes of the engine it calls."""
 
     def invoke(self, ctx: click.Context):
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill`, a job scheduler: as Ctrl-C
         try:
-            return super().invoke(ctx)
+            with quiet_native_logs(enabled=not ctx.params.get("verbose")):
+                return super().invoke(ctx)
         except EdgerecError as exc:
             raise UserError(str(exc)) from None
+        except Exception as exc:  # Ctrl-C inside TensorFlow's C++ surfaces wrapped, e.g. as a SystemError
+            if not _caused_by_interrupt(exc):
+                raise
+            _interrupted(ctx)
+        except KeyboardInterrupt:
+            _interrupted(ctx)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Interrupted(KeyboardInterrupt):
+    """An interrupt, with the one line that says how to continue (`resume`), raised by a verb."""
+
+    def __init__(self, resume: str):
+        super().__init__(resume)
+        self.resume = resume
+
+
+@contextlib.contextmanager
+def resumable(command: list[str]) -> Iterator[None]:
+    """An interrupt inside the block ends with "interrupted; continue with: COMMAND"."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except BaseException as exc:
+        if not _caused_by_interrupt(exc):
+            raise
+        raise Interrupted(shlex.join(command)) from None
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _interrupted(ctx: click.Context) -> None:
+    """Exit 130 (128 + SIGINT, as a shell reports it) with one line; what was written stays."""
+    error = sys.exc_info()[1]
+    while error is not None and not isinstance(error, Interrupted):
+        error = error.__cause__ or error.__context__
+    hint = f"; continue with: {error.resume}" if error is not None else ""
+    click.echo(f"interrupted{hint}", err=True)
+    ctx.exit(130)
 
 
 def check_writable(out: Path) -> None:

@@ -1,6 +1,6 @@
-"""The fault suite in reduced form: every bad input, a few fuzz cases, one kill -9 + --resume.
+"""The fault suite in reduced form: every bad input, a few fuzz cases, one kill -9 and one Ctrl-C + --resume.
 
-bench/fault_suite.py runs the full form (1,000 fuzz cases, five kill points, two builds for
+bench/fault_suite.py runs the full form (1,000 fuzz cases, five kill points, ten interrupts, two builds for
 determinism); here the CI smoke bundle is the reference, so its build counts as the first
 determinism run and only the resumed build is compared with it.
 """
@@ -20,7 +20,7 @@ def test_bad_inputs_fuzz_and_a_killed_build_are_all_handled(smoke_bundle, tmp_pa
     # execute
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--reference", str(smoke_bundle), "--fuzz-cases", "12", "--kill-trials", "1",
-         "--kill-window", "25", "--determinism-runs", "1", "--seed", "5", "--json", str(tmp_path / "faults.json")],
+         "--interrupt-trials", "1", "--kill-window", "25", "--determinism-runs", "1", "--seed", "5", "--json", str(tmp_path / "faults.json")],
         capture_output=True, text=True, timeout=1200,
     )
     # assert
@@ -30,3 +30,5 @@ def test_bad_inputs_fuzz_and_a_killed_build_are_all_handled(smoke_bundle, tmp_pa
     assert result["fuzz"]["parent crashes"] == 0 and result["fuzz"]["cases"] == 12
     killed = result["kill_resume"]
     assert killed["trials"] == 1 and killed["mismatching"] == 0 and killed["partial"] == 0
+    interrupted = result["interrupt_resume"]
+    assert interrupted["trials"] == 1 and interrupted["unclean exits"] == 0 and interrupted["mismatching"] == 0
