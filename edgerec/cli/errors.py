@@ -6,6 +6,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,8 @@ class Group(click.Group):
     one place, so no verb lists the error classes of the engine it calls."""
 
     def invoke(self, ctx: click.Context):
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill`, a job scheduler: as Ctrl-C
+        main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None  # `kill`: as Ctrl-C
         try:
             with quiet_native_logs(enabled=not ctx.params.get("verbose")):
                 return super().invoke(ctx)
@@ -37,7 +39,8 @@ class Group(click.Group):
         except KeyboardInterrupt:
             _interrupted(ctx)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
 
 class Interrupted(KeyboardInterrupt):

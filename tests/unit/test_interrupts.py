@@ -112,3 +112,14 @@ def test_a_lock_left_by_a_killed_build_is_not_held(tmp_path):
     assert (out / LOCK_FILE).exists()  # the file stays; the lock went with the process
     with build_lock(out):
         pass
+
+
+def test_the_cli_runs_from_a_thread_that_may_not_set_signal_handlers(tmp_path):
+    import threading
+
+    results = []
+    thread = threading.Thread(target=lambda: results.append(
+        CliRunner().invoke(main, ["build", "--recipe", "smoke", "--dump-recipe"])))
+    thread.start()
+    thread.join(timeout=60)
+    assert results and results[0].exit_code == 0, results and results[0].output
