@@ -11,6 +11,7 @@ the folder (a bundle's readers ignore it).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ class BuildLockedError(EdgerecError):
 def build_lock(out: Path) -> Iterator[None]:
     """Holds `out`'s build lock for the block; refuses at once if another process holds it."""
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     lock = FileLock(out / LOCK_FILE, timeout=0)
     try:
@@ -41,4 +43,8 @@ def build_lock(out: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        lock.release()  # the empty file stays: unlinking it would let two builds lock two different files
+        if created and os.listdir(out) == [LOCK_FILE]:  # the build failed before writing anything: leave no trace
+            (out / LOCK_FILE).unlink()
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        lock.release()  # else the empty file stays: unlinking it would let two builds lock two different files

@@ -89,12 +89,13 @@ def test_a_second_build_into_the_same_folder_is_refused_and_writes_nothing(tmp_p
     out = tmp_path / "b"
     with build_lock(out):
         result = CliRunner().invoke(main, ["build", "--recipe", "smoke", "--out", str(out)])
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
     assert result.exit_code == 2, result.output
     assert result.output.strip() == (
         f"Error: --out: {out}: another edgerec build is writing into this folder (it holds {out / LOCK_FILE}); "
         "wait for it to finish or give another --out"
     )
-    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
+    assert not out.exists()  # the holder created the folder and wrote nothing into it: no trace left
 
 
 def test_a_lock_left_by_a_killed_build_is_not_held(tmp_path):
