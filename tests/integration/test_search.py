@@ -96,7 +96,8 @@ def test_a_floor_only_a_wider_student_reaches_ships_that_width(tmp_path, monkeyp
     from edgerec.search import sensitivity
 
     # setup: the smoke recipe with a one-unit student (embedding 1, hidden [1]) and x8 of it (8, [8]);
-    # the sweep is cut to QAT's probes to keep the test short (the search logic is the same)
+    # the sweep is cut to QAT's probes to keep the test short (the search logic is the same); the floor is
+    # 0.95x the teacher because on the smoke data a one-unit student already reaches ~0.85x (popularity level)
     plain = recipe.load("smoke").to_dict()
     plain["student"] = {"embedding_dim": 1, "hidden": [1]}
     path = tmp_path / "narrow.yaml"
@@ -105,7 +106,7 @@ def test_a_floor_only_a_wider_student_reaches_ships_that_width(tmp_path, monkeyp
     out = tmp_path / "bundle"
     # execute
     result = CliRunner().invoke(main, ["build", "--recipe", str(path), "--out", str(out), "--target",
-                                       "ndcg@10>=0.8*teacher", "--student-widths", "1,8", "--search-trials", "4"])
+                                       "ndcg@10>=0.95*teacher", "--student-widths", "1,8", "--search-trials", "4"])
     # assert
     assert result.exit_code == 0, result.output
     search = json.loads((out / SEARCH_JSON).read_text())
