@@ -1,9 +1,16 @@
 """Interactions from a user's CSV / TSV / Parquet file, read in bounded memory.
 
-Columns are mapped by `Columns`: user, item and timestamp (numeric) are required; an optional
-label column with a threshold keeps only rows whose label is >= it (e.g. ratings >= 4);
+Columns are mapped by `Columns`: user and item are required, the timestamp (numeric) unless
+`timestamp` is None (a log without time: the build then holds out a random interaction per
+user); an optional label column with a threshold keeps only rows whose label is >= it (e.g.
+ratings >= 4), and so does a weight column (play counts, quantities) with `min_weight`;
 side-feature columns are categorical features of the user or the item (first value seen per
 entity). By default any column named `user_<x>` / `item_<x>` is a side feature.
+
+Text files come with any extension (`.csv`, `.tsv`, `.dat`, `.txt`...): `Layout` says the
+separator (sniffed from the first lines when not given: tab, comma, semicolon or pipe) and
+whether there is a header line; a headerless file's columns are named by `Layout.names`, or
+"1", "2", ... by position.
 
 The file is read in chunks (pandas for CSV/TSV, pyarrow record batches for Parquet): raw ids
 are encoded chunk by chunk into a growing vocabulary, so memory holds the int32/int64 columns
@@ -21,7 +28,9 @@ import numpy as np
 
 from edgerec.data.schema import DataError, Interactions
 
-SEPARATORS = {".csv": ",", ".tsv": "\t", ".parquet": None}
+PARQUET = ".parquet"
+SNIFFED = "\t,;|"  # the separators a text file is sniffed for
+SNIFF_BYTES = 65_536
 CHUNK_ROWS = 1_000_000
 
 
@@ -29,11 +38,37 @@ CHUNK_ROWS = 1_000_000
 class Columns:
     user: str = "user_id"
     item: str = "item_id"
-    timestamp: str = "timestamp"
+    timestamp: str | None = "timestamp"  # None: the log has no time column
     label: str | None = None
     min_label: float | None = None
+    weight: str | None = None  # play count / quantity column, kept when >= min_weight
+    min_weight: float | None = None
     user_features: tuple[str, ...] | None = None  # None: every `user_*` column
     item_features: tuple[str, ...] | None = None  # None: every `item_*` column
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a text file is laid out; ignored for Parquet."""
+
+    sep: str | None = None  # None: sniffed from the first lines
+    header: bool = True
+    names: tuple[str, ...] | None = None  # a headerless file's column names (None: "1", "2", ...)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A text file's resolved layout: what pandas is told."""
+
+    sep: str
+    header: int | None
+    names: list[str] | None
+
+    def read_csv(self, path: Path, **kwargs):
+        import pandas as pd
+
+        engine = "python" if len(self.sep) > 1 else "c"
+        return pd.read_csv(path, sep=self.sep, header=self.header, names=self.names, engine=engine, **kwargs)
 
 
 @dataclass
@@ -63,19 +98,20 @@ class Encoder:
         return remap, [str(self.values[i]) for i in order]
 
 
-def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int = CHUNK_ROWS) -> Interactions:
+def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int = CHUNK_ROWS,
+                      layout: Layout = Layout()) -> Interactions:
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such file (expected a .csv, .tsv or .parquet interactions file)")
-    if path.suffix not in SEPARATORS:
-        raise DataError(f"{path}: unsupported file type '{path.suffix}'; expected one of {', '.join(SEPARATORS)}")
-    header = _header(path)
-    required = [columns.user, columns.item, columns.timestamp] + ([columns.label] if columns.label else [])
+        raise DataError(f"{path}: no such file (expected a text (csv, tsv, ...) or .parquet interactions file)")
+    text = None if path.suffix == PARQUET else _text_layout(path, layout)
+    header = _header(path, text)
+    required = [c for c in (columns.user, columns.item, columns.timestamp, columns.label, columns.weight) if c]
     missing = [c for c in required if c not in header]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; the file has: {', '.join(header)}")
+        hint = " (a log without time: --no-time)" if missing == [columns.timestamp] else ""
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; the file has: {', '.join(header)}{hint}")
     side = {
         "user": _side_columns(path, header, columns.user_features, "user_", required),
         "item": _side_columns(path, header, columns.item_features, "item_", required),
@@ -85,16 +121,18 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
     side_first: dict[str, dict[int, int]] = {name: {} for name in side_encoders}
     users, items, times = [], [], []
     row_offset = 0
-    for chunk in _chunks(path, [*required, *side["user"], *side["item"]], chunk_rows):
-        _validate(chunk, path, columns, row_offset)
+    for chunk in _chunks(path, text, [*required, *side["user"], *side["item"]], chunk_rows):
+        _validate(chunk, path, columns, row_offset, text)
         row_offset += len(chunk)
-        if columns.label:
-            chunk = chunk[chunk[columns.label].astype(float) >= columns.min_label]
+        for column, minimum in ((columns.label, columns.min_label), (columns.weight, columns.min_weight)):
+            if column and minimum is not None:
+                chunk = chunk[chunk[column].astype(float) >= minimum]
         user_codes = encoders["user"].encode(chunk[columns.user].astype(str))
         item_codes = encoders["item"].encode(chunk[columns.item].astype(str))
         users.append(user_codes.astype(np.int32))
         items.append(item_codes.astype(np.int32))
-        times.append(pd.to_numeric(chunk[columns.timestamp]).to_numpy().astype(np.int64))
+        if columns.timestamp:
+            times.append(pd.to_numeric(chunk[columns.timestamp]).to_numpy().astype(np.int64))
         for owner, codes in (("user", user_codes), ("item", item_codes)):
             for name in side[owner]:
                 values = side_encoders[name].encode(chunk[name].astype(str))
@@ -102,7 +140,9 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
                 for entity, value in zip(*np.unique(codes, return_index=True)):
                     first.setdefault(int(entity), int(values[value]))
     if not users or sum(len(u) for u in users) == 0:
-        raise DataError(f"{path}: no rows" + (f" with {columns.label} >= {columns.min_label}" if columns.label else ""))
+        kept = [f"{c} >= {m}" for c, m in ((columns.label, columns.min_label), (columns.weight, columns.min_weight))
+                if c and m is not None]
+        raise DataError(f"{path}: no rows" + (f" with {' and '.join(kept)}" if kept else ""))
     user_remap, user_vocab = encoders["user"].finish()
     item_remap, item_vocab = encoders["item"].finish()
     vocab = {"user_id": user_vocab, "item_id": item_vocab}
@@ -114,28 +154,62 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
             entities = np.fromiter(side_first[name].keys(), dtype=np.int64)
             table[remap[entities]] = value_remap[np.fromiter(side_first[name].values(), dtype=np.int64)]
             tables[owner][name] = table
+    user = user_remap[np.concatenate(users)]
     return Interactions(
-        user=user_remap[np.concatenate(users)],
+        user=user,
         item=item_remap[np.concatenate(items)],
-        timestamp=np.concatenate(times),
+        timestamp=np.concatenate(times) if columns.timestamp else np.zeros(len(user), dtype=np.int64),
         user_features=tables["user"],
         item_features=tables["item"],
         vocabularies=vocab,
         source=str(path),
+        timed=columns.timestamp is not None,
     )
 
 
-def _header(path: Path) -> list[str]:
+def _text_layout(path: Path, layout: Layout) -> _Text:
+    """The separator (given, or sniffed from the first SNIFF_BYTES) and the column names pandas gets."""
+    import csv
+
     try:
-        if path.suffix == ".parquet":
+        with open(path, encoding="utf-8", newline="") as fh:
+            sample = fh.read(SNIFF_BYTES)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read as text: {exc}") from None
+    lines = sample.splitlines()
+    if len(sample) == SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the cut may split the last line
+    sep = layout.sep
+    if sep is None:
+        try:
+            sep = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=SNIFFED).delimiter
+        except csv.Error:
+            raise DataError(
+                f"{path}: cannot tell the separator from the first lines (tried tab, comma, semicolon, pipe); "
+                "pass --sep"
+            ) from None
+    if layout.header and layout.names is None:
+        return _Text(sep, 0, None)
+    width = len(lines[0].split(sep)) if lines else 0
+    names = list(layout.names) if layout.names else [str(i) for i in range(1, width + 1)]
+    if layout.names and len(names) != width:
+        raise DataError(f"{path}: line 1 has {width} fields separated by {sep!r}; --columns names {len(names)}")
+    return _Text(sep, None, names)
+
+
+def _header(path: Path, text: _Text | None) -> list[str]:
+    try:
+        if text is None:
             import pyarrow.parquet as pq
 
             return list(pq.ParquetFile(path).schema_arrow.names)
-        import pandas as pd
-
-        return [str(c) for c in pd.read_csv(path, sep=SEPARATORS[path.suffix], nrows=0).columns]
+        return [str(c) for c in text.read_csv(path, nrows=0).columns]
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}") from None
+        raise DataError(f"{path}: cannot be read as {_kind(path, text)}: {exc}") from None
+
+
+def _kind(path: Path, text: _Text | None) -> str:
+    return "parquet" if text is None else f"text separated by {text.sep!r}"
 
 
 def _side_columns(path: Path, header: list[str], given, prefix: str, required: list[str]) -> list[str]:
@@ -147,39 +221,39 @@ def _side_columns(path: Path, header: list[str], given, prefix: str, required: l
     return list(given)
 
 
-def _chunks(path: Path, usecols: list[str], chunk_rows: int) -> Iterator:
-    import pandas as pd
-
+def _chunks(path: Path, text: _Text | None, usecols: list[str], chunk_rows: int) -> Iterator:
     try:
-        if path.suffix == ".parquet":
+        if text is None:
             import pyarrow.parquet as pq
 
             for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=usecols):
                 yield batch.to_pandas()
         else:
-            yield from pd.read_csv(path, sep=SEPARATORS[path.suffix], usecols=usecols, dtype=str,
-                                   keep_default_na=False, na_values=[""], chunksize=chunk_rows)
+            yield from text.read_csv(path, usecols=usecols, dtype=str, keep_default_na=False, na_values=[""],
+                                     chunksize=chunk_rows)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}") from None
+        raise DataError(f"{path}: cannot be read as {_kind(path, text)}: {exc}") from None
 
 
-def _validate(chunk, path: Path, columns: Columns, row_offset: int) -> None:
-    """Names the first bad row (1-based file line for text files, counting the header)."""
+def _validate(chunk, path: Path, columns: Columns, row_offset: int, text: _Text | None) -> None:
+    """Names the first bad row (1-based file line for text files, counting a header line)."""
     import pandas as pd
 
+    first_line = 1 if text is None or text.header is None else 2
+
     def line(index: int) -> int:
-        return row_offset + index + (2 if path.suffix != ".parquet" else 1)
+        return row_offset + index + first_line
 
     for column in (columns.user, columns.item):
         empty = chunk[column].isna().to_numpy()
         if empty.any():
             raise DataError(f"{path}: row {line(int(np.flatnonzero(empty)[0]))}: column '{column}' is empty")
-    numeric = [(columns.timestamp, "a number")] + ([(columns.label, "a number")] if columns.label else [])
-    for column, expected in numeric:
+    numeric = [c for c in (columns.timestamp, columns.label, columns.weight) if c]
+    for column in numeric:
         parsed = pd.to_numeric(chunk[column], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(parsed)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{path}: row {line(first)}: column '{column}' must be {expected}. Received: {chunk[column].iloc[first]!r}"
+                f"{path}: row {line(first)}: column '{column}' must be a number. Received: {chunk[column].iloc[first]!r}"
             )

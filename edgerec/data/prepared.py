@@ -3,7 +3,7 @@
 Two kinds, recorded as `kind` in schema.json (a schema without it is "interactions"):
 
 interactions (implicit feedback: MovieLens, generic CSV / Parquet)
-    interactions.parquet   user, item (model ids), timestamp
+    interactions.parquet   user, item (model ids), timestamp (absent when schema.json says "timed": false)
     users.parquet          user side features, row = user id (absent when there are none)
     items.parquet          item side features, row = item id (absent when there are none)
 ctr (labelled rows without users: Criteo)
@@ -39,15 +39,14 @@ def save(data: Interactions | LabeledRows, out: Path) -> dict:
         counts = {"kind": "ctr", "rows": int(len(data.labels)), "click_rate": round(float(data.labels.mean()), 6)}
         label = data.label
     else:
-        frames = {
-            "interactions.parquet": pd.DataFrame({"user": data.user, "item": data.item, "timestamp": data.timestamp}),
-        }
+        columns = {"user": data.user, "item": data.item} | ({"timestamp": data.timestamp} if data.timed else {})
+        frames = {"interactions.parquet": pd.DataFrame(columns)}
         if data.user_features:
             frames["users.parquet"] = pd.DataFrame(data.user_features)
         if data.item_features:
             frames["items.parquet"] = pd.DataFrame(data.item_features)
         counts = {"kind": "interactions", "interactions": int(len(data.user)), "users": data.num_users,
-                  "items": data.num_items}
+                  "items": data.num_items, "timed": data.timed}
         label = "implicit feedback: every interaction is a positive"
     for name, frame in frames.items():
         with io.atomic_path(out / name) as tmp:
@@ -97,14 +96,16 @@ def load(folder: Path) -> Interactions | LabeledRows:
         wanted = [f["name"] for f in features if f["owner"] == owner and not f["name"].endswith("_id")]
         frame = pd.read_parquet(folder / name) if wanted else None
         tables[owner] = {n: frame[n].to_numpy().astype(np.int32) for n in wanted}
+    timed = bool(schema.get("timed", True))
     return Interactions(
         user=interactions["user"].to_numpy().astype(np.int32),
         item=interactions["item"].to_numpy().astype(np.int32),
-        timestamp=interactions["timestamp"].to_numpy().astype(np.int64),
+        timestamp=(interactions["timestamp"].to_numpy() if timed else np.zeros(len(interactions))).astype(np.int64),
         user_features=tables["user"],
         item_features=tables["item"],
         vocabularies=vocab,
         source=schema["source"],
+        timed=timed,
     )
 
 

@@ -37,6 +37,8 @@ class Interactions:
     user/item/timestamp are parallel arrays, one entry per interaction. Side features are
     per-entity tables: `user_features[name][u]` is user u's category index. `vocabularies`
     maps each feature to its raw values, index = model id, so an app can map raw ids.
+    `timed` is False for a log without time (its timestamps are all 0): a split then cannot
+    use time, and "the latest interaction" becomes a random one (see data/task.py).
     """
 
     user: np.ndarray
@@ -46,6 +48,7 @@ class Interactions:
     item_features: dict[str, np.ndarray]
     vocabularies: dict[str, list[str]]
     source: str
+    timed: bool = True
 
     @property
     def num_users(self) -> int:

@@ -20,17 +20,18 @@ def prepare(
     min_rating: float | None = None,
     columns: files.Columns = files.Columns(),
     min_count: int = criteo.DEFAULT_MIN_COUNT,
+    layout: files.Layout = files.Layout(),
 ) -> Interactions | LabeledRows:
-    """`min_rating` and `columns` apply to interaction sources, `min_count` to criteo."""
+    """`min_rating` and `columns` apply to interaction sources, `layout` to csv (text), `min_count` to criteo."""
     if source == "criteo":
         return criteo.load(path, min_count=min_count)
     if source == "movielens":
         return movielens.load(path, min_rating=min_rating)
     if source in ("csv", "parquet"):
-        expected = (".csv", ".tsv") if source == "csv" else (".parquet",)
-        if Path(path).suffix not in expected:
-            raise DataError(f"{path}: --source {source} expects a {' or '.join(expected)} file")
-        return files.load_interactions(path, columns)
+        if (source == "parquet") != (Path(path).suffix == files.PARQUET):
+            expected = "a .parquet file" if source == "parquet" else "a text file (any extension but .parquet)"
+            raise DataError(f"{path}: --source {source} expects {expected}")
+        return files.load_interactions(path, columns, layout=layout)
     raise DataError(f"unknown source '{source}'; expected one of {', '.join(SOURCES)}")
 
 

@@ -20,6 +20,8 @@ import numpy as np
 from edgerec.data.schema import DataError
 
 SPLITS = ("leave_last_out", "random", "time")
+TIMED_SPLITS = ("time",)  # the splits that need real timestamps
+MIN_USER_INTERACTIONS = 2  # one to train on and one to hold out; users below it are dropped (data/task.py)
 
 
 def leave_last_out(user: np.ndarray, timestamp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

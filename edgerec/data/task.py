@@ -16,6 +16,12 @@ Evaluation, fixed once per dataset and seed so every model sees the same candida
   AUC, LogLoss at the training class balance.
 Negatives never include any of the user's interactions, held-out ones included, nor the OOV
 item. The task owns the model vocabularies: index 0 of each is OOV (see data/vocab.py).
+Users with fewer than `splits.MIN_USER_INTERACTIONS` interactions are dropped first (the split
+cannot use them; `summary` says how many), the same k-core rule `edgerec data prepare` applies.
+Data without time (`Interactions.timed` False) gets a random order per user drawn with the
+recipe seed in place of timestamps: "latest" then means a random interaction, so leave-last-out
+becomes a seeded random leave-one-out per user (and so does the validation carve); the `time`
+split is refused.
 
 Validation (`validation=True`, which every build asks for): each training stage's best epoch, the
 distillation candidates and the compressed models are chosen on data carved from the *training*
@@ -34,6 +40,7 @@ at the data's own click rate. There are no candidate lists, hence no HR@10 / NDC
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from dataclasses import dataclass
@@ -42,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from device_bench import metrics
-from edgerec.data import splits
+from edgerec.data import filtering, splits
 from edgerec.data.negatives import PositiveSet, item_weights, negatives_per_positive, sample_candidates, sample_negatives
 from edgerec.data.schema import DataError, FeatureSpec, Interactions, LabeledRows
 from edgerec.data.vocab import OOV_INDEX, with_oov
@@ -77,17 +84,19 @@ class RankingTask:
     label = "implicit feedback: observed interaction = 1, sampled unseen item = 0"
 
     def __init__(self, data: Interactions, config: DataConfig, seed: int, validation: bool = False):
+        if not data.timed and config.split in splits.TIMED_SPLITS:
+            raise DataError(
+                f"{data.source}: data.split '{config.split}' needs timestamps and this data has none "
+                f"(prepared with --no-time); use {' or '.join(s for s in splits.SPLITS if s not in splits.TIMED_SPLITS)}"
+            )
+        data, self.dropped = filtering.k_core(data, splits.MIN_USER_INTERACTIONS, 0)
+        if not data.timed:
+            data = dataclasses.replace(data, timestamp=np.random.default_rng([seed, 6]).permutation(len(data.user)))
         data = with_oov(data, config.min_count)
         self.data = data
         self.config = config
         self.features: list[FeatureSpec] = data.features()
         self.seed = seed
-        counts = np.bincount(data.user, minlength=data.num_users)[1:]  # index 0 is OOV
-        if counts.min() < 2:
-            raise DataError(
-                f"{int((counts < 2).sum())} users have fewer than 2 interactions; the split needs at least "
-                "one to train on and one to hold out (filter them out before preparing)"
-            )
         rng = np.random.default_rng([seed, 1])
         train_idx, holdout_idx = splits.split(
             config.split, data.user, data.timestamp, config.holdout_fraction, config.time_quantile, rng
@@ -171,9 +180,14 @@ class RankingTask:
         return len(self.train_user) * (1 + self.negatives_per_positive)
 
     def summary(self) -> str:
-        """The data in one log line."""
+        """The data in one log line (and what the split could not use)."""
+        dropped = ""
+        if self.dropped.interactions:
+            dropped = (f" (dropped {self.dropped.users} users with fewer than {splits.MIN_USER_INTERACTIONS} "
+                       f"interactions, {self.dropped.interactions} interactions: the split needs one to train on "
+                       "and one to hold out)")
         return (
-            f"{self.data.num_users} users, {self.data.num_items} items, {len(self.data.user)} interactions; "
+            f"{self.data.num_users} users, {self.data.num_items} items, {len(self.data.user)} interactions{dropped}; "
             f"{len(self.train_user)} train positives x (1 + {self.negatives_per_positive} negatives) per epoch"
         )
 
@@ -181,7 +195,8 @@ class RankingTask:
         """The evaluation protocol in one sentence, for the manifest and the report."""
         c = self.config
         split = {
-            "leave_last_out": "leave-last-out per user by timestamp",
+            "leave_last_out": "leave-last-out per user by timestamp" if self.data.timed else
+            f"leave-one-out per user at random (the data has no timestamps; drawn with seed {self.seed})",
             "random": f"random {c.holdout_fraction:.0%} of each user's interactions held out",
             "time": f"global time cut-off at the {c.time_quantile:.0%} quantile",
         }[c.split]

@@ -35,6 +35,7 @@ def with_oov(data: Interactions, min_count: int = 1) -> Interactions:
         item_features={name: tables[name] for name in data.item_features},
         vocabularies=vocab | {name: vocab[name] for name in tables},
         source=data.source,
+        timed=data.timed,
     )
 
 

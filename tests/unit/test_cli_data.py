@@ -18,7 +18,7 @@ def test_mapping_flags_and_threshold(tmp_path):
     result = CliRunner().invoke(main, [
         "data", "prepare", "--source", "csv", "--path", str(_csv(tmp_path)), "--out", str(tmp_path / "p"),
         "--user-col", "uid", "--item-col", "mid", "--time-col", "when", "--label-col", "stars", "--min-rating", "4",
-        "--user-features", "country",
+        "--user-features", "country", "--min-user-interactions", "1",
     ])
     # assert
     assert result.exit_code == 0, result.output
