@@ -119,17 +119,29 @@ def cases(tmp: Path, bundle: Path) -> list[Case]:
     add("data", "NaN label", _prepare_csv(tmp, "nan label", f"{header},rating\n1,2,3,4\n1,3,4,nan\n",
                                           "--label-col", "rating", "--min-rating", "4"),
         Exit2(("row 3", "'rating' must be a number")))
-    add("data", "wrong separator", _prepare_csv(tmp, "separator", "user_id;item_id;timestamp\n1;2;3\n"),
-        Exit2(("missing column(s)", "the file has: user_id;item_id;timestamp")))
+    add("data", "unknown separator", _prepare_csv(tmp, "separator", "user_id item_id timestamp\n1 2 3\n"),
+        Exit2(("cannot tell the separator", "pass --sep")))
     add("data", "not UTF-8", _prepare_csv(tmp, "encoding", f"{header}\n\xe9t\xe9,2,3\n".encode("latin-1")),
-        Exit2(("cannot be read as csv",)))
+        Exit2(("cannot be read as text", "utf-8")))
     add("data", "empty after filtering", _prepare_csv(tmp, "filtered", f"{header},rating\n1,2,3,1\n",
                                                       "--label-col", "rating", "--min-rating", "4"),
         Exit2(("no rows with rating >= 4.0",)))
-    one_each = _file(tmp / "one_each" / "log.csv", f"{header}\n1,10,1\n2,11,2\n2,12,3\n")
-    add("data", "too few interactions per user", ["build", "--recipe", "smoke", "--data", str(one_each),
-                                                  "--out", str(tmp / "never")],
-        Exit2(("1 users have fewer than 2 interactions",)))
+    add("data", "empty after the k-core", _prepare_csv(tmp, "k-core", f"{header}\n1,10,1\n2,11,2\n"),
+        Exit2(("no interaction is left after k-core filtering (users >= 2", "--min-user-interactions")))
+    add("data", "no timestamp column", _prepare_csv(tmp, "no time", "user_id,item_id,weight\n1,10,3\n"),
+        Exit2(("missing column(s) timestamp", "--no-time")))
+    add("data", "--min-weight without --weight-col", _prepare_csv(tmp, "min weight", f"{header}\n1,10,1\n",
+                                                                    "--min-weight", "2"),
+        Exit2(("--min-weight needs --weight-col",)))
+    add("data", "--columns of the wrong length", _prepare_csv(tmp, "columns", "1\t10\t3\n", "--columns", "u,i"),
+        Exit2(("line 1 has 3 fields", "--columns names 2")))
+    criteo_file = _file(tmp / "criteo_sep" / "day.tsv", "x")
+    add("data", "--sep for criteo", ["data", "prepare", "--source", "criteo", "--path", str(criteo_file),
+                                     "--sep", ",", "--out", str(tmp / "never")],
+        Exit2(("--sep applies to --source csv, not criteo",)))
+    add("recipe", "a model larger than the memory",
+        _recipe(tmp, "huge", "extends: smoke\nteacher: {embedding_dim: 100000000, hidden: [8]}\n"),
+        Exit2(("the build needs at least", "the largest table is teacher embedding_", "lower teacher.embedding_dim")))
 
     # command line
     add("CLI", "missing bench path", ["bench", str(tmp / "absent")], Exit2(("absent", "no such file or folder")))

@@ -407,7 +407,8 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     kwargs = {}
     for key, value in raw.items():
         if key not in names:
-            raise RecipeError(f"{where}: unknown key '{key}'.{suggest(key, names)} Valid keys: {', '.join(names)}")
+            at = f"{where}: " if where else ""
+            raise RecipeError(f"{at}unknown key '{key}'.{suggest(key, names)} Valid keys: {', '.join(names)}")
         kwargs[key] = _coerce(hints[key], value, f"{where}.{key}" if where else key)
     try:
         return cls(**kwargs)

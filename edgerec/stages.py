@@ -17,7 +17,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from edgerec import compress as steps_registry
-from edgerec import train
+from edgerec import memory_estimate, train
 from edgerec._keras import keras
 from edgerec.data import sources, synthetic
 from edgerec.data.task import CtrTask, RankingTask, make_task
@@ -65,7 +65,9 @@ def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[Dis
     lack, fails now, not after minutes of training.
 
     Checks every distillation candidate's methods, or `methods` (e.g. one ablation arm) when given.
+    First of all, the models must fit in memory (`memory_estimate`): the other checks build them.
     """
+    memory_estimate.check(recipe, task)
     chain = [("teacher", recipe.teacher)]
     chain += [(f"distill.assistants[{i}]", config) for i, config in enumerate(recipe.distill.assistants)]
     chain.append(("student", recipe.student))
