@@ -97,6 +97,33 @@ def _cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
+SUMMARY_COLUMNS = ("artifact", "KiB", "p50 µs", *(metric_table.get(k).label for k in metric_table.headline()))
+
+
+def summary(rows: list[dict[str, Any]], baseline: str | None = None) -> str:
+    """The closing table of a build: per artifact (its first bench row) size, p50 and headline
+    metrics, with ratios to `baseline`'s row; plain aligned text for a terminal or a log."""
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(str(row.get("artifact")), row)
+    base = first.get(baseline) if baseline else None
+    columns = SUMMARY_COLUMNS + (("size ×", *(f"{metric_table.get(k).label} ×" for k in metric_table.headline()))
+                                 if base else ())
+    table = [list(columns)]
+    for name, row in first.items():
+        latency, metrics = row.get("latency_us") or {}, row.get("metrics") or {}
+        cells = [name, _fmt(row.get("bytes"), 1024), _fmt(latency.get("p50")),
+                 *(_fmt(metrics.get(k), digits=4) for k in metric_table.headline())]
+        if base:
+            base_metrics = base.get("metrics") or {}
+            cells += [_ratio(row.get("bytes"), base.get("bytes")),
+                      *(_ratio(metrics.get(k), base_metrics.get(k)) for k in metric_table.headline())]
+        table.append(cells)
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+                     .rstrip() for line in table)
+
+
 def markdown(rows: list[dict[str, Any]], baseline: str | None = None) -> str:
     """One table line per row; "—" where a value is missing (error rows, no eval set).
 

@@ -6,7 +6,9 @@ attribute use_unbounded_threadpool" (one per tf.data pipeline), and the converte
 "fully_quantize: 0, inference_type: 6, ..." to the user. They are written to file descriptor 2
 by native code, so the only place to hold them back is that descriptor: `quiet_native_logs`
 points it at a pipe and a thread forwards every line that is not native chatter to the real
-stderr. Fatal native lines (F...) and everything Python prints go through untouched.
+stderr. Fatal native lines (F...) and everything Python prints go through untouched; so does a
+progress bar's partial line ("\r..."), at once, so bars and log lines keep their order.
+`stderr_is_terminal` answers for the real stderr, which the pipe hides from `isatty`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ NATIVE_CHATTER = re.compile(
 )
 
 
+_terminal: list[bool] = []  # while filtering: whether the real stderr is a terminal
+
+
+def stderr_is_terminal() -> bool:
+    """Whether what edgerec writes to stderr reaches a terminal (progress bars only draw there)."""
+    if _terminal:
+        return _terminal[-1]
+    try:
+        return os.isatty(2)
+    except OSError:
+        return False
+
+
 def is_chatter(line: bytes) -> bool:
     """True for a native log line that `quiet_native_logs` holds back."""
     return NATIVE_CHATTER.match(line) is not None
@@ -42,6 +57,7 @@ def quiet_native_logs(enabled: bool = True) -> Iterator[None]:
     except OSError:  # no stderr to filter
         yield
         return
+    _terminal.append(os.isatty(target))
     read_end, write_end = os.pipe()
     sys.stderr.flush()
     os.dup2(write_end, 2)
@@ -51,6 +67,7 @@ def quiet_native_logs(enabled: bool = True) -> Iterator[None]:
     try:
         yield
     finally:
+        _terminal.pop()
         sys.stderr.flush()
         os.dup2(target, 2)  # the pipe's last writer in this process goes; the thread sees EOF
         forwarder.join(timeout=5)  # a child process still holding the pipe keeps it open: do not wait on it
@@ -65,6 +82,8 @@ def _forward(read_end: int, target: int) -> None:
             pending += chunk
             *lines, pending = pending.split(b"\n")
             kept = b"".join(line + b"\n" for line in lines if not is_chatter(line))
+            if b"\r" in pending:  # a progress bar redrawing its line: show it now
+                kept, pending = kept + pending, b""
             _write(target, kept)
         if not is_chatter(pending):
             _write(target, pending)

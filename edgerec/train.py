@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from device_bench import metrics
+from edgerec import progress
 from edgerec._keras import keras, tf
 from edgerec.data.task import CtrTask, EvalData, RankingTask
 from edgerec.early_stopping import PATIENCE, Curve, Tracker
@@ -54,7 +55,9 @@ def fit(
             data = {"x": features, "y": labels, "batch_size": batch_size(task, config)}
         else:
             data = epoch_data(epoch)
-        history = model.fit(**data, epochs=1, verbose=0, callbacks=callbacks or [])
+        bar = progress.epoch_callbacks(f"{label} epoch {epoch + 1}/{max_epochs}",
+                                       steps_per_epoch(task, config) if epoch_data is None else None)
+        history = model.fit(**data, epochs=1, verbose=0, callbacks=[*(callbacks or []), *bar])
         record = {"epoch": epoch + 1, "loss": round(float(history.history["loss"][-1]), 6)}
         stop = False
         if monitor is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
 
 import click
 
-from device_bench import bundle
+from device_bench import bundle, table
 from edgerec.cli.errors import UserError, check_writable, resumable
 from edgerec.cli.recipe_options import recipe_options
 
@@ -85,6 +86,10 @@ def build(recipe_name: str, overrides: tuple[str, ...], data_path: Path | None, 
         searched = manifest["search"]
         click.echo(f"search: {searched['note']}: {searched['chain']} on student width "
                    f"{widths_mod.describe(searched['width'])}; see {out / bundle.SEARCH_MD}")
+    bench = out / bundle.BENCH
+    if bench.is_file():  # every build benches its artifacts; the closing table is what it measured
+        rows = json.loads(bench.read_text())["rows"]
+        click.echo(table.summary(rows, baseline=bundle.artifact_file(bundle.TEACHER)))
     click.echo(f"bundle written to {out}; see {out / bundle.REPORT}")
 
 

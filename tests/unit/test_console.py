@@ -53,3 +53,35 @@ def test_the_filter_holds_native_writes_to_descriptor_2_back_unless_verbose(verb
         assert len(lines) == 5 and is_chatter(lines[0].encode()) and is_chatter(lines[2].encode())
     else:
         assert lines == ["from python", "native, kept", "no newline at the endafter"]
+
+
+def test_a_progress_bar_frame_is_forwarded_before_its_line_ends():
+    # the frame goes through the filter; MARK is written straight to the real stderr half a second later
+    code = (
+        "import os, time\nfrom edgerec.console import quiet_native_logs, stderr_is_terminal\n"
+        "real = os.dup(2)\n"
+        "with quiet_native_logs():\n"
+        "    os.write(2, b'\\rframe 1')\n"
+        "    time.sleep(0.5)\n"
+        "    os.write(real, b'MARK')\n"
+        "    os.write(2, b'\\rdone\\n')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == b"\rframe 1MARK\rdone\n"
+
+
+def test_batch_bars_draw_only_on_a_terminal(monkeypatch, capsys, tiny_task):
+    from edgerec import console, progress, train
+    from edgerec.models.zoo import build_ranker
+    from edgerec.recipe import ModelConfig, TrainConfig
+
+    config = TrainConfig(max_epochs=1, batch_size=64)
+    model = build_ranker(tiny_task.features, ModelConfig(embedding_dim=2, hidden=(2,)), "m")
+    train.compile_ranker(model, config, tiny_task)
+    for terminal in (False, True):
+        monkeypatch.setattr(console, "stderr_is_terminal", lambda: terminal)
+        assert len(progress.epoch_callbacks("m", 3)) == int(terminal)
+        train.fit(model, tiny_task, config, 1, "m", log=lambda line: None)
+        drawn = capsys.readouterr().err
+        assert (f"/{train.steps_per_epoch(tiny_task, config)} [" in drawn and "batch/s" in drawn) == terminal, drawn
