@@ -575,6 +575,9 @@ def _apply(raw: dict, override: str) -> None:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         raise RecipeError(f"--set {override}: the value is not valid YAML") from None
+    if key == BASE_KEY:
+        raise RecipeError(f"--set {override}: the base is read with the recipe file; put `{BASE_KEY}: ...` in it, "
+                          f"or pass the base as --recipe")
     *parents, last = key.split(".")
     node: Any = raw
     for depth, part in enumerate([*parents, last]):
