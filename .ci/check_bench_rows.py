@@ -1,10 +1,15 @@
-"""CI gate for the device-only run: one complete, ok row per artifact in the bundle's manifest.
+"""CI gate for a device-only run: one complete, ok row per artifact in the bundle's manifest.
 
-    python .ci/check_bench_rows.py BENCH_JSON BUNDLE
+    python .ci/check_bench_rows.py BENCH_JSON BUNDLE [REFERENCE_JSON]
+
+With REFERENCE_JSON (another platform's or Python's bench of the same bundle), every artifact's
+metrics must also equal the reference's within TOLERANCE.
 """
 
 import json
 import sys
+
+TOLERANCE = 1e-4
 
 from device_bench import bundle, metrics, rows
 
@@ -21,6 +26,13 @@ for row in result["rows"]:
         problems.append(f"{row['artifact']}: {row['status']}")
     if set(row["metrics"]) != set(metrics.keys()):
         problems.append(f"{row['artifact']}: metrics {sorted(row['metrics'])}")
+if len(sys.argv) > 3:
+    reference = {r["artifact"]: r["metrics"] for r in json.load(open(sys.argv[3]))["rows"]}
+    for row in result["rows"]:
+        for key, value in (row["metrics"] or {}).items():
+            expected_value = (reference.get(row["artifact"]) or {}).get(key)
+            if expected_value is None or abs(value - expected_value) > TOLERANCE:
+                problems.append(f"{row['artifact']}: {key} {value} against {expected_value} in {sys.argv[3]}")
 print(f"device rows: {len(result['rows']) - len(problems)} ok; runtime {result['rows'][0]['runtime']}")
 if problems:
     print("\n".join(problems))

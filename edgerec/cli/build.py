@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from device_bench import bundle, table
+from edgerec.cli import training_stack
 from edgerec.cli.errors import UserError, check_writable, resumable
 from edgerec.cli.recipe_options import recipe_options
 
@@ -41,6 +42,7 @@ def build(recipe_name: str, overrides: tuple[str, ...], data_path: Path | None, 
           resume: bool, dump_recipe: bool, target: str | None, search_trials: str | None,
           student_widths: str | None) -> None:
     """Train teacher and student, distil, compress, convert, and benchmark: one bundle."""
+    training_stack.require("build")
     import yaml
 
     from edgerec.recipe import load

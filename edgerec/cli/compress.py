@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from edgerec.cli import training_stack
 from edgerec.cli.errors import UserError, check_writable
 from edgerec.cli.recipe_options import recipe_options
 
@@ -30,6 +31,7 @@ from edgerec.cli.recipe_options import recipe_options
 def compress(sensitivity: bool, recipe_name: str, overrides: tuple[str, ...], data_path: Path | None, out: Path,
              steps: str | None, finetune_epochs: str, force: bool) -> None:
     """Sensitivity of the distilled student to each compression step, one layer at a time."""
+    training_stack.require("compress")
     from edgerec.recipe import load
 
     if not sensitivity:

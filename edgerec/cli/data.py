@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from edgerec.cli import training_stack
 from edgerec.cli.errors import UserError
 from edgerec.data import splits
 
@@ -57,6 +58,7 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, no_time
             sep, no_header, names, min_user_interactions, min_item_interactions, user_features, item_features,
             min_count):
     """Parse, validate and encode the data once; builds then read the prepared folder."""
+    training_stack.require("data prepare")
     if not path.exists():
         raise UserError(f"--path: {path}: no such file or folder")
     _check_flags(source, locals())

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from device_bench import bundle
+from edgerec.cli import training_stack
 from edgerec.cli.errors import UserError, check_writable
 from edgerec.cli.recipe_options import recipe_options
 from edgerec.distill import methods as distill_methods
@@ -30,6 +31,7 @@ from edgerec.distill import methods as distill_methods
 def distill(compare: bool, recipe_name: str, overrides: tuple[str, ...], data_path: Path | None, methods: str | None,
             seeds: str, out: Path, force: bool) -> None:
     """Compare distillation methods on the same data and budget, with mean ± std over seeds."""
+    training_stack.require("distill")
     from edgerec import ablation
     from edgerec.recipe import load
 

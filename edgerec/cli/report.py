@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from device_bench import bundle as bundle_files
+from edgerec.cli import training_stack
 
 
 @click.command()
@@ -20,6 +21,7 @@ from device_bench import bundle as bundle_files
                    f"Default: BUNDLE/{bundle_files.BENCH}.")
 def report(bundle: Path, bench_path: Path | None) -> None:
     """Write BUNDLE/report.md with accuracy-vs-size and accuracy-vs-latency plots."""
+    training_stack.require("report")
     from edgerec import report as report_mod
 
     written = report_mod.write(bundle, bench_path)
