@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--runtime", choices=list(RUNTIMES), default=None, help="interpreter package (default: auto)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per configuration before it is killed")
     parser.add_argument("--xnnpack", choices=["on", "off"], default="on", help="allow the XNNPACK delegate")
+    parser.add_argument("--reference-kernels", action="store_true",
+                        help="run TFLite's reference kernels (slow; for interpreter builds whose optimized kernels crash)")
     parser.add_argument("--cpus", type=_int_list, default=None, help="pin runs to these CPU ids, e.g. 0,1 (Linux)")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the eval-set pass")
     parser.add_argument("--reference", help="artifact to compare rankings with (default: student.tflite beside each)")
@@ -62,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             accuracy=not args.no_accuracy,
             progress=_report_progress,
             xnnpack=args.xnnpack == "on",
+            reference_kernels=args.reference_kernels,
             cpus=args.cpus,
             reference=args.reference,
         )

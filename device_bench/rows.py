@@ -10,7 +10,9 @@ Later keys: ``xnnpack`` (bool, whether the default XNNPACK delegate was
 allowed), ``cpus`` (the CPU ids the worker was pinned to, or None),
 ``items_per_s`` (batch / mean latency), ``fidelity`` (ranking agreement with
 a reference artifact, see ``device_bench.fidelity``) and ``keras_delta``
-(device metric − the Keras metric the manifest recorded at build time).
+(device metric − the Keras metric the manifest recorded at build time),
+``reference_kernels`` (bool, whether the interpreter ran TFLite's reference
+kernels instead of the optimized builtin ones; see ``device_bench.runtime.load``).
 """
 
 from __future__ import annotations
@@ -40,13 +42,15 @@ ROW_KEYS = (
     "items_per_s",
     "fidelity",
     "keras_delta",
+    "reference_kernels",
 )
 FIDELITY_KEYS = ("reference", "top10_overlap", "kendall_tau")
 OK = "ok"
 
 
 def new_row(
-    path: Path, threads: int, batch: int, xnnpack: bool = True, cpus: list[int] | None = None
+    path: Path, threads: int, batch: int, xnnpack: bool = True, cpus: list[int] | None = None,
+    reference_kernels: bool = False,
 ) -> dict[str, Any]:
     """A row with nothing measured yet (``status`` still ``None``)."""
     return {
@@ -66,6 +70,7 @@ def new_row(
         "items_per_s": None,
         "fidelity": dict.fromkeys(FIDELITY_KEYS),
         "keras_delta": {},
+        "reference_kernels": reference_kernels,
     }
 
 

@@ -190,6 +190,7 @@ class _Settings:
     xnnpack: bool
     cpus: list[int] | None
     timeout: float
+    reference_kernels: bool = False
 
     def job(self, artifact: Artifact, threads: int, batch: int, ranking_out: Path | None) -> dict[str, Any]:
         """A worker job; accuracy (and the ranking logits) only when ``ranking_out`` is given."""
@@ -202,6 +203,7 @@ class _Settings:
             "min_seconds": self.min_seconds,
             "runtime": self.runtime,
             "xnnpack": self.xnnpack,
+            "reference_kernels": self.reference_kernels,
             "cpus": self.cpus,
             "eval": str(artifact.eval_path) if artifact.eval_path else None,
             "with_accuracy": ranking_out is not None,
@@ -247,7 +249,8 @@ def _bench_artifact(
     results = []
     for n_threads in threads:
         for batch in batches:
-            row = rows.new_row(artifact.path, n_threads, batch, settings.xnnpack, settings.cpus)
+            row = rows.new_row(artifact.path, n_threads, batch, settings.xnnpack and not settings.reference_kernels,
+                               settings.cpus, settings.reference_kernels)
             if problem:
                 row["status"] = rows.error(problem)
             else:
@@ -286,7 +289,8 @@ def _reference_scores(
     candidate = Artifact(reference, artifact.eval_path, _discover_file(reference).sha256)
     if not scores.known(candidate) and _precheck(candidate) is None:
         out_path = scores.out_path()
-        minimal = _Settings(1, 0, 0.0, settings.runtime, settings.xnnpack, settings.cpus, settings.timeout)
+        minimal = _Settings(1, 0, 0.0, settings.runtime, settings.xnnpack, settings.cpus, settings.timeout,
+                            settings.reference_kernels)
         if _run_worker(minimal.job(candidate, 1, 1, out_path), settings.timeout)["status"] == rows.OK:
             scores.collect(candidate, out_path)
     return reference, scores.get(candidate)
@@ -326,6 +330,7 @@ def bench(
     xnnpack: bool = True,
     cpus: Sequence[int] | None = None,
     reference: str | Path | None = None,
+    reference_kernels: bool = False,
 ) -> list[dict[str, Any]]:
     """One result row per (artifact, threads, batch); see ``device_bench.rows``.
 
@@ -337,6 +342,7 @@ def bench(
     every worker to those CPU ids (Linux). ``reference`` is the artifact whose
     per-user ranking the others are compared with; None means the
     ``student.tflite`` beside each artifact, where there is one.
+    ``reference_kernels=True`` runs TFLite's reference kernels (``runtime.load``).
 
     Raises:
       BenchInputError: a PATH does not exist or holds no ``.tflite``, or an option is out of range.
@@ -345,7 +351,8 @@ def bench(
     reference = _check_reference(reference)
     artifacts = discover(paths)
     settings = _Settings(
-        runs, warmup, min_seconds, runtime, xnnpack, sorted(set(cpus)) if cpus is not None else None, timeout
+        runs, warmup, min_seconds, runtime, xnnpack, sorted(set(cpus)) if cpus is not None else None, timeout,
+        reference_kernels,
     )
     results = []
     with tempfile.TemporaryDirectory(prefix="device_bench.") as scratch:

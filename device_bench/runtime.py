@@ -95,6 +95,14 @@ def resolve(runtime: str | None = None) -> tuple[type, RuntimeInfo]:
     )
 
 
+def _resolver(interpreter_class: type, name: str) -> Any:
+    """``OpResolverType.<name>`` of the interpreter's package."""
+    member = getattr(getattr(sys.modules[interpreter_class.__module__], "OpResolverType", None), name, None)
+    if member is None:
+        raise RuntimeUnavailableError(f"{interpreter_class.__module__} has no OpResolverType.{name}")
+    return member
+
+
 def _without_default_delegates(interpreter_class: type) -> Any:
     """The ``OpResolverType`` member that keeps XNNPACK (the default CPU delegate) out.
 
@@ -112,17 +120,23 @@ def _without_default_delegates(interpreter_class: type) -> Any:
 
 
 def load(
-    path: str | Path, num_threads: int = 1, runtime: str | None = None, xnnpack: bool = True
+    path: str | Path, num_threads: int = 1, runtime: str | None = None, xnnpack: bool = True,
+    reference_kernels: bool = False,
 ) -> tuple[Any, RuntimeInfo]:
     """Construct an interpreter for the ``.tflite`` at ``path`` (tensors not yet allocated).
 
     ``xnnpack=False`` builds the interpreter with the builtin kernels only, to
     measure what the XNNPACK delegate buys (or to rule it out when a model
-    misbehaves under it).
+    misbehaves under it). ``reference_kernels=True`` runs TFLite's reference
+    kernels (no delegate, no optimized GEMM): slow, but the specification of each
+    op, for when the optimized kernels of an interpreter build crash (tflite-runtime
+    2.14's int8 FULLY_CONNECTED at batch > 1 on aarch64 under qemu, see the README).
     """
     interpreter_class, info = resolve(runtime)
     options: dict[str, Any] = {"model_path": str(path), "num_threads": num_threads}
-    if not xnnpack:
+    if reference_kernels:
+        options["experimental_op_resolver_type"] = _resolver(interpreter_class, "BUILTIN_REF")
+    elif not xnnpack:
         options["experimental_op_resolver_type"] = _without_default_delegates(interpreter_class)
     return interpreter_class(**options), info
 

@@ -90,7 +90,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         *(_fmt(latency.get(key)) for key in ("first", "mean", "std", "p50", "p90", "p99")),
         MISSING if latency.get("runs") is None else str(latency["runs"]),
         _fmt(row.get("items_per_s"), digits=0),
-        MISSING if xnnpack is None else ("on" if xnnpack else "off"),
+        MISSING if xnnpack is None else ("reference kernels" if row.get("reference_kernels") else "on" if xnnpack else "off"),
         _fmt(row.get("peak_rss_bytes"), 2**20),
         *(_fmt(metrics.get(key), digits=4) for key in metric_table.keys()),
         *(_fmt(agreement.get(key), digits=3) for key in ("top10_overlap", "kendall_tau")),

@@ -54,7 +54,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
 
         result["rss_before_load_bytes"] = memory.current_rss_bytes()
         start = time.perf_counter_ns()
-        interpreter, _ = runtime.load(job["path"], job["threads"], job["runtime"], job["xnnpack"])
+        interpreter, _ = runtime.load(job["path"], job["threads"], job["runtime"], job["xnnpack"],
+                                      job.get("reference_kernels", False))
         specs = runtime.input_specs(interpreter)
         runtime.resize(interpreter, specs, job["batch"])
         init_us = round((time.perf_counter_ns() - start) / 1e3, 3)

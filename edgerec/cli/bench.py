@@ -59,6 +59,9 @@ def _compare(paths: tuple[str, ...], metrics: tuple[str, ...], max_drop: float, 
               help="Force an interpreter (default: the first installed, in this order).")
 @click.option("--xnnpack", type=click.Choice(["on", "off"]), default="on", show_default=True,
               help="Allow the default XNNPACK CPU delegate, or run the builtin kernels only.")
+@click.option("--reference-kernels", is_flag=True,
+              help="Run TFLite's reference kernels instead of the optimized ones (slow; for an interpreter build "
+                   "whose optimized kernels crash, e.g. tflite-runtime 2.14 on aarch64 under qemu).")
 @click.option("--cpus", default=None, callback=_cpu_list, help="Pin each run to these CPU ids, e.g. 0,1 (Linux).")
 @click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=0.001),
               help="Seconds before one artifact's run is killed and reported as an error row.")
@@ -78,8 +81,8 @@ def _compare(paths: tuple[str, ...], metrics: tuple[str, ...], max_drop: float, 
               help="With --compare: largest allowed relative drop of a gated metric.")
 @click.option("--max-slowdown", default=None, type=click.FloatRange(min=0),
               help="With --compare: largest allowed relative p50 increase [default: not gated].")
-def bench(paths, runs, warmup, min_seconds, threads, batch, runtime, xnnpack, cpus, timeout, no_accuracy,
-          reference, baseline, json_path, csv_path, compare_mode, metrics, max_drop, max_slowdown) -> None:
+def bench(paths, runs, warmup, min_seconds, threads, batch, runtime, xnnpack, reference_kernels, cpus, timeout,
+          no_accuracy, reference, baseline, json_path, csv_path, compare_mode, metrics, max_drop, max_slowdown) -> None:
     """Benchmark bundles or .tflite files: size, latency, memory, on-device accuracy and ranking fidelity.
 
     PATHS are bundle folders (as written by `edgerec build`) or .tflite files;
@@ -107,6 +110,7 @@ def bench(paths, runs, warmup, min_seconds, threads, batch, runtime, xnnpack, cp
         accuracy=not no_accuracy,
         progress=lambda row: click.echo(f"  {row['artifact']}: {row['status']}", err=True),
         xnnpack=xnnpack == "on",
+        reference_kernels=reference_kernels,
         cpus=cpus,
         reference=reference,
     )

@@ -193,6 +193,17 @@ def test_items_per_s_is_batch_over_mean_latency_and_xnnpack_is_recorded(bundle):
         assert row["items_per_s"] == pytest.approx(row["batch"] / row["latency_us"]["mean"] * 1e6, rel=1e-3)
 
 
+def test_reference_kernels_score_like_the_optimized_ones_and_are_recorded(bundle):
+    optimized = run.bench([bundle.folder / "model.tflite"], batches=[16], **FAST)
+    reference = run.bench([bundle.folder / "model.tflite"], batches=[16], reference_kernels=True, **FAST)
+
+    assert [r["status"] for r in optimized + reference] == ["ok", "ok"]
+    assert reference[0]["reference_kernels"] is True and reference[0]["xnnpack"] is False
+    assert optimized[0]["reference_kernels"] is False
+    for key, value in optimized[0]["metrics"].items():
+        assert reference[0]["metrics"][key] == pytest.approx(value, abs=1e-4), key
+
+
 def test_cpus_pin_the_worker_and_are_recorded(bundle):
     cpu = min(os.sched_getaffinity(0))
 
