@@ -2,10 +2,12 @@
 
 A recipe with `embedding_dim: 100000000` used to train for seconds and then die inside
 TensorFlow with a ResourceExhaustedError traceback. Every model of the build (teachers,
-assistants, the student at each width the build trains) is built here inside a throwaway
-`tf.Graph`: in graph mode a variable is a shape and an initializer op that never runs, so the
-exact parameter count of each weight is known in milliseconds without allocating it, and the
-estimate can never drift from what `build_ranker` makes.
+assistants, the student at each width the build trains) is built here by `build_ranker` itself
+with every variable created uninitialised (a resource handle with a shape and no buffer), so
+the exact parameter count of each weight is known in milliseconds without allocating it, and
+the estimate can never drift from what `build_ranker` makes. (Building inside a throwaway
+`tf.Graph` would also allocate nothing, but tf_keras then swaps its layer classes' bases to the
+graph-mode ones process-wide, which breaks every eager model made before it.)
 
 Peak training memory is estimated as the largest of, over the models trained in turn:
   the trained model's float32 weights, Adam's two moment slots and its dense gradients
@@ -65,14 +67,22 @@ class Estimate:
 
 def model_weights(features: list, config, role: str) -> list[Weight]:
     """Every weight `build_ranker` would create for `config`, with its shape, allocated never."""
+    from tensorflow.python.ops.resource_variable_ops import UninitializedVariable  # no public spelling
+
     from edgerec._keras import keras, tf
     from edgerec.models.zoo import build_ranker
 
-    with tf.Graph().as_default():
+    def shape_only(next_creator, **kwargs):
+        if kwargs.get("shape") is None:  # a weight given as a value, not a shape: already allocated
+            return next_creator(**kwargs)
+        return UninitializedVariable(shape=kwargs["shape"], dtype=kwargs.get("dtype") or tf.float32,
+                                     name=kwargs.get("name"), trainable=kwargs.get("trainable", True))
+
+    with tf.variable_creator_scope(shape_only):
         model = build_ranker(features, config, role)
-        tables = {id(v) for layer in model.layers if isinstance(layer, keras.layers.Embedding) for v in layer.weights}
-        return [Weight(role, w.name.split(":")[0], tuple(int(s) for s in w.shape), id(w) in tables)
-                for w in model.weights]
+    tables = {id(v) for layer in model.layers if isinstance(layer, keras.layers.Embedding) for v in layer.weights}
+    return [Weight(role, w.name.split(":")[0], tuple(int(s) for s in w.shape), id(w) in tables)
+            for w in model.weights]
 
 
 def estimate(recipe, task) -> Estimate:

@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from device_bench import bundle as bundle_files
-from edgerec.cli import training_stack
 
 
 @click.command()
@@ -21,7 +20,6 @@ from edgerec.cli import training_stack
                    f"Default: BUNDLE/{bundle_files.BENCH}.")
 def report(bundle: Path, bench_path: Path | None) -> None:
     """Write BUNDLE/report.md with accuracy-vs-size and accuracy-vs-latency plots."""
-    training_stack.require("report")
     from edgerec import report as report_mod
 
     written = report_mod.write(bundle, bench_path)

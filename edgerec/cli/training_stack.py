@@ -1,10 +1,10 @@
 """The verbs that train need the `train` extra, on a Python TensorFlow ships for; say so in one line.
 
 The base package and the `device` extra install on CPython 3.9-3.13 (boards' system Pythons),
-where `edgerec bench` and `edgerec inspect` run with numpy and an interpreter alone. The other
-verbs import TensorFlow, pandas or matplotlib lazily; without this check a device-only install
-answered `edgerec build` with a ModuleNotFoundError traceback, and Python 3.9 with a TypeError
-from deep inside the recipe parser.
+where `edgerec bench` and `edgerec inspect` run with numpy and an interpreter alone (and
+`edgerec report`, with matplotlib for its pictures). The other verbs import TensorFlow or
+pandas lazily; without this check a device-only install answered `edgerec build` with a
+ModuleNotFoundError traceback, and Python 3.9 with a TypeError from deep inside the recipe parser.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ TRAINING_PYTHONS = ((3, 10), (3, 13))
 TRAINING_MODULES = {"build": ("tensorflow", "tf_keras", "tensorflow_model_optimization", "pandas"),
                     "compress": ("tensorflow", "tf_keras", "tensorflow_model_optimization", "pandas"),
                     "distill": ("tensorflow", "tf_keras", "tensorflow_model_optimization", "pandas"),
-                    "data prepare": ("pandas", "pyarrow"),
-                    "report": ("matplotlib",)}
-EXTRA = {"report": "report"}  # the extra that installs a verb's modules; `train` otherwise
-DEVICE_VERBS = "`edgerec bench` and `edgerec inspect`"
+                    "data prepare": ("pandas", "pyarrow")}
+# these need neither TensorFlow nor pandas; `edgerec report` draws its plots only where the
+# `report` extra's matplotlib is installed and says so otherwise
+DEVICE_VERBS = "`edgerec bench`, `edgerec inspect` and `edgerec report`"
 
 
 def require(verb: str) -> None:
@@ -36,8 +36,7 @@ def require(verb: str) -> None:
         )
     missing = [name for name in TRAINING_MODULES[verb] if importlib.util.find_spec(name) is None]
     if missing:
-        extra = EXTRA.get(verb, "train")
         raise UserError(
-            f"edgerec {verb} needs the '{extra}' extra (missing: {', '.join(missing)}): "
-            f"pip install 'edgerec[{extra}]'; this install runs {DEVICE_VERBS}"
+            f"edgerec {verb} needs the 'train' extra (missing: {', '.join(missing)}): "
+            f"pip install 'edgerec[train]'; this install runs {DEVICE_VERBS}"
         )

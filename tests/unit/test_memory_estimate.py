@@ -6,6 +6,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from converters import tflite
 from edgerec import memory_estimate, recipe
 from edgerec.cli import main
 from edgerec.models import architectures
@@ -22,6 +23,13 @@ def test_the_estimate_counts_exactly_the_weights_build_ranker_makes(tiny_task, a
     assert sum(w.params for w in weights) == model.count_params()
     assert {w.name for w in weights if w.table} == {
         v.name.split(":")[0] for layer in model.layers if layer.__class__.__name__ == "Embedding" for v in layer.weights}
+
+
+def test_models_made_before_the_estimate_still_convert(tiny_task):
+    # a model built eagerly, then an estimate (tf_keras swaps layer classes process-wide in graph mode)
+    made_before = build_ranker(tiny_task.features, ModelConfig(embedding_dim=4, hidden=(3,)), "student")
+    memory_estimate.model_weights(tiny_task.features, ModelConfig(embedding_dim=10**8, hidden=(8,)), "teacher")
+    assert tflite.convert(made_before, "fp32")[4:8] == b"TFL3"
 
 
 def test_a_model_larger_than_the_memory_is_refused_naming_its_largest_table(tiny_task):
