@@ -313,10 +313,18 @@ class StepConfig:
     # the fine-tune's learning rate as a fraction of the student's: the student starts at its
     # best validation epoch, and a full-rate epoch on a small log walks it past that into overfitting
     finetune_lr_scale: float = 1.0
+    # the build drops the step (and goes on from the model before it) when it lowers the validation
+    # metric by more than this fraction of its value before the step; None keeps it whatever it costs.
+    # An accuracy budget per step, as accuracy-aware compression tools give: a step that removes
+    # 0.6 % of a model's parameters should not cost it 0.9 % of its AUC (see stages.compress)
+    max_validation_drop: float | None = None
 
     def __post_init__(self) -> None:
         _check(self.finetune_epochs >= 0, "finetune_epochs", ">= 0", self.finetune_epochs)
         _check(0 < self.finetune_lr_scale <= 1, "finetune_lr_scale", "a fraction in (0, 1]", self.finetune_lr_scale)
+        drop = self.max_validation_drop
+        _check(drop is None or (isinstance(drop, (int, float)) and not isinstance(drop, bool) and 0 <= drop <= 1),
+               "max_validation_drop", "a fraction in [0, 1] of the validation metric", drop)
 
 
 # Converter modes of the compressed student (converters.tflite.MODES, which must contain these).

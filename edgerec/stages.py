@@ -19,6 +19,7 @@ import numpy as np
 from edgerec import compress as steps_registry
 from edgerec import memory_estimate, train
 from edgerec._keras import keras
+from edgerec.compress.base import StepError
 from edgerec.data import sources, synthetic
 from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.distill import losses
@@ -114,9 +115,15 @@ def check_steps(recipe: Recipe, task: RankingTask | CtrTask) -> None:
     """
     model = build_ranker(task.features, recipe.student, "student")
     done: list[str] = []
-    for step_config in recipe.compress:
+    for index, step_config in enumerate(recipe.compress):
         step = steps_registry.get(step_config.name)
         params = step.resolve(step_config.params)
+        if step.fake_quant and step_config.max_validation_drop is not None:
+            raise StepError(
+                f"compress[{index}].max_validation_drop: '{step.name}' fake-quantizes for int8, and what it costs is the "
+                "int8 conversion's, which student_int8 pays with or without it; give max_validation_drop to the "
+                "steps before it"
+            )
         ctx = steps_registry.StepContext(1, step_config.finetune_epochs, tuple(done), recipe.export.keep_float)
         model = step.finalize(step.apply(model, params, ctx), params)
         done.append(step.name)
@@ -202,6 +209,9 @@ class Compressed:
     runner made, plus the model (and its facts and stage) as it was before the first
     fake-quantizing step (QAT), which the non-int8 export modes convert.
 
+    A step dropped for its validation cost (`StepConfig.max_validation_drop`) keeps its facts
+    (with `dropped`) and its stage (named "+ step (dropped)"), so the manifest and the report show
+    what it would have cost; the model goes on from the one before it.
     A stage of None means "the uncompressed student's": no step had run yet at that point (or
     the runner does not measure stages).
     """
@@ -215,8 +225,14 @@ class Compressed:
 
     @property
     def stage(self) -> Stage | None:
-        """The final model's stage (None: no step ran, the student's own)."""
-        return self.stages[-1] if self.stages else None
+        """The final model's stage (None: no step was kept, the student's own)."""
+        return _last_kept(self.stages)
+
+
+def _last_kept(stages: Sequence[Stage]) -> Stage | None:
+    """The last stage of a step the chain kept (see `Compressed`), or None."""
+    kept = [stage for stage in stages if "dropped" not in stage.facts]
+    return kept[-1] if kept else None
 
 
 def compress(
@@ -233,7 +249,9 @@ def compress(
     build, the search's trials and the bench scripts share.
 
     Each step is applied, fine-tuned under the frozen teacher for its `finetune_epochs` (or, with
-    0, calibrated: see `calibrate`) and finalized, as one stage of `run_stage`.
+    0, calibrated: see `calibrate`) and finalized, as one stage of `run_stage`. A step with a
+    `max_validation_drop` is then scored on the validation split next to the model before it,
+    and dropped when it costs more than that fraction of the metric (see `_validation_cost`).
     """
     model = keras.models.clone_model(student)
     model.set_weights(student.get_weights())
@@ -246,7 +264,8 @@ def compress(
         params = step.resolve(step_config.params)
         ctx = steps_registry.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done), recipe.export.keep_float)
         if step.fake_quant and before_quant is None:
-            before_quant = (model, list(facts), stages[-1] if stages else None)
+            before_quant = (model, list(facts), _last_kept(stages))
+        previous = model
 
         def finetune(trainable, step=step, params=params, ctx=ctx, epochs=step_config.finetune_epochs,
                      tuning=_finetune_recipe(recipe, step_config)):
@@ -264,15 +283,43 @@ def compress(
             lambda previous=model, step=step, params=params, ctx=ctx: step.apply(previous, params, ctx),
             finetune, restore=lambda trainable, step=step, params=params: step.finalize(trainable, params),
         )
-        done.append(step.name)
         step_facts = {"params": params, **step.describe(model)}
+        cost = _validation_cost(previous, model, task, step_config.max_validation_drop)
+        if cost is not None:
+            step_facts["validation"] = cost
+        if cost is not None and cost["dropped"]:
+            step_facts["dropped"] = (f"validation {cost['metric']} {cost['before']:.4f} -> {cost['after']:.4f}, "
+                                     f"more than max_validation_drop {step_config.max_validation_drop} of it")
+            log(f"[compress] {step.name} dropped: {step_facts['dropped']}; the chain goes on without it")
+            model = previous
+        else:
+            done.append(step.name)
         if stage is not None:
             stage.facts = step_facts
+            if "dropped" in step_facts:
+                stage.name = f"{stage.name} (dropped)"
             stages.append(stage)
         facts.append({"step": step.name, **step_facts})
     if before_quant is None:  # no fake-quantizing step: every mode converts the final model
-        before_quant = (model, facts, stages[-1] if stages else None)
+        before_quant = (model, facts, _last_kept(stages))
     return Compressed(model, facts, stages, *before_quant)
+
+
+def _validation_cost(before: keras.Model, after: keras.Model, task: RankingTask | CtrTask,
+                     max_drop: float | None) -> dict | None:
+    """The selection metric on the validation split before and after a step, and whether the step
+    lowers it by more than `max_drop` of its value before (None: no budget, or no validation split).
+
+    Both models are scored on the same rows, so the comparison is paired: the noise of which users
+    or clicks the split holds is shared by the two numbers.
+    """
+    if max_drop is None or task.validation is None:
+        return None
+    monitor = train.selection_metric(task)
+    score_before = train.evaluate_on(before, task.validation)[monitor]
+    score_after = train.evaluate_on(after, task.validation)[monitor]
+    return {"metric": monitor, "before": round(score_before, 6), "after": round(score_after, 6),
+            "dropped": bool(score_before - score_after > max_drop * abs(score_before))}
 
 
 def _finetune_recipe(recipe: Recipe, step: StepConfig) -> Recipe:

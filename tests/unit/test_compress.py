@@ -325,3 +325,50 @@ def test_a_step_fine_tunes_at_its_fraction_of_the_student_learning_rate(tiny_stu
     stages.compress(tiny_student, tiny_student, tiny_task, recipe, steps, lambda _: None, stages.seeded_runner(0))
     # assert
     assert rates == [0.002, pytest.approx(0.0002)]
+
+
+@pytest.fixture(scope="module")
+def validated_task():
+    from edgerec.data.task import RankingTask
+    from edgerec.recipe import DataConfig
+    from tests.utils import tiny_interactions
+
+    return RankingTask(tiny_interactions(), DataConfig(negatives_per_positive=2, eval_candidates=10), seed=0,
+                       validation=True)
+
+
+def test_a_step_that_costs_more_than_its_validation_budget_is_dropped(tiny_student, validated_task, monkeypatch):
+    from edgerec import stages
+    from edgerec.models.layers import LowRankDense
+    from edgerec.recipe import Recipe, StepConfig
+
+    # setup: scripted validation scores, (before, after) per step: low_rank loses 0.05 of 0.80 (budget 0.01),
+    # prune loses 0.004 of 0.80 (budget 0.01); qat has no budget and is never scored
+    scores = iter([0.80, 0.75, 0.80, 0.796])
+    monkeypatch.setattr(stages.train, "evaluate_on", lambda model, data: {"ndcg@10": next(scores)})
+    monkeypatch.setattr(stages, "distill", lambda *args, **kwargs: None)
+    recipe = Recipe(name="t", student_training=TrainConfig(batch_size=64))
+    steps = (StepConfig("low_rank", {"rank": 2}, max_validation_drop=0.01),
+             StepConfig("prune", max_validation_drop=0.01), StepConfig("qat"))
+    logged = []
+    # execute
+    result = stages.compress(tiny_student, tiny_student, validated_task, recipe, steps, logged.append,
+                             stages.seeded_runner(0))
+    # assert
+    assert next(scores, None) is None
+    low_rank, prune, qat = result.facts
+    assert low_rank["validation"] == {"metric": "ndcg@10", "before": 0.8, "after": 0.75, "dropped": True}
+    assert "0.8000 -> 0.7500" in low_rank["dropped"]
+    assert "dropped" not in prune and prune["validation"]["dropped"] is False
+    assert "validation" not in qat
+    assert not any(isinstance(layer, LowRankDense) for layer in result.float_model.layers)
+    assert any("low_rank dropped" in line for line in logged)
+
+
+def test_a_fake_quantizing_step_takes_no_validation_budget(validated_task):
+    from edgerec.recipe import Recipe, StepConfig
+    from edgerec.stages import check_steps
+
+    recipe = Recipe(name="t", compress=(StepConfig("prune"), StepConfig("qat", max_validation_drop=0.01)))
+    with pytest.raises(StepError, match=r"compress\[1\]\.max_validation_drop: 'qat' fake-quantizes"):
+        check_steps(recipe, validated_task)

@@ -57,6 +57,8 @@ def test_wrong_type_names_key_and_value(tmp_path):
         ("distill: {methods: [{name: logits, weight: 0}]}\n", r"distill.methods\[0\].weight: expected > 0. Received: 0.0"),
         ("distill: {methods: []}\n", r"distill.methods: expected at least one method"),
         ("compress: [{name: qat, finetune_lr_scale: 0}]\n", r"compress\[0\].finetune_lr_scale: expected a fraction in \(0, 1\]"),
+        ("compress: [{name: prune, max_validation_drop: 2}]\n",
+         r"compress\[0\].max_validation_drop: expected a fraction in \[0, 1\] of the validation metric"),
         ("student_training: {min_steps_per_epoch: -2}\n", r"student_training.min_steps_per_epoch: expected >= 0"),
         ("data: {negatives_per_positive: many}\n", r"data.negatives_per_positive: expected 'auto' or an integer >= 1. Received: 'many'"),
         ("data: {negatives_per_positive: 0}\n", r"data.negatives_per_positive: expected 'auto' or an integer >= 1. Received: 0"),
