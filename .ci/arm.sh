@@ -15,9 +15,9 @@
 # and model run and match x86). Root filesystems are cached under $EDGEREC_ARM_CACHE, built into a
 # temporary folder and renamed when complete, so an interrupted debootstrap is never reused.
 # Emulation is slow: few runs per row, batch 1. tflite-runtime 2.14's optimized int8 FULLY_CONNECTED
-# segfaults at batch > 1 under qemu (aarch64 and armv7; its reference kernels and ai-edge-litert's
-# kernels do not, see the README), and the accuracy pass runs batches of 1024: its rows use
-# --reference-kernels.
+# dereferences a missing bias tensor at batch > 1 (a real bug of its ARM builds, seen under qemu-system
+# too; low_rank's first factor has no bias: docs/arm_emulation.md), and the accuracy pass runs batches
+# of 1024: its rows use --reference-kernels, which check for the missing bias.
 set -euo pipefail
 bundle=$(realpath "$1"); x86_litert=$(realpath "$2"); x86_tflite_runtime_ref=$(realpath "$3"); work=$(realpath "$4")
 repo=$(cd "$(dirname "$0")/.." && pwd)
