@@ -123,12 +123,13 @@ def run_kill_resume(recipe: str, reference: Path, scratch: Path, trials: int, wi
     """SIGKILL: a power cut. SIGINT: Ctrl-C in a terminal, which reaches the whole process group;
     the build must then exit 130 with one line, no traceback, naming the command that resumes it,
     and that command is the one run."""
-    mismatching, partial, unclean, kill_points, notes = 0, 0, 0, [], []
+    mismatching, partial, unclean, interrupted, kill_points, notes = 0, 0, 0, 0, [], []
     for trial in range(trials):
         out = scratch / f"trial{trial}"
         kill_at = float(rng.uniform(MIN_KILL_SECONDS, window))
         proc = subprocess.Popen([*CLI, "build", "--recipe", recipe, "--out", str(out)], env=ENV, text=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                                preexec_fn=_default_sigint)
         try:
             _, stderr = proc.communicate(timeout=kill_at)
             finished = proc.returncode == 0
@@ -153,6 +154,7 @@ def run_kill_resume(recipe: str, reference: Path, scratch: Path, trials: int, wi
                 notes.append(f"trial {trial}: exit {proc.returncode}, stderr ends: {stderr[-500:]!r}")
             else:
                 resume = shlex.split(last[len(INTERRUPTED):])[1:]  # the command it printed, without 'edgerec'
+        interrupted += not finished
         if finished:
             resumed = subprocess.CompletedProcess([], 0, "", "")
         else:
@@ -164,8 +166,16 @@ def run_kill_resume(recipe: str, reference: Path, scratch: Path, trials: int, wi
         differences = _differences(out, reference)
         mismatching += bool(differences)
         notes += [f"trial {trial}: differs: {d}" for d in differences[:5]]
-    return {"trials": trials, "mismatching": mismatching, "partial": partial, "unclean exits": unclean,
-            "kill points (s)": kill_points, "notes": notes}
+    return {"trials": trials, "interrupted": interrupted, "mismatching": mismatching, "partial": partial,
+            "unclean exits": unclean, "kill points (s)": kill_points, "notes": notes}
+
+
+def _default_sigint() -> None:
+    """In the build's process: Ctrl-C handled as in a terminal. A shell without job control starts a
+    background command with SIGINT ignored and its children inherit that, so a suite started with
+    `&` (or by a CI runner that does) would otherwise send signals the build never sees, and count
+    the builds that finish anyway as clean trials."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def main() -> int:
@@ -211,10 +221,12 @@ def main() -> int:
     print(f"bad inputs        tried {bad['tried']}, handled cleanly {bad['handled cleanly']}")
     print(f"fuzz              cases {fuzzed['cases']}, parent crashes {fuzzed['parent crashes']} "
           f"(ok rows {fuzzed['ok rows']}, error rows {fuzzed['error rows']}, {fuzzed['seconds']} s)")
-    print(f"kill -9 + resume  trials {killed['trials']}, mismatching {killed['mismatching']}, "
+    print(f"kill -9 + resume  trials {killed['trials']} ({killed['interrupted']} killed before they finished), "
+          f"mismatching {killed['mismatching']}, "
           f"partial artifacts {killed['partial']} (killed at {killed['kill points (s)']} s of a "
           f"{window:.0f} s window)")
-    print(f"Ctrl-C + resume   trials {interrupted['trials']}, unclean exits {interrupted['unclean exits']}, "
+    print(f"Ctrl-C + resume   trials {interrupted['trials']} ({interrupted['interrupted']} interrupted before they "
+          f"finished), unclean exits {interrupted['unclean exits']}, "
           f"mismatching {interrupted['mismatching']}, partial artifacts {interrupted['partial']} "
           f"(interrupted at {interrupted['kill points (s)']} s)")
     print(f"determinism       runs {determinism['runs']}, metric differences {determinism['differences']}")

@@ -32,3 +32,4 @@ def test_bad_inputs_fuzz_and_a_killed_build_are_all_handled(smoke_bundle, tmp_pa
     assert killed["trials"] == 1 and killed["mismatching"] == 0 and killed["partial"] == 0
     interrupted = result["interrupt_resume"]
     assert interrupted["trials"] == 1 and interrupted["unclean exits"] == 0 and interrupted["mismatching"] == 0
+    assert interrupted["interrupted"] == 1  # a signal the build never saw would pass the lines above
