@@ -13,6 +13,9 @@ trained with QAT brings its own 8-bit ranges for the layers it fake-quantized; t
 representative data calibrates the rest (embeddings, concatenations). Such a model converts
 only to int8: the int16x8 quantizer refuses its 8-bit fake-quant ops.
 
+Every int8 FULLY_CONNECTED leaves with a bias tensor, a zero one where the converter left none:
+tflite-runtime 2.14's ARM builds crash on one without at batch > 1 (`fc_bias`).
+
 int16x8 (TFLite's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8) runs every op of
 the zoo, GATHER included; a GATHER's output has its table's type, so embedding tables are
 stored int16 (2 bytes per value) while dense weights are int8.
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Sequence
 
+from converters import fc_bias
 from converters import inspect as inspect_mod
 from edgerec._keras import keras, tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
 
@@ -78,9 +82,10 @@ def convert(
     if sparse:
         converter.optimizations = [*converter.optimizations, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
     try:
-        return _int8_keeping_float(converter, scopes) if scopes else converter.convert()
+        data = _int8_keeping_float(converter, scopes) if scopes else converter.convert()
     except Exception as exc:  # the converter raises several unrelated types
         raise ConversionError(f"TFLite conversion ({mode}) of '{model.name}' failed: {exc}") from exc
+    return fc_bias.add_missing_biases(data) if mode == "int8" else data
 
 
 def _scopes(model: keras.Model, names: Sequence[str]) -> dict[str, str]:

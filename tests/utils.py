@@ -185,3 +185,18 @@ def assert_one_line_error(result, *needles) -> None:
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+def fully_connected_without_bias(data: bytes) -> list[str]:
+    """Weight-tensor names of the FULLY_CONNECTED ops in a .tflite flatbuffer that have no bias tensor."""
+    from edgerec._keras import tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TF loads)
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    return [
+        graph.tensors[op.inputs[1]].name.decode()
+        for graph in model.subgraphs for op in graph.operators
+        if codes[op.opcodeIndex] == schema.BuiltinOperator.FULLY_CONNECTED and (len(op.inputs) < 3 or op.inputs[2] < 0)
+    ]

@@ -13,6 +13,7 @@ from edgerec.compress.base import CompressionStep, StepError, register
 from edgerec.compress.prune import layer_sparsity
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import ModelConfig, TrainConfig
+from tests.utils import fully_connected_without_bias
 
 
 def _copy(model):
@@ -56,10 +57,11 @@ def test_every_step_applies_finalizes_converts_and_runs(name, student, tiny_task
     path = tmp_path / f"{name}.tflite"
     path.write_bytes(tflite.convert(final, "int8", representative.dataset(tiny_task.representative_rows(200))))
     result = parity.compare(train.predict_logits(final, rows), parity.tflite_logits(path, rows), 10)
-    # assert: the int8 artifact runs and tracks its Keras model
+    # assert: the int8 artifact runs and tracks its Keras model, and every FULLY_CONNECTED has a bias (see converters.fc_bias)
     assert result["rows"] == len(rows["user_id"])
     assert result["mean_abs_logit_diff"] < 0.1
     assert result["top10_overlap"] > 0.7
+    assert fully_connected_without_bias(path.read_bytes()) == []
 
 
 def test_low_rank_replaces_only_layers_it_shrinks(tiny_student):
@@ -372,3 +374,4 @@ def test_a_fake_quantizing_step_takes_no_validation_budget(validated_task):
     recipe = Recipe(name="t", compress=(StepConfig("prune"), StepConfig("qat", max_validation_drop=0.01)))
     with pytest.raises(StepError, match=r"compress\[1\]\.max_validation_drop: 'qat' fake-quantizes"):
         check_steps(recipe, validated_task)
+

@@ -89,3 +89,36 @@ def test_manifest_entry_describes_the_file(tiny_student, tmp_path):
     assert {i["name"] for i in entry["inputs"]} == {"user_id", "item_id", "user_age", "item_category"}
     assert all(i["dtype"] == "int32" for i in entry["inputs"])
     assert entry["outputs"][0]["dtype"] == "float32"
+
+
+def test_int8_fully_connected_without_a_bias_gets_a_zero_one_that_changes_no_output(tmp_path):
+    from converters import fc_bias
+    from edgerec._keras import tf
+    from tests.utils import fully_connected_without_bias
+
+    # setup: a bias-less Dense (as LowRankDense's first factor) and an untrained Dense, whose zero bias the
+    # converter drops: tflite-runtime 2.14 on ARM segfaults on both at batch > 1 (docs/arm_emulation.md)
+    inputs = keras.Input(shape=(8,), name="x")
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dense(4, use_bias=False)(inputs)))
+    rows = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([row[None]] for row in rows[:20])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    raw = converter.convert()
+    # execute
+    fixed = fc_bias.add_missing_biases(raw)
+    # assert: both ops had none and have one now; every output at batch 64 is the same to the bit
+    assert len(fully_connected_without_bias(raw)) == 2 and fully_connected_without_bias(fixed) == []
+    outputs = []
+    for data in (raw, fixed):
+        (tmp_path / "m.tflite").write_bytes(data)
+        interpreter = _interpreter(tmp_path / "m.tflite")
+        index = interpreter.get_input_details()[0]["index"]
+        interpreter.resize_tensor_input(index, [64, 8])
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(index, rows)
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert fc_bias.add_missing_biases(fixed) == fixed
