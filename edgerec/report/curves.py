@@ -5,6 +5,8 @@ Every stage that trains records its curve in the manifest (`stages[*].curve`, wr
 the validation split and the seconds; the epoch whose weights were kept; why training ended.
 The picture answers what the stage table cannot: did a stage stop for patience, or run into its
 epoch cap still improving (more epochs might pay), and is the kept epoch a peak or noise.
+A compression step's curve starts at epoch 0, the step before fine-tuning (a validation score,
+no loss): when no fine-tuned epoch beats it, epoch 0 is the one kept (see `stages.compress`).
 
 Stages without a curve (baselines, an ensemble of teachers, a stage restored from a state
 older than curves) are left out; with none left there is no figure and no section.
@@ -49,7 +51,7 @@ def table(stages: list[dict]) -> str:
         curve = stage["curve"]
         monitor = curve["monitor"]
         lines.append([
-            stage["name"], str(len(curve["epochs"])), _stopped(curve), str(curve["best_epoch"]),
+            stage["name"], str(sum(e["epoch"] > 0 for e in curve["epochs"])), _stopped(curve), str(curve["best_epoch"]),
             label(monitor) if monitor else MISSING, fmt(_kept(curve).get("validation")),
             f"{sum(e['seconds'] for e in curve['epochs']):.1f}",
         ])
@@ -83,7 +85,8 @@ def _panel(ax, stage: dict) -> None:
     epochs = [e["epoch"] for e in curve["epochs"]]
     monitor = curve["monitor"]
     loss_ax = ax.twinx() if monitor else ax
-    loss_ax.plot(epochs, [e["loss"] for e in curve["epochs"]], color=LOSS_COLOR, linestyle="--", marker=".")
+    trained = [e for e in curve["epochs"] if e["loss"] is not None]  # epoch 0 (a step before fine-tuning) has no loss
+    loss_ax.plot([e["epoch"] for e in trained], [e["loss"] for e in trained], color=LOSS_COLOR, linestyle="--", marker=".")
     loss_ax.set_ylabel("training loss", color=LOSS_COLOR, fontsize=8)
     loss_ax.tick_params(labelsize=7)
     if monitor:
@@ -95,12 +98,12 @@ def _panel(ax, stage: dict) -> None:
         _keep_to(ax, top=True)
         _keep_to(loss_ax, top=False)
     ax.axvline(curve["best_epoch"], color="gray", linestyle=":", alpha=0.7)
-    ax.set_xlim(0.5, epochs[-1] + 0.5)
+    ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("epoch", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(True, alpha=0.3)
-    ax.set_title(f"{stage['name']}\nstopped by {_stopped(curve)}, kept epoch {curve['best_epoch']} of {len(epochs)}",
+    ax.set_title(f"{stage['name']}\nstopped by {_stopped(curve)}, kept epoch {curve['best_epoch']} of {len(trained)}",
                  fontsize=9)
 
 

@@ -349,6 +349,7 @@ def test_a_step_that_costs_more_than_its_validation_budget_is_dropped(tiny_stude
     scores = iter([0.80, 0.75, 0.80, 0.796])
     monkeypatch.setattr(stages.train, "evaluate_on", lambda model, data: {"ndcg@10": next(scores)})
     monkeypatch.setattr(stages, "distill", lambda *args, **kwargs: None)
+    monkeypatch.setattr(stages, "_untuned", lambda *args, **kwargs: None)
     recipe = Recipe(name="t", student_training=TrainConfig(batch_size=64))
     steps = (StepConfig("low_rank", {"rank": 2}, max_validation_drop=0.01),
              StepConfig("prune", max_validation_drop=0.01), StepConfig("qat"))
@@ -375,3 +376,40 @@ def test_a_fake_quantizing_step_takes_no_validation_budget(validated_task):
     with pytest.raises(StepError, match=r"compress\[1\]\.max_validation_drop: 'qat' fake-quantizes"):
         check_steps(recipe, validated_task)
 
+
+@pytest.mark.parametrize("fine_tuned_validation, kept", [(-1.0, "untuned"), (2.0, "fine-tuned")])
+def test_a_fine_tune_that_does_not_beat_the_untuned_step_is_undone(fine_tuned_validation, kept, tiny_student,
+                                                                    validated_task, monkeypatch):
+    from edgerec import stages
+    from edgerec.early_stopping import Curve
+    from edgerec.recipe import Recipe, StepConfig
+
+    # setup: a "fine-tune" that zeroes every weight and reports a scripted validation score
+    def zeroing_distill(teacher, model, *args, **kwargs):
+        model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+        return Curve("ndcg@10", [{"epoch": 1, "loss": 0.5, "validation": fine_tuned_validation, "seconds": 0.1}], 1)
+
+    monkeypatch.setattr(stages, "distill", zeroing_distill)
+    curves = []
+    runner = stages.seeded_runner(0)
+
+    def recording_runner(key, label, build, train_fn, restore=None):
+        return runner(key, label, build, lambda model: _record(train_fn(model), curves), restore)
+
+    recipe = Recipe(name="t", student_training=TrainConfig(batch_size=64))
+    logged = []
+    # execute
+    result = stages.compress(tiny_student, tiny_student, validated_task, recipe, (StepConfig("low_rank", {"rank": 2}),),
+                             logged.append, recording_runner)
+    # assert: epoch 0 is on the curve either way; the zeroed weights ship only when their score was higher
+    (curve,) = curves
+    assert [e["epoch"] for e in curve.epochs] == [0, 1] and curve.epochs[0]["loss"] is None
+    zeroed = all(not np.any(w) for w in result.model.get_weights())
+    assert zeroed == (kept == "fine-tuned")
+    assert curve.best_epoch == (0 if kept == "untuned" else 1)
+    assert any("kept epoch 0" in line for line in logged) == (kept == "untuned")
+
+
+def _record(result, curves):
+    curves.append(result[1])
+    return result
