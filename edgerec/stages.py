@@ -249,7 +249,8 @@ def compress(
     build, the search's trials and the bench scripts share.
 
     Each step is applied, fine-tuned under the frozen teacher for its `finetune_epochs` (or, with
-    0, calibrated: see `calibrate`) and finalized, as one stage of `run_stage`. A step with a
+    0, calibrated: see `calibrate`) and finalized, as one stage of `run_stage`; a fine-tune must
+    beat the same step without one on validation, or is undone (`_untuned`). A step with a
     `max_validation_drop` is then scored on the validation split next to the model before it,
     and dropped when it costs more than that fraction of the metric (see `_validation_cost`).
     """
