@@ -10,6 +10,9 @@
 #
 #   bash .ci/arm.sh SMOKE_BUNDLE X86_AI_EDGE_LITERT_JSON X86_TFLITE_RUNTIME_REFERENCE_KERNELS_JSON WORK_DIR
 #
+# EDGEREC_ARM_BENCH_FLAGS adds `edgerec bench` flags to every row set (bench/platforms.py: more
+# threads and batches).
+#
 # Needs root (debootstrap, chroot, binfmt_misc). qemu comes from bookworm-backports: Debian 12's
 # qemu 7.2 crashes ai-edge-litert at Interpreter() (an emulator fault: with qemu 10 the same wheel
 # and model run and match x86). Root filesystems are cached under $EDGEREC_ARM_CACHE, built into a
@@ -88,7 +91,8 @@ bench_in() {  # ROOT LABEL VENV_FLAGS PIP_SPEC RUNTIME X86_JSON [BENCH_FLAGS]: o
     cd /opt/ci
     rm -rf venv-$label && python3 -m venv $venv_flags venv-$label
     venv-$label/bin/pip install -q --disable-pip-version-check $spec
-    venv-$label/bin/edgerec bench smoke --runtime $runtime $flags --runs 5 --warmup 1 --min-seconds 0 --json $label.json > /dev/null
+    venv-$label/bin/edgerec bench smoke --runtime $runtime $flags ${EDGEREC_ARM_BENCH_FLAGS:-} --runs 5 --warmup 1 --min-seconds 0 \
+      --json $label.json > /dev/null
     echo -n '$label: '
     venv-$label/bin/python check_bench_rows.py $label.json smoke $x86"
   cp "$root/opt/ci/$label.json" "$work/arm-$label.json"

@@ -1,4 +1,5 @@
-"""CI gate for a device-only run: one complete, ok row per artifact in the bundle's manifest.
+"""CI gate for a device-only run: complete, ok rows for every artifact in the bundle's manifest, in its
+order, the same number of rows each (one per thread count and batch benched).
 
     python .ci/check_bench_rows.py BENCH_JSON BUNDLE [REFERENCE_JSON]
 
@@ -17,8 +18,9 @@ result = json.load(open(sys.argv[1]))
 manifest = bundle.read_manifest(sys.argv[2])
 expected = [a["file"] for a in manifest["artifacts"]]
 problems = []
-if [r["artifact"] for r in result["rows"]] != expected:
-    problems.append(f"rows {[r['artifact'] for r in result['rows']]} != artifacts {expected}")
+names = [r["artifact"] for r in result["rows"]]
+if list(dict.fromkeys(names)) != expected or len({names.count(name) for name in expected}) != 1:
+    problems.append(f"rows {names} != artifacts {expected}, each the same number of times")
 for row in result["rows"]:
     if tuple(row) != rows.ROW_KEYS:
         problems.append(f"{row['artifact']}: keys {tuple(row)}")
