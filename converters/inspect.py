@@ -28,6 +28,7 @@ import collections
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 EMBEDDING_OPS = {"GATHER", "EMBEDDING_LOOKUP"}
 DENSE_OPS = {"FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D"}
@@ -141,8 +142,8 @@ def _read(path: str, data: bytes) -> Inspection:
         inputs = [int(t) for t in op.InputsAsNumpy()] if op.InputsLength() else []
         outputs = [int(t) for t in op.OutputsAsNumpy()] if op.OutputsLength() else []
         producers.update((t, name) for t in outputs)
-        if _is_embedding_projection(schema, op, name, inputs, producers):
-            kinds[inputs[1]] = "embedding"
+        if _is_embedding_projection(schema, op, name, inputs, producers, lambda t: _all_zero(model, graph, t)):
+            kinds.update((t, "embedding") for t in inputs[1:] if t >= 0)  # its weights, and its zero bias if any
         if name == "DENSIFY":
             densified[outputs[0]] = inputs[0]
         inputs = [densified.get(t, t) for t in inputs]  # a densified weight is still the op's weight
@@ -202,8 +203,16 @@ def _index_bytes(schema, sparsity) -> int:
     return total
 
 
-def _is_embedding_projection(schema, op, name: str, inputs: list[int], producers: dict[int, str]) -> bool:
-    """A linear map of gathered rows: FULLY_CONNECTED without bias or activation, or BATCH_MATMUL."""
+def _all_zero(model, graph, tensor: int) -> bool:
+    """A constant tensor whose bytes are all zero (the bias `converters.fc_bias` adds)."""
+    data = model.Buffers(graph.Tensors(tensor).Buffer()).DataAsNumpy()
+    return not isinstance(data, int) and not data.any()
+
+
+def _is_embedding_projection(schema, op, name: str, inputs: list[int], producers: dict[int, str],
+                             all_zero: Callable[[int], bool]) -> bool:
+    """A linear map of gathered rows: FULLY_CONNECTED without activation and without a bias (or with
+    the zero one `converters.fc_bias` gives it), or BATCH_MATMUL."""
     if name not in ("FULLY_CONNECTED", "BATCH_MATMUL") or len(inputs) < 2 or producers.get(inputs[0]) not in EMBEDDING_OPS:
         return False
     if name == "BATCH_MATMUL":
@@ -211,7 +220,7 @@ def _is_embedding_projection(schema, op, name: str, inputs: list[int], producers
     options = schema.FullyConnectedOptions()
     table = op.BuiltinOptions()
     options.Init(table.Bytes, table.Pos)
-    has_bias = len(inputs) > 2 and inputs[2] >= 0
+    has_bias = len(inputs) > 2 and inputs[2] >= 0 and not all_zero(inputs[2])
     return not has_bias and options.FusedActivationFunction() == schema.ActivationFunctionType.NONE
 
 

@@ -40,8 +40,9 @@ Log = Callable[[str], None]
 
 
 def step_dicts(steps: Sequence[StepConfig]) -> list[dict]:
-    """A chain as plain dicts (JSON, recipe `compress:` entries)."""
-    return [dataclasses.asdict(s) for s in steps]
+    """A chain as plain dicts (JSON, recipe `compress:` entries); a key left at None (no
+    `max_validation_drop`) is left out, as the manifest's recipe leaves it out."""
+    return [{k: v for k, v in dataclasses.asdict(s).items() if v is not None} for s in steps]
 
 
 def describe_chain(steps: Sequence[StepConfig], keep_float: Sequence[str] = ()) -> str:

@@ -137,14 +137,15 @@ def test_factorized_student_converts_to_int8_gather_and_fully_connected(tiny_stu
     path.write_bytes(tflite.convert(model, "int8", representative.dataset(tiny_task.representative_rows(200))))
     result = inspect(path)
     # assert: each V x 2 table is an int8 GATHER, each 2 x 4 projection int8 FULLY_CONNECTED weights
-    # ([out, in] = [4, 2]), both counted as embedding bytes; every op int8
+    # ([out, in] = [4, 2]) with a zero int32 bias (converters.fc_bias), all counted as embedding bytes; every op int8
     assert result.all_int8
     assert result.ops["GATHER"] == len(tiny_task.features)
     assert result.ops["FULLY_CONNECTED"] == 3 + len(tiny_task.features)
     embedding = sorted((tuple(c["shape"]), c["dtype"]) for c in result.constants if c["kind"] == "embedding")
-    expected = [((f.vocab_size, 2), "INT8") for f in tiny_task.features] + [((4, 2), "INT8")] * len(tiny_task.features)
+    expected = [((f.vocab_size, 2), "INT8") for f in tiny_task.features]
+    expected += [((4, 2), "INT8"), ((4,), "INT32")] * len(tiny_task.features)
     assert embedding == sorted(expected)
-    assert result.bytes_by_kind["embedding"] == sum(2 * (f.vocab_size + 4) for f in tiny_task.features)
+    assert result.bytes_by_kind["embedding"] == sum(2 * (f.vocab_size + 4) + 4 * 4 for f in tiny_task.features)
     rows = tiny_task.ranking_eval()
     assert parity.compare(train.predict_logits(model, rows), parity.tflite_logits(path, rows), 10)["mean_abs_logit_diff"] < 0.1
 
