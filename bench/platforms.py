@@ -11,8 +11,8 @@ README's support table comes from:
 - arm64 and armhf (32-bit Raspberry Pi OS) under qemu-user, through `.ci/arm.sh` (as root; its
   root filesystems are cached), with the thread counts and batches above.
 
-Each row set is checked as CI checks it (every artifact an ok row with every metric, here one
-per thread count and batch) and its metrics are compared with the x86 run that rounds int8 the same way: ai-edge-litert
+Each row set is checked as CI checks it (`.ci/check_bench_rows.py`: every artifact ok rows with
+every metric, one per thread count and batch) and its metrics are compared with the x86 run that rounds int8 the same way: ai-edge-litert
 with x86 ai-edge-litert on Python 3.11; tflite-runtime's optimized x86 kernels with themselves;
 its reference kernels and its ARM builds with x86 tflite-runtime's reference kernels (see
 docs/arm_emulation.md). Latencies under emulation mean nothing and are not shown.
@@ -31,10 +31,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from device_bench import bundle as bundle_files
-from device_bench import metrics
-
 REPO = Path(__file__).resolve().parents[1]
+CHECK = REPO / ".ci" / "check_bench_rows.py"
 REFERENCE_PYTHON = "3.11"  # the Python the x86 references run on (CI's training Python)
 TFLITE_RUNTIME_PYTHONS = ("3.9", "3.10", "3.11")  # tflite-runtime 2.14 publishes cp39-cp311 wheels
 
@@ -60,16 +58,10 @@ def _bench(bin_dir: Path, bundle: Path, out: Path, flags: list[str]) -> None:
                     "--min-seconds", "0", *flags, "--json", str(out)], check=True, stdout=subprocess.DEVNULL)
 
 
-def _problems(result: Path, bundle: Path, configurations: int) -> list[str]:
-    """What is wrong with a row set: every artifact needs one ok row per (threads, batch), with every metric."""
-    rows = json.loads(result.read_text())["rows"]
-    artifacts = [a["file"] for a in bundle_files.read_manifest(bundle)["artifacts"]]
-    problems = [f"{a}: {n} rows, expected {configurations}" for a in artifacts
-                if (n := sum(r["artifact"] == a for r in rows)) != configurations]
-    problems += [f"{r['artifact']} threads {r['threads']} batch {r['batch']}: {r['status']}" for r in rows if r["status"] != "ok"]
-    problems += [f"{r['artifact']}: metrics {sorted(r['metrics'] or {})}" for r in rows
-                 if set(r["metrics"] or {}) != set(metrics.keys())]
-    return problems
+def _check(python: Path, result: Path, bundle: Path) -> bool:
+    """`.ci/check_bench_rows.py` on a row set, in the virtualenv that made it: every artifact ok rows
+    with every metric, the same number each."""
+    return subprocess.run([str(python), str(CHECK), str(result), str(bundle)], cwd=REPO).returncode == 0
 
 
 def _max_difference(result: Path, reference: Path) -> float | None:
@@ -94,8 +86,7 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="edgerec-platforms."))
     work.mkdir(parents=True, exist_ok=True)
     flags = ["--threads", args.threads, "--batch", args.batch]
-    configurations = len(args.threads.split(",")) * len(args.batch.split(","))
-    runs = []  # (platform, python, interpreter, kernels, row file, reference key)
+    runs = []  # (platform, python, interpreter, kernels, row file, virtualenv bin (None: checked by arm.sh), reference key)
     for version in args.pythons.split(","):
         python = _python(version)
         if python is None:
@@ -103,14 +94,14 @@ def main() -> int:
             continue
         bin_dir = _venv(python, work / f"litert-{version}", [f"{REPO}[device]"])
         _bench(bin_dir, bundle, work / f"x86-{version}-litert.json", flags)
-        runs.append(("x86-64", version, "ai_edge_litert", "optimized", work / f"x86-{version}-litert.json", "litert"))
+        runs.append(("x86-64", version, "ai_edge_litert", "optimized", work / f"x86-{version}-litert.json", bin_dir, "litert"))
         if version in TFLITE_RUNTIME_PYTHONS:
             bin_dir = _venv(python, work / f"tflite-{version}", ["numpy<2", "tflite-runtime==2.14.*"], [str(REPO)])
             for kernels, extra in (("optimized", []), ("reference", ["--reference-kernels"])):
                 path = work / f"x86-{version}-tflite_runtime-{kernels}.json"
                 _bench(bin_dir, bundle, path, [*flags, *extra])
-                runs.append(("x86-64", version, "tflite_runtime", kernels, path, f"tflite_runtime-{kernels}"))
-    references = {key: path for _, version, _, _, path, key in runs if version == REFERENCE_PYTHON}
+                runs.append(("x86-64", version, "tflite_runtime", kernels, path, bin_dir, f"tflite_runtime-{kernels}"))
+    references = {key: path for _, version, _, _, path, _, key in runs if version == REFERENCE_PYTHON}
     if not args.no_arm:
         missing = [k for k in ("litert", "tflite_runtime-reference") if k not in references]
         if missing:
@@ -123,15 +114,12 @@ def main() -> int:
                                        ("armhf-tflite_runtime", "tflite_runtime")):
                 path = work / f"arm-{label}.json"
                 key = "litert" if interpreter == "ai_edge_litert" else "tflite_runtime-reference"
-                runs.append((label.split("-")[0], "3.11 (Debian 12)", interpreter, "optimized", path, key))
+                runs.append((label.split("-")[0], "3.11 (Debian 12)", interpreter, "optimized", path, None, key))
             if arm.returncode:
                 print(f".ci/arm.sh failed (exit {arm.returncode}): a platform without rows is marked failed below")
     table, failed = [], False
-    for platform, version, interpreter, kernels, path, key in runs:
-        problems = _problems(path, bundle, configurations) if path.is_file() else [f"{path.name}: no rows"]
-        for problem in problems:
-            print(f"{platform} Python {version} {interpreter} ({kernels}): {problem}")
-        ok = not problems
+    for platform, version, interpreter, kernels, path, bin_dir, key in runs:
+        ok = path.is_file() and (bin_dir is None or _check(bin_dir / "python", path, bundle))
         rows = json.loads(path.read_text())["rows"] if path.is_file() else []
         runtime = rows[0]["runtime"]["version"] if rows else "?"
         gap = _max_difference(path, references[key]) if ok and key in references else None
