@@ -50,6 +50,9 @@ TEACHER = "teacher"
 STUDENT = "student"  # distilled, fp32: the reference the compressed artifacts are compared with
 STUDENT_INT8 = "student_int8"  # distilled + compressed + full-integer int8: what an app ships
 STUDENT_SCRATCH = "student_scratch"  # the student architecture trained alone (baseline)
+# the two-tower retrieval student, full-integer int8, with the `recommend` and `score` signatures
+# (device_bench.retrieval); interaction data only. Its entry adds `signatures` and `retrieval`.
+RETRIEVAL = "retrieval_int8"
 # student_choice: the candidate name of the student trained alone (the others are distillation settings)
 NO_TEACHER = "no teacher"
 
@@ -111,11 +114,16 @@ def artifact_entry(
     produced_by: dict[str, Any],
     keras_metrics: dict[str, float],
     parity: dict[str, Any],
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest entry of the artifact at ``path``; file, sha256 and bytes are taken from the file.
 
-    ``tensors`` holds ``inputs`` and ``outputs``, each a list of ``{name, dtype, shape}``.
+    ``tensors`` holds ``inputs`` and ``outputs``, each a list of ``{name, dtype, shape}``; ``extra``
+    adds keys of a kind of artifact (a retrieval artifact's ``signatures`` and ``retrieval``).
     """
+    clash = sorted(set(extra or {}) & set(ARTIFACT_KEYS))
+    if clash:
+        raise ValueError(f"extra keys {clash} would replace the artifact entry's own")
     return {
         "file": path.name,
         "role": role,
@@ -128,6 +136,7 @@ def artifact_entry(
         "produced_by": produced_by,
         "keras_metrics": keras_metrics,
         "parity": parity,
+        **(extra or {}),
     }
 
 

@@ -128,25 +128,61 @@ def ranking_metrics(scores: np.ndarray, k: int = 10) -> dict[str, float]:
             "scores must have shape (n_users, n_candidates) with both >= 1. " f"Received shape: {scores.shape}"
         )
     _check_no_nan("scores", scores)
-    n_candidates = scores.shape[1]
     positive = scores[:, :1]
     negatives = scores[:, 1:]
     g = (negatives > positive).sum(axis=1)
     t = (negatives == positive).sum(axis=1)
-    ways = t + 1.0
+    hr, ndcg, mrr = _expected_at_k(g, t, k, scores.shape[1])
+    return {f"hr@{k}": float(hr.mean()), f"ndcg@{k}": float(ndcg.mean()), "mrr": float(mrr.mean())}
 
-    positions = np.arange(n_candidates)
+
+def _expected_at_k(g: np.ndarray, t: np.ndarray, k: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per user, HR@k, NDCG@k and MRR of a positive with ``g`` items strictly above it and ``t`` tying
+    with it, among ``n`` ranked items, expected over random tie-breaking (``ranking_metrics``)."""
+    ways = t + 1.0
+    positions = np.arange(n)
     discount_prefix = np.concatenate(([0.0], np.cumsum(1.0 / np.log2(positions + 2.0))))
     harmonic_prefix = np.concatenate(([0.0], np.cumsum(1.0 / (positions + 1.0))))
-
     hr = np.clip(k - g, 0, t + 1) / ways
     ndcg = (discount_prefix[np.minimum(g + t + 1, k)] - discount_prefix[np.minimum(g, k)]) / ways
     mrr = (harmonic_prefix[g + t + 1] - harmonic_prefix[g]) / ways
-    return {f"hr@{k}": float(hr.mean()), f"ndcg@{k}": float(ndcg.mean()), "mrr": float(mrr.mean())}
+    return hr, ndcg, mrr
+
+
+def target_ranks(scores: np.ndarray, target_score: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per user, how many ``eligible`` items score strictly above the target (``g``) and how many tie
+    with it (``t``); ``scores`` (users, items) with the target itself not eligible."""
+    above = ((scores > target_score[:, None]) & eligible).sum(axis=1)
+    ties = ((scores == target_score[:, None]) & eligible).sum(axis=1)
+    return above, ties
+
+
+def retrieval_metrics(above: np.ndarray, ties: np.ndarray, found: np.ndarray, on: str) -> dict[str, float]:
+    """The table's ``on`` metrics ("catalogue" or "reranked") of one held-out item per row, from its
+    ``target_ranks`` in a ranked list: the whole catalogue, or the re-ranked top-N of a retrieval
+    model, where a target the list does not hold (``found`` False) is a miss.
+
+    With one relevant item per row recall@k is HR@k; ties break at random in expectation, as in
+    ``ranking_metrics``. Keys in table order, values rounded to ``DECIMALS``.
+    """
+    above, ties, found = np.asarray(above), np.asarray(ties), np.asarray(found, dtype=bool)
+    if above.size == 0:
+        raise ValueError("retrieval_metrics needs at least one held-out row")
+    chosen = [m for m in METRICS if m.on == on]
+    if on not in (CATALOGUE, RERANKED):
+        raise ValueError(f"on must be {CATALOGUE!r} or {RERANKED!r}. Received: on={on!r}")
+    result = {}
+    for metric in chosen:
+        n = int(max(metric.k, (above + ties).max() + 1))
+        hr, ndcg, _ = _expected_at_k(np.where(found, above, n), np.where(found, ties, 0), metric.k, n + 1)
+        result[metric.key] = round(float((ndcg if "ndcg" in metric.key else hr).mean()), DECIMALS)
+    return result
 
 
 DECIMALS = 6  # every reported metric is rounded to this many decimals, so JSON files compare exactly
 SCORES, PROBABILITIES, CANDIDATES = "scores", "probabilities", "candidates"
+CATALOGUE, RERANKED = "catalogue", "reranked"  # computed by retrieval_metrics, not by `measure`
+TWO_STAGE_DEPTH = 100  # the retrieval top-N the bundle's rankers re-score (two-stage metrics)
 
 
 @dataclass(frozen=True)
@@ -158,14 +194,17 @@ class Metric:
     ``"probabilities"`` (labels and probabilities) on every task;
     ``"candidates"`` (the NCF candidate lists, shape (users, candidates), the
     positive first) only on ranking tasks. ``headline`` metrics are the ones
-    ratio columns and plots show.
+    ratio columns and plots show. ``"catalogue"`` and ``"reranked"`` metrics are a
+    retrieval artifact's ranking of the whole catalogue and a ranker's re-ranking
+    of its top ``TWO_STAGE_DEPTH`` (``retrieval_metrics``); they are not task metrics
+    (``keys``) and ``fn`` is None.
     """
 
     key: str
     label: str
     higher_is_better: bool
     on: str
-    fn: Callable[..., float]
+    fn: Callable[..., float] | None
     k: int | None = None
     headline: bool = False
 
@@ -184,7 +223,14 @@ METRICS: tuple[Metric, ...] = (
     Metric("logloss", "LogLoss", False, PROBABILITIES, logloss),
     Metric("hr@10", "HR@10", True, CANDIDATES, _ranked("hr", 10), k=10),
     Metric("ndcg@10", "NDCG@10", True, CANDIDATES, _ranked("ndcg", 10), k=10, headline=True),
+    Metric("full_recall@10", "recall@10, full catalogue", True, CATALOGUE, None, k=10),
+    Metric("full_ndcg@10", "NDCG@10, full catalogue", True, CATALOGUE, None, k=10),
+    Metric(f"full_recall@{TWO_STAGE_DEPTH}", f"recall@{TWO_STAGE_DEPTH}, full catalogue", True, CATALOGUE, None,
+           k=TWO_STAGE_DEPTH),
+    Metric("two_stage_recall@10", f"recall@10, retrieval top-{TWO_STAGE_DEPTH} re-ranked", True, RERANKED, None, k=10),
+    Metric("two_stage_ndcg@10", f"NDCG@10, retrieval top-{TWO_STAGE_DEPTH} re-ranked", True, RERANKED, None, k=10),
 )
+_TASK_KINDS = (SCORES, PROBABILITIES, CANDIDATES)
 _BY_KEY = {m.key: m for m in METRICS}
 
 
@@ -198,7 +244,12 @@ def get(key: str) -> Metric:
 
 def keys(ranking: bool = True) -> tuple[str, ...]:
     """The metric keys of a task, in table order: all of them, or without the ranking-only ones."""
-    return tuple(m.key for m in METRICS if ranking or not m.ranking_only)
+    return tuple(m.key for m in METRICS if m.on in _TASK_KINDS and (ranking or not m.ranking_only))
+
+
+def retrieval_keys(on: str) -> tuple[str, ...]:
+    """The keys of the ``"catalogue"`` or ``"reranked"`` metrics, in table order."""
+    return tuple(m.key for m in METRICS if m.on == on)
 
 
 def headline(available: Sequence[str] | None = None) -> tuple[str, ...]:
@@ -220,7 +271,7 @@ def measure(
     """
     inputs = {SCORES: scores, PROBABILITIES: probabilities, CANDIDATES: candidates}
     result: dict[str, float | None] = {}
-    for metric in METRICS:
+    for metric in (m for m in METRICS if m.on in _TASK_KINDS):
         value = inputs[metric.on]
         if metric.on == CANDIDATES:
             if value is not None:

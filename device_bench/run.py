@@ -6,6 +6,11 @@ the artifacts. Each (artifact, threads, batch) runs in its own
 ``python -m device_bench.worker`` process with a timeout; a crash, a hang, a
 sha256 mismatch or a missing file becomes an error row and the run goes on.
 
+A bundle's retrieval artifact (manifest role ``retrieval``) runs first: its
+accuracy pass leaves each held-out row's top-N items, which every ranker of
+the same eval set then re-scores for the two-stage metrics
+(``device_bench.retrieval``). Rows keep the manifest's order.
+
 After the runs, rows are compared with what the bundle promised: the
 manifest's build-time Keras metrics (``keras_delta``) and the per-user ranking
 of a reference artifact (``fidelity``; by default the bundle's fp32
@@ -34,6 +39,8 @@ from device_bench.errors import EdgerecError
 from device_bench.runtime import RUNTIMES
 
 DEFAULT_REFERENCE = bundle.artifact_file(bundle.STUDENT)
+RETRIEVAL = bundle.RETRIEVAL  # its role in the manifest
+CANDIDATES = "candidates"
 # The folder holding this copy of device_bench, so that a worker started from a
 # source checkout (tests, a folder copied to a Pi) imports the same code.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -51,6 +58,7 @@ class Artifact:
     eval_path: Path | None
     sha256: str | None
     keras_metrics: dict[str, float] | None = None
+    role: str | None = None
 
 
 def _manifest_entries(folder: Path) -> list[dict[str, Any]] | None:
@@ -62,7 +70,8 @@ def _manifest_entries(folder: Path) -> list[dict[str, Any]] | None:
     except bundle.BundleError as exc:
         raise BenchInputError(str(exc)) from exc
     return [
-        {"file": entry["file"], "sha256": entry.get("sha256"), "keras_metrics": entry.get("keras_metrics")}
+        {"file": entry["file"], "sha256": entry.get("sha256"), "keras_metrics": entry.get("keras_metrics"),
+         "role": entry.get("role")}
         for entry in entries
     ]
 
@@ -76,18 +85,19 @@ def _discover_folder(folder: Path) -> list[Artifact]:
     entries = _manifest_entries(folder)
     if entries is None:
         files = sorted(folder.glob(f"*{bundle.ARTIFACT_SUFFIX}"))
-        entries = [{"file": p.name, "sha256": None, "keras_metrics": None} for p in files]
+        entries = [{"file": p.name, "sha256": None, "keras_metrics": None, "role": None} for p in files]
     if not entries:
         raise BenchInputError(f"{folder}: no .tflite files in this folder (and no artifacts in a {bundle.MANIFEST})")
     eval_path = _eval_path(folder)
-    return [Artifact(folder / entry["file"], eval_path, entry["sha256"], entry["keras_metrics"]) for entry in entries]
+    return [Artifact(folder / entry["file"], eval_path, entry["sha256"], entry["keras_metrics"], entry["role"])
+            for entry in entries]
 
 
 def _discover_file(path: Path) -> Artifact:
     # A file inside a bundle is still checked against the bundle's manifest.
     entries = _manifest_entries(path.parent) or []
     entry = next((entry for entry in entries if entry["file"] == path.name), {})
-    return Artifact(path, _eval_path(path.parent), entry.get("sha256"), entry.get("keras_metrics"))
+    return Artifact(path, _eval_path(path.parent), entry.get("sha256"), entry.get("keras_metrics"), entry.get("role"))
 
 
 def discover(paths: Sequence[str | Path]) -> list[Artifact]:
@@ -192,8 +202,10 @@ class _Settings:
     timeout: float
     reference_kernels: bool = False
 
-    def job(self, artifact: Artifact, threads: int, batch: int, ranking_out: Path | None) -> dict[str, Any]:
-        """A worker job; accuracy (and the ranking logits) only when ``ranking_out`` is given."""
+    def job(self, artifact: Artifact, threads: int, batch: int, ranking_out: Path | None,
+            candidates_out: Path | None = None, two_stage: Path | None = None) -> dict[str, Any]:
+        """A worker job; accuracy (and the ranking logits) only when ``ranking_out`` is given; a retrieval
+        artifact saves its top-N to ``candidates_out``, a ranker re-scores ``two_stage``'s."""
         return {
             "path": str(artifact.path),
             "threads": threads,
@@ -208,6 +220,8 @@ class _Settings:
             "eval": str(artifact.eval_path) if artifact.eval_path else None,
             "with_accuracy": ranking_out is not None,
             "ranking_out": str(ranking_out) if ranking_out else None,
+            "candidates_out": str(candidates_out) if candidates_out else None,
+            "two_stage": str(two_stage) if two_stage else None,
         }
 
 
@@ -219,9 +233,9 @@ class _RankingScores:
         self._names = itertools.count()
         self._scores: dict[tuple[Path, Path | None], np.ndarray | None] = {}
 
-    def out_path(self) -> Path:
-        """A fresh file name for a worker to save its ranking logits to."""
-        return self._scratch / f"ranking-{next(self._names)}.npy"
+    def out_path(self, kind: str = "ranking") -> Path:
+        """A fresh file name for a worker to save its ranking logits (or retrieval candidates) to."""
+        return self._scratch / f"{kind}-{next(self._names)}.npy"
 
     def collect(self, artifact: Artifact, out_path: Path) -> None:
         """Keep the logits the worker saved to ``out_path`` (None if it saved none: failure, no ranking part)."""
@@ -242,8 +256,12 @@ def _bench_artifact(
     settings: _Settings,
     scores: _RankingScores | None,
     progress: Callable[[dict[str, Any]], None] | None,
+    candidates: dict[Path | None, Path],
 ) -> list[dict[str, Any]]:
-    """The artifact's rows; the first configuration that succeeds also measures accuracy."""
+    """The artifact's rows; the first configuration that succeeds also measures accuracy.
+
+    ``candidates`` maps an eval set to the retrieval top-N file its rankers re-score; a retrieval
+    artifact adds its own."""
     problem = _precheck(artifact)
     metrics = None
     results = []
@@ -255,7 +273,12 @@ def _bench_artifact(
                 row["status"] = rows.error(problem)
             else:
                 ranking_out = scores.out_path() if scores and artifact.eval_path and metrics is None else None
-                row.update(_run_worker(settings.job(artifact, n_threads, batch, ranking_out), settings.timeout))
+                candidates_out = scores.out_path(CANDIDATES) if ranking_out and artifact.role == RETRIEVAL else None
+                two_stage = candidates.get(artifact.eval_path) if ranking_out else None
+                job = settings.job(artifact, n_threads, batch, ranking_out, candidates_out, two_stage)
+                row.update(_run_worker(job, settings.timeout))
+                if candidates_out is not None and candidates_out.is_file():
+                    candidates[artifact.eval_path] = candidates_out
                 if ranking_out is not None:
                     # Also on failure (no file: None), so the fidelity pass does not run it again.
                     scores.collect(artifact, ranking_out)
@@ -357,7 +380,11 @@ def bench(
     results = []
     with tempfile.TemporaryDirectory(prefix="device_bench.") as scratch:
         scores = _RankingScores(Path(scratch)) if accuracy else None
-        by_artifact = [(a, _bench_artifact(a, threads, batches, settings, scores, progress)) for a in artifacts]
+        candidates: dict[Path | None, Path] = {}
+        retrieval_first = sorted(artifacts, key=lambda a: a.role != RETRIEVAL)  # stable: rankers keep their order
+        benched = {id(a): _bench_artifact(a, threads, batches, settings, scores, progress, candidates)
+                   for a in retrieval_first}
+        by_artifact = [(a, benched[id(a)]) for a in artifacts]
         # Fidelity after every artifact has run, so that a reference benched later is not run twice.
         for artifact, artifact_rows in by_artifact:
             for row in artifact_rows:

@@ -3,8 +3,9 @@
 interactions or labelled rows -> task -> teacher (or an ensemble) -> student trained alone (baseline)
 -> [assistants, each distilled from the one before] -> a distilled student per distillation candidate
 -> the student that ships (the best of them and the student alone, on validation)
--> compression steps (each fine-tuned under the distiller) -> TFLite artifacts with parity
--> eval.npz, vocabularies, manifest.json -> on-device bench rows -> report.md
+-> compression steps (each fine-tuned under the distiller)
+-> the two-tower retrieval student (interaction data), distilled from the same supervisor
+-> TFLite artifacts with parity -> eval.npz, vocabularies, manifest.json -> on-device bench rows -> report.md
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from device_bench import run as bench_run
 from device_bench import table
 from device_bench import atomic, bundle, metrics
 from device_bench.errors import EdgerecError
-from edgerec import ablation, baselines, compress, io, report, train
+from edgerec import ablation, baselines, compress, io, report, retrieval, train
 from edgerec._keras import tf
 from edgerec.build_lock import build_lock
 from edgerec.checkpoints import BuildState
@@ -110,7 +111,9 @@ def run(
         shipped = _recipe_shipped(recipe, searched)
         recipe_used = trained.students_recipe(shipped)
         compressed = _compress(build, trained, recipe_used)
+        retrieval_student = _retrieval_student(build, trained)
         entries = _export_artifacts(build, trained, compressed, recipe_used, searched)
+        entries += _export_retrieval(build, retrieval_student)
         manifest = _write_bundle(build, trained, verdict, entries, searched, shipped)
         _bench(build)
         _finish(build)
@@ -164,6 +167,31 @@ def _compress(build: Build, trained: Trained, recipe: Recipe) -> Compressed:
                                 build.runner, trained.teacher_logits)
     build.stages += compressed.stages
     return compressed
+
+
+def _retrieval_student(build: Build, trained: Trained) -> tuple | None:
+    """The two-tower retrieval student and its stage, or None (the log says why: `retrieval.skipped`)."""
+    why = retrieval.skipped(build.recipe, build.task)
+    if why is not None:
+        build.log(f"[retrieval] no retrieval student: {why}")
+        return None
+    model, stage = retrieval.train_student(build.recipe, build.task, build.runner, trained, build.log)
+    build.stages.append(stage)
+    return model, stage
+
+
+def _export_retrieval(build: Build, student: tuple | None) -> list[dict]:
+    """`retrieval_int8.tflite`'s manifest entry (converted now, or kept from before an interruption)."""
+    if student is None:
+        return []
+    key, path = f"artifact/{bundle.RETRIEVAL}", build.out / bundle.artifact_file(bundle.RETRIEVAL)
+    entry = build.state.done(key)
+    if entry is None or not path.is_file() or bundle.sha256(path) != entry["sha256"]:
+        entry = retrieval.export(*student, build.task, build.recipe, build.out, build.log)
+        build.state.save(key, entry)
+    else:
+        build.log(f"  {entry['file']}: converted before the interruption (sha256 checked)")
+    return [entry]
 
 
 def _export_artifacts(build: Build, trained: Trained, compressed: Compressed, recipe: Recipe,

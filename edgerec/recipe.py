@@ -364,6 +364,39 @@ def check_layer_names(key: str, names: tuple[str, ...], layers: list[str], model
 
 
 @dataclass(frozen=True)
+class RetrievalConfig:
+    """The retrieval student (interaction data only; a CTR build has none): a two-tower model
+    (zoo `two_tower`: user and item towers of `hidden` ReLU layers to `embedding_dim`-d vectors)
+    trained on the task's rows under the supervising teacher, with the student's training settings,
+    and shipped as `retrieval_int8.tflite` whose `recommend` returns the `top_k` best items.
+
+    `alpha` and `temperature` are its distillation setting (logits distillation; alpha 1: labels alone).
+    """
+
+    enabled: bool = True
+    embedding_dim: int = 32
+    hidden: tuple[int, ...] = (64,)
+    top_k: int = 100
+    alpha: float = 0.5
+    temperature: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check(self.embedding_dim >= 1, "embedding_dim", ">= 1", self.embedding_dim)
+        _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
+        _check(self.top_k >= 1, "top_k", ">= 1", self.top_k)
+        _check(0.0 <= self.alpha <= 1.0, "alpha", "a value in [0, 1]", self.alpha)
+        _check(self.temperature > 0, "temperature", "> 0", self.temperature)
+
+    def model(self) -> ModelConfig:
+        """The two-tower model this section describes."""
+        return ModelConfig(embedding_dim=self.embedding_dim, hidden=self.hidden, architecture="two_tower")
+
+    def distill(self) -> DistillConfig:
+        """Its distillation setting: logits distillation at `alpha` and `temperature`."""
+        return DistillConfig(alpha=self.alpha, temperature=self.temperature)
+
+
+@dataclass(frozen=True)
 class BenchConfig:
     runs: int = 200
     warmup: int = 20
@@ -391,6 +424,7 @@ class Recipe:
     compress: tuple[StepConfig, ...] = ()
     representative_samples: int = 1000
     export: ExportConfig = ExportConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
     bench: BenchConfig = BenchConfig()
 
     def to_dict(self) -> dict:

@@ -271,11 +271,46 @@ class RankingTask:
     def train_item_counts(self) -> np.ndarray:
         return np.bincount(self.train_item, minlength=self.data.num_items)
 
+    def user_inputs(self) -> list[str]:
+        """The model inputs looked up by the user (user_id first): what a retrieval model's user tower reads."""
+        return [f.name for f in self.features if f.owner == "user"]
+
+    def user_rows(self, user: np.ndarray) -> dict[str, np.ndarray]:
+        """The user inputs of `user` (indices), one row each."""
+        return {name: values for name, values in self.rows(user, np.zeros_like(user)).items()
+                if name in self.user_inputs()}
+
+    def catalogue_rows(self) -> dict[str, np.ndarray]:
+        """The item inputs (item_id and the item side features) of every item index 0..N-1, in order."""
+        items = np.arange(self.data.num_items)
+        return {name: values for name, values in self.rows(np.zeros_like(items), items).items()
+                if name not in self.user_inputs()}
+
+    def retrieval_eval(self) -> dict[str, np.ndarray]:
+        """The full-catalogue part of eval.npz (keys under `retrieval/` and `catalogue/`): each held-out
+        interaction's user inputs and item, and everything its user interacted with, which the
+        metrics exclude from the candidates as the sampled protocol does (device_bench.evalset)."""
+        users, seen_row = np.unique(self.holdout_user, return_inverse=True)
+        order = np.argsort(self.data.user, kind="stable")
+        by_user = self.data.user[order]
+        starts = np.searchsorted(by_user, users, side="left")
+        stops = np.searchsorted(by_user, users, side="right")
+        seen = [self.data.item[order[a:b]] for a, b in zip(starts, stops)]
+        out = {f"retrieval/{k}": v for k, v in self.user_rows(self.holdout_user).items()}
+        out.update({
+            "retrieval/target": self.holdout_item.astype(np.int32),
+            "retrieval/seen_row": seen_row.astype(np.int32),
+            "retrieval/seen_offsets": np.r_[0, np.cumsum(stops - starts)].astype(np.int64),
+            "retrieval/seen_items": np.concatenate(seen).astype(np.int32),
+        })
+        out.update({f"catalogue/{k}": v for k, v in self.catalogue_rows().items()})
+        return out
+
     def save_eval(self, path: Path) -> None:
         """Writes eval.npz in the layout device_bench reads (see device_bench.evalset)."""
         ranking = {f"ranking/{k}": v for k, v in self.ranking_eval().items()}
         ranking["ranking/num_candidates"] = np.array(self.num_candidates, dtype=np.int64)
-        _write_eval(path, *self.pointwise_eval(), ranking)
+        _write_eval(path, *self.pointwise_eval(), {**ranking, **self.retrieval_eval()})
 
 
 class CtrTask:

@@ -15,16 +15,25 @@ function registered here under its name), all over every feature (ids and side f
   second-order interactions over the shared embeddings + a deep MLP on them, summed.
 - `dcn_v2`: DCN-v2 (Wang et al., WWW 2021): cross layers (optionally low-rank) next to the MLP.
   With `cross_layers: 0` this is the same model as `mlp`.
+- `two_tower`: a dual encoder (Yi et al., "Sampling-bias-corrected neural modeling", RecSys 2019;
+  the TFLite on-device recommendation example): a user tower over the user's features and an
+  item tower over the item's, each embeddings -> MLP -> a linear `embedding_dim` vector, and
+  logit = <user vector, item vector> + the item's bias. The item side depends on the item alone,
+  so every item's vector can be computed once and a whole catalogue scored with one matrix
+  product: the retrieval student (`edgerec.retrieval`, `converters.retrieval`).
 
 Layer names are shared across architectures so distillation and compression can address them:
 `embedding_<feature>` (one per feature), `embeddings` (their concatenation, the MLP input),
-`hidden_<i>` (MLP layers), `score` (the logit).
+`hidden_<i>` (MLP layers), `score` (the logit). The two-tower model names its towers' layers
+`user_hidden_<i>` / `item_hidden_<i>`, their outputs `user_vector` / `item_vector`, and the per-item
+bias `item_bias` (`TWO_TOWER_LAYERS`).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from converters.retrieval import TWO_TOWER_LAYERS
 from edgerec._keras import keras, tf
 from edgerec.data.schema import DataError, FeatureSpec
 from edgerec.models import architectures
@@ -147,3 +156,29 @@ def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
     deep = keras.layers.Dense(1, name="deep")(_mlp(x0, config.hidden, config.dropout))
     return keras.layers.Add(name="score")([first_order, second_order, deep])
 
+
+
+@_builds("two_tower")
+def _two_tower(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
+    """logit = <user tower(user features), item tower(item features)> + bias[item_id].
+
+    Each tower: its owner's embeddings concatenated -> `hidden` ReLU layers -> a linear
+    `embedding_dim` vector. The bias is the item's popularity term, which the dot product
+    would otherwise have to carry in one of its dimensions.
+    """
+    vectors = {}
+    for owner in ("user", "item"):
+        own = [f for f in features if f.owner == owner]
+        x = _concat(_embeddings(inputs, own, config.embedding_dim), f"{owner}_embeddings")
+        for i, units in enumerate(config.hidden):
+            if config.dropout:
+                x = keras.layers.Dropout(config.dropout, name=f"{owner}_dropout_{i}")(x)
+            x = keras.layers.Dense(units, activation="relu", name=f"{owner}_hidden_{i}")(x)
+        vectors[owner] = keras.layers.Dense(config.embedding_dim, name=TWO_TOWER_LAYERS[owner])(x)
+    dot = keras.layers.Dot(axes=1, name="dot")([vectors["user"], vectors["item"]])
+    bias = keras.layers.Embedding(_item_vocab(features), 1, name=TWO_TOWER_LAYERS["bias"])(inputs["item_id"])
+    return keras.layers.Add(name="score")([dot, bias])
+
+
+def _item_vocab(features: list[FeatureSpec]) -> int:
+    return next(f.vocab_size for f in features if f.name == "item_id")

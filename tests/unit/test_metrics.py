@@ -156,7 +156,10 @@ def _inputs(metric):
     return (_LABELS, metrics.sigmoid(_LOGITS) if metric.on == metrics.PROBABILITIES else _LOGITS)
 
 
-@pytest.mark.parametrize("metric", metrics.METRICS, ids=lambda m: m.key)
+TASK_METRICS = [m for m in metrics.METRICS if m.fn is not None]
+
+
+@pytest.mark.parametrize("metric", TASK_METRICS, ids=lambda m: m.key)
 def test_each_metric_of_the_table_on_a_hand_computed_case(metric):
     # execute / assert: every row of the table has a hand-computed case, and its function gives it
     assert metric.fn(*_inputs(metric)) == pytest.approx(HAND_COMPUTED[metric.key], abs=1e-12)
@@ -165,11 +168,13 @@ def test_each_metric_of_the_table_on_a_hand_computed_case(metric):
 def test_table_facts():
     assert metrics.keys() == tuple(HAND_COMPUTED)
     assert metrics.keys(ranking=False) == ("auc", "logloss")
-    assert [m.label for m in metrics.METRICS] == ["AUC", "LogLoss", "HR@10", "NDCG@10"]
+    assert [m.label for m in TASK_METRICS] == ["AUC", "LogLoss", "HR@10", "NDCG@10"]
     assert [m.key for m in metrics.METRICS if not m.higher_is_better] == ["logloss"]
+    assert [m.key for m in metrics.METRICS if m.fn is None] == [
+        *metrics.retrieval_keys(metrics.CATALOGUE), *metrics.retrieval_keys(metrics.RERANKED)]
     assert [m.k for m in metrics.METRICS if m.ranking_only] == [10, 10]
     assert metrics.headline() == ("auc", "ndcg@10") and metrics.headline(("auc", "logloss")) == ("auc",)
-    with pytest.raises(KeyError, match="unknown metric 'mrr'; metrics: auc, logloss, hr@10, ndcg@10"):
+    with pytest.raises(KeyError, match="unknown metric 'mrr'; metrics: auc, logloss, hr@10, ndcg@10, full_recall@10"):
         metrics.get("mrr")
 
 
@@ -193,9 +198,39 @@ def test_pareto_objectives_follow_the_table_directions():
 
     # assert: costs are minimised; each metric goes the way its row says
     assert pareto.objectives(metrics.keys()) == (
-        ("bytes", False), ("p50_us", False), *((m.key, m.higher_is_better) for m in metrics.METRICS))
+        ("bytes", False), ("p50_us", False), *((m.key, m.higher_is_better) for m in TASK_METRICS))
     # a lower LogLoss dominates at equal cost; a higher AUC does
     trials = [{"bytes": 1, "p50_us": 1.0, "metrics": {"logloss": v}} for v in (0.5, 0.4)]
     assert pareto.trial_front(trials, ("logloss",)) == [False, True]
     trials = [{"bytes": 1, "p50_us": 1.0, "metrics": {"auc": v}} for v in (0.5, 0.4)]
     assert pareto.trial_front(trials, ("auc",)) == [True, False]
+
+
+def test_retrieval_metrics_on_a_hand_computed_case():
+    # setup: four held-out rows; targets at ranks 0, 5 and 20, and one tying with an item above 3 others
+    above, ties = np.array([0, 5, 20, 3]), np.array([0, 0, 0, 1])
+    found = np.array([True, True, True, False])  # the last row's target was not among the retrieved
+    ndcg_rank5 = 1 / np.log2(7)
+    # execute
+    full = metrics.retrieval_metrics(above, ties, np.ones(4, bool), metrics.CATALOGUE)
+    reranked = metrics.retrieval_metrics(above, ties, found, metrics.RERANKED)
+    # assert: recall@10 counts ranks < 10; a tie between ranks 3 and 4 is worth the mean of both
+    tie = (1 / np.log2(5) + 1 / np.log2(6)) / 2
+    assert full == pytest.approx({"full_recall@10": 3 / 4, "full_ndcg@10": (1 + ndcg_rank5 + tie) / 4,
+                                  "full_recall@100": 1.0}, abs=1e-6)
+    assert reranked == pytest.approx({"two_stage_recall@10": 2 / 4, "two_stage_ndcg@10": (1 + ndcg_rank5) / 4},
+                                     abs=1e-6)
+
+
+def test_retrieval_metrics_refuse_an_unknown_kind_and_no_rows():
+    with pytest.raises(ValueError, match="on must be 'catalogue' or 'reranked'"):
+        metrics.retrieval_metrics(np.array([0]), np.array([0]), np.array([True]), "scores")
+    with pytest.raises(ValueError, match="at least one held-out row"):
+        metrics.retrieval_metrics(np.array([]), np.array([]), np.array([]), metrics.CATALOGUE)
+
+
+def test_target_ranks_count_only_eligible_items():
+    scores = np.array([[0.9, 0.5, 0.7, 0.5]])
+    eligible = np.array([[False, True, True, True]])  # item 0 (seen) does not compete
+    above, ties = metrics.target_ranks(scores, np.array([0.5]), eligible & (np.arange(4) != 1))
+    assert above.tolist() == [1] and ties.tolist() == [1]

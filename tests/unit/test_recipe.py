@@ -41,7 +41,7 @@ def test_wrong_type_names_key_and_value(tmp_path):
         ("student: {embedding_dim: 0, hidden: [4]}\n", r"student.embedding_dim: expected >= 1"),
         ("bench: {threads: [0]}\n", r"bench.threads: expected positive thread counts"),
         ("teacher: {embedding_dim: 4, hidden: [4], architecture: deepfn}\n",
-         r"teacher.architecture: expected one of \['mlp', 'neumf', 'deepfm', 'dcn_v2'\]"),
+         r"teacher.architecture: expected one of \['mlp', 'neumf', 'deepfm', 'dcn_v2', 'two_tower'\]"),
         ("distill: {methods: [{name: hint, studnet_layer: h}]}\n",
          r"distill.methods\[0\]: unknown key 'studnet_layer'. Did you mean 'student_layer'"),
         ("distill: {methods: [{name: logit}]}\n",
