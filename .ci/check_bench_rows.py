@@ -1,5 +1,7 @@
 """CI gate for a device-only run: complete, ok rows for every artifact in the bundle's manifest, in its
-order, the same number of rows each (one per thread count and batch benched).
+order, the same number of rows each (one per thread count and batch benched), each with every metric
+it has: the task's, plus the full-catalogue ones for the retrieval artifact and the two-stage ones for
+every ranker of a bundle that has one.
 
     python .ci/check_bench_rows.py BENCH_JSON BUNDLE [REFERENCE_JSON]
 
@@ -17,6 +19,9 @@ from device_bench import bundle, metrics, rows
 result = json.load(open(sys.argv[1]))
 manifest = bundle.read_manifest(sys.argv[2])
 expected = [a["file"] for a in manifest["artifacts"]]
+retrieval = {a["file"] for a in manifest["artifacts"] if a.get("role") == bundle.RETRIEVAL}
+extra = {True: set(metrics.retrieval_keys(metrics.CATALOGUE)),
+         False: set(metrics.retrieval_keys(metrics.RERANKED)) if retrieval else set()}
 problems = []
 names = [r["artifact"] for r in result["rows"]]
 if list(dict.fromkeys(names)) != expected or len({names.count(name) for name in expected}) != 1:
@@ -26,7 +31,7 @@ for row in result["rows"]:
         problems.append(f"{row['artifact']}: keys {tuple(row)}")
     if row["status"] != rows.OK:
         problems.append(f"{row['artifact']}: {row['status']}")
-    if set(row["metrics"]) != set(metrics.keys()):
+    if set(row["metrics"]) != set(metrics.keys()) | extra[row["artifact"] in retrieval]:
         problems.append(f"{row['artifact']}: metrics {sorted(row['metrics'])}")
 if len(sys.argv) > 3:
     reference = {r["artifact"]: r["metrics"] for r in json.load(open(sys.argv[3]))["rows"]}

@@ -27,7 +27,7 @@ from device_bench import metrics as metric_table
 from device_bench import table
 from device_bench.errors import EdgerecError
 from edgerec import io
-from edgerec.report import curves, plots
+from edgerec.report import curves, plots, retrieval
 from edgerec.report.cells import MISSING, NOT_APPLICABLE, fmt, label, metric_cell
 from edgerec.report.cells import table as md_table
 from edgerec.search.widths import describe as describe_width
@@ -178,7 +178,7 @@ process per artifact; accuracy is computed by the TFLite interpreter on the bund
 ({manifest['eval']['protocol']}).
 
 {artifact_table(rows, applicable=applicable)}
-
+{retrieval.section(manifest, rows)}
 ## Every model of the build, scored in Keras on the same held-out data
 
 The baselines show whether the teacher and the distilled student are worth it: {baseline},

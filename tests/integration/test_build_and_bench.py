@@ -17,7 +17,9 @@ from edgerec.cli import main
 from tests.utils import NO_TENSORFLOW, blocked_import_env
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = ["teacher.tflite", "student_scratch.tflite", "student.tflite", "student_int8.tflite"]
+RANKERS = ["teacher.tflite", "student_scratch.tflite", "student.tflite", "student_int8.tflite"]
+RETRIEVAL = "retrieval_int8.tflite"
+ARTIFACTS = [*RANKERS, RETRIEVAL]
 
 
 def test_bundle_holds_the_contract_files(smoke_bundle):
@@ -30,14 +32,25 @@ def test_manifest_matches_the_files(smoke_bundle):
     manifest = read_manifest(smoke_bundle)
     validate(manifest)
     assert [a["file"] for a in manifest["artifacts"]] == ARTIFACTS
+    features = manifest["schema"]["features"]
     for artifact in manifest["artifacts"]:
         data = (smoke_bundle / artifact["file"]).read_bytes()
         assert artifact["sha256"] == hashlib.sha256(data).hexdigest()
         assert artifact["bytes"] == len(data)
-        assert {i["name"] for i in artifact["inputs"]} == {f["name"] for f in manifest["schema"]["features"]}
-    modes = {a["file"]: a["mode"] for a in manifest["artifacts"]}
-    assert modes["student_int8.tflite"] == "int8" and modes["teacher.tflite"] == "fp32"
-    assert [s["step"] for s in manifest["artifacts"][-1]["produced_by"]["steps"]] == ["low_rank", "prune", "qat"]
+        owners = ("user",) if artifact["file"] == RETRIEVAL else ("user", "item")
+        assert {i["name"] for i in artifact["inputs"]} == {f["name"] for f in features if f["owner"] in owners}
+    by_file = {a["file"]: a for a in manifest["artifacts"]}
+    modes = {name: a["mode"] for name, a in by_file.items()}
+    assert modes["student_int8.tflite"] == "int8" and modes["teacher.tflite"] == "fp32" and modes[RETRIEVAL] == "int8"
+    assert [s["step"] for s in by_file["student_int8.tflite"]["produced_by"]["steps"]] == ["low_rank", "prune", "qat"]
+    # the retrieval artifact: both signatures, K as the smoke recipe asks, the catalogue of the vocabulary
+    retrieval = by_file[RETRIEVAL]
+    assert retrieval["outputs"] == [{"name": "items", "dtype": "int32", "shape": [-1, 20]},
+                                    {"name": "scores", "dtype": "float32", "shape": [-1, 20]}]
+    assert [i["name"] for i in retrieval["signatures"]["score"]["inputs"]] == sorted(
+        ["candidates", *(f["name"] for f in features if f["owner"] == "user")])
+    items = next(f for f in features if f["name"] == "item_id")
+    assert retrieval["retrieval"]["top_k"] == 20 and retrieval["retrieval"]["num_items"] == items["vocab_size"]
     for feature, relative in manifest["schema"]["vocabularies"].items():
         assert (smoke_bundle / relative).is_file(), feature
     assert manifest["recipe"]["name"] == "smoke" and manifest["versions"]["tensorflow"]
@@ -51,15 +64,25 @@ def test_bench_json_has_every_contract_field(smoke_bundle):
         assert tuple(row) == rows.ROW_KEYS and row["status"] == "ok"
         assert row["bytes"] == artifact["bytes"]
         assert row["latency_us"]["p50"] > 0 and row["latency_us"]["init"] > 0
-        assert set(row["metrics"]) == set(metrics.keys())
+        kind = metrics.CATALOGUE if row["artifact"] == RETRIEVAL else metrics.RERANKED
+        assert set(row["metrics"]) == {*metrics.keys(), *metrics.retrieval_keys(kind)}
         # fp32 on the device scores like Keras did; int8 within quantization error
         tolerance = 1e-4 if artifact["mode"] == "fp32" else 0.05
         assert row["metrics"]["auc"] == pytest.approx(artifact["keras_metrics"]["auc"], abs=tolerance)
+    # the retrieval artifact's full-catalogue metrics track its Keras model's; two-stage re-ranking of its
+    # top-100 by the fp32 teacher can only find targets the retrieval found within its top-100
+    retrieval = result["rows"][-1]
+    for key in metrics.retrieval_keys(metrics.CATALOGUE):
+        assert retrieval["metrics"][key] == pytest.approx(manifest["artifacts"][-1]["keras_metrics"][key], abs=0.05)
+    teacher = result["rows"][0]["metrics"]
+    assert 0 < teacher["two_stage_recall@10"] <= retrieval["metrics"]["full_recall@100"]
 
 
 def test_report_shows_artifacts_and_baselines(smoke_bundle):
     report = (smoke_bundle / REPORT).read_text()
-    for needle in ["student_int8.tflite", "popularity (baseline)", "student trained alone (baseline)", "+ qat"]:
+    for needle in ["student_int8.tflite", "popularity (baseline)", "student trained alone (baseline)", "+ qat",
+                   "## Retrieval: the whole catalogue", "top-100 re-ranked by student_int8.tflite",
+                   "retrieval student distilled (two-tower)"]:
         assert needle in report
 
 
@@ -102,6 +125,7 @@ def test_truncated_artifact_is_an_error_row_and_the_rest_complete(smoke_bundle, 
     by_name = {r["artifact"]: r for r in json.loads(out.read_text())["rows"]}
     assert by_name["student_int8.tflite"]["status"].startswith("error")
     assert all(by_name[n]["status"] == "ok" for n in ARTIFACTS if n != "student_int8.tflite")
+    assert "two_stage_ndcg@10" not in by_name["teacher.tflite"]["metrics"]  # no manifest: no role, no two-stage pass
 
 
 def test_tampered_artifact_fails_its_manifest_check(smoke_bundle, tmp_path):
@@ -154,6 +178,12 @@ def test_unknown_ids_map_to_oov_and_every_artifact_runs_on_them(smoke_bundle):
     for artifact in manifest["artifacts"]:
         # execute
         interpreter, _ = runtime.load(smoke_bundle / artifact["file"])
-        logits = accuracy.predict(interpreter, rows)
+        if artifact["file"] == RETRIEVAL:
+            users = {i["name"]: rows[i["name"]] for i in artifact["inputs"]}
+            out = interpreter.get_signature_runner("recommend")(**users)
+            logits, items = out["scores"], out["items"]
+            assert items.shape == (8, 20) and items.min() >= 1  # the OOV item is never recommended
+        else:
+            logits = accuracy.predict(interpreter, rows)
         # assert
-        assert logits.shape == (8,) and np.isfinite(logits).all()
+        assert logits.shape[0] == 8 and np.isfinite(logits).all()
