@@ -31,6 +31,7 @@ CANDIDATES = "candidates"  # score's extra input: item indices, int32 (batch, C)
 ITEMS = "items"  # recommend's output: item indices, int32 (batch, K), best first
 SCORES = "scores"  # both signatures' float32 logits
 SCORED_CELLS = 2**21  # (rows x items) scores per `score` call in the full-catalogue pass
+NO_ITEM = -1  # an empty slot of a row's retrieval candidates
 
 
 def is_retrieval(interpreter: Any) -> bool:
@@ -122,7 +123,7 @@ def full_catalogue(interpreter: Any, part: RetrievalSet) -> tuple[dict[str, floa
 def catalogue_metrics(score_rows: Callable[[np.ndarray], np.ndarray], part: RetrievalSet) -> tuple[dict[str, float], np.ndarray]:
     """Full-catalogue metrics from ``score_rows(rows) -> (len(rows), N)`` logits of every item, and
     each held-out row's top ``TWO_STAGE_DEPTH`` items among its eligible ones and its target,
-    best first (shape (rows, depth)): the candidates of the two-stage pass. The build scores its
+    best first (shape (rows, depth), ``NO_ITEM`` past the last one): the candidates of the two-stage pass. The build scores its
     Keras model with the same function."""
     n_items = part.num_items
     depth = min(metrics.TWO_STAGE_DEPTH, n_items - 1)
@@ -144,24 +145,28 @@ def catalogue_metrics(score_rows: Callable[[np.ndarray], np.ndarray], part: Retr
 
 
 def _top(scores: np.ndarray, depth: int) -> np.ndarray:
-    """The `depth` best columns per row, best first (ties by lower index)."""
+    """The `depth` best columns per row, best first (ties by lower index); NO_ITEM where a row has
+    fewer than `depth` finite scores (a user who has interacted with nearly the whole catalogue)."""
     part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-    order = np.lexsort((part, -np.take_along_axis(scores, part, axis=1)), axis=1)
-    return np.take_along_axis(part, order, axis=1).astype(np.int32)
+    values = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -values), axis=1)
+    top = np.take_along_axis(part, order, axis=1).astype(np.int32)
+    return np.where(np.isfinite(np.take_along_axis(values, order, axis=1)), top, NO_ITEM)
 
 
 def rerank(interpreter: Any, part: RetrievalSet, candidates: np.ndarray) -> dict[str, float]:
     """A ranker's two-stage metrics: it re-scores each held-out row's retrieval candidates
-    (shape (rows, depth)); a target the retrieval did not return is a miss."""
+    (shape (rows, depth), ``NO_ITEM`` slots left out); a target the retrieval did not return is a miss."""
     specs = runtime.input_specs(interpreter)
     missing = [s.name for s in specs if s.name not in part.users and s.name not in part.catalogue]
     if missing:
         raise ValueError(f"the ranker's inputs {missing} are neither user nor catalogue columns of the eval set")
     rows = np.arange(part.rows)
-    logits = accuracy.predict(interpreter, part.ranker_rows(rows, candidates)).reshape(candidates.shape)
+    present = candidates != NO_ITEM
+    logits = accuracy.predict(interpreter, part.ranker_rows(rows, np.where(present, candidates, 0)))
+    logits = logits.reshape(candidates.shape)
     hit = candidates == part.targets[:, None]
     found = hit.any(axis=1)
     target = np.where(found, logits[rows, hit.argmax(axis=1)], 0.0)
-    others = ~hit
-    g, t = metrics.target_ranks(logits, target, others)
+    g, t = metrics.target_ranks(logits, target, present & ~hit)
     return metrics.retrieval_metrics(g, t, found, metrics.RERANKED)
