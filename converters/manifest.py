@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.retrieval import Retrieval
+from converters.retrieval import Retrieval, float_ops
 from device_bench import bundle, retrieval, runtime
 
 
@@ -51,6 +51,10 @@ def _signature_facts(interpreter, signature: str) -> dict:
     return {"inputs": facts(runner.get_input_details()), "outputs": facts(runner.get_output_details())}
 
 
+# why an op of a full-integer retrieval artifact outputs float32
+FLOAT_OPS = {"DEQUANTIZE": "the scores leave as float32 logits, as every edgerec artifact's output"}
+
+
 def retrieval_entry(path: Path, produced_by: dict, keras_metrics: dict, parity: dict, info: Retrieval,
                     oov_index: int) -> dict:
     """The manifest entry of a retrieval artifact: its `recommend` tensors as `inputs` / `outputs`, both
@@ -58,6 +62,7 @@ def retrieval_entry(path: Path, produced_by: dict, keras_metrics: dict, parity: 
     the OOV rule), all read from the file except K's meaning."""
     interpreter, _ = runtime.load(path)
     signatures = {name: _signature_facts(interpreter, name) for name in (retrieval.RECOMMEND, retrieval.SCORE)}
+    floats = {op: FLOAT_OPS.get(op, "left in float by the converter") for op in float_ops(path.read_bytes())}
     extra = {
         "signatures": signatures,
         "retrieval": {
@@ -69,6 +74,7 @@ def retrieval_entry(path: Path, produced_by: dict, keras_metrics: dict, parity: 
                       f"logit for an item as recommend",
             "not_filtered": "recommend does not know what the user already has: drop those items from its "
                             "list, so ask for K >= the items you show + the items you drop",
+            "float_ops": floats,
         },
     }
     return bundle.artifact_entry(path, bundle.RETRIEVAL, "int8", signatures[retrieval.RECOMMEND], produced_by,

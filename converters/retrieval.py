@@ -32,6 +32,8 @@ from converters import fc_bias
 from converters.tflite import ConversionError
 from device_bench.retrieval import CANDIDATES, ITEMS, RECOMMEND, SCORE, SCORES
 from edgerec._keras import keras, tf
+from tensorflow.lite.python import schema_py_generated as schema  # noqa: E402
+from tensorflow.lite.tools import flatbuffer_utils  # noqa: E402
 
 MODES = ("fp32", "int8")
 # The layers a two-tower model must name (the zoo's `two_tower` builds them): the user and item
@@ -134,6 +136,19 @@ def convert(
         raise ConversionError(f"TFLite conversion ({mode}) of the retrieval model '{model.name}' failed: {exc}") from exc
     data = fc_bias.add_missing_biases(data) if mode == "int8" else data
     return data, Retrieval(tuple(user_inputs), top_k, num_items)
+
+
+def float_ops(data: bytes) -> list[str]:
+    """The ops of every signature (subgraph) of a .tflite that output float32, sorted and each once."""
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    found = set()
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            if any(graph.tensors[t].type == schema.TensorType.FLOAT32 for t in op.outputs if t >= 0):
+                found.add(names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM"))
+    return sorted(found)
 
 
 def _representative(rows: dict[str, np.ndarray], num_items: int) -> Iterator[tuple[str, dict]]:

@@ -51,6 +51,7 @@ def test_manifest_matches_the_files(smoke_bundle):
         ["candidates", *(f["name"] for f in features if f["owner"] == "user")])
     items = next(f for f in features if f["name"] == "item_id")
     assert retrieval["retrieval"]["top_k"] == 20 and retrieval["retrieval"]["num_items"] == items["vocab_size"]
+    assert list(retrieval["retrieval"]["float_ops"]) == ["DEQUANTIZE"]  # full-integer but for the float logits out
     for feature, relative in manifest["schema"]["vocabularies"].items():
         assert (smoke_bundle / relative).is_file(), feature
     assert manifest["recipe"]["name"] == "smoke" and manifest["versions"]["tensorflow"]

@@ -74,6 +74,7 @@ def test_int8_is_full_integer_with_topk_in_the_graph(two_tower, tiny_task, tmp_p
     dtypes = {op["op"]: op["output_dtype"] for op in found.operators}
     assert dtypes["TOPK_V2"] == "INT8" and dtypes["FULLY_CONNECTED"] == "INT8"
     assert {op["op"] for op in found.operators if op["output_dtype"] == "FLOAT32"} == {"DEQUANTIZE"}
+    assert retrieval.float_ops(data) == ["DEQUANTIZE"]  # in the score signature's subgraph too
 
 
 def test_int8_keeps_the_keras_ranking(two_tower, tiny_task, tmp_path):
