@@ -92,7 +92,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         _fmt(row.get("items_per_s"), digits=0),
         MISSING if xnnpack is None else ("reference kernels" if row.get("reference_kernels") else "on" if xnnpack else "off"),
         _fmt(row.get("peak_rss_bytes"), 2**20),
-        *(_fmt(metrics.get(key), digits=4) for key in metric_table.keys()),
+        *(_fmt(metrics.get(m.key), digits=4) for m in metric_table.METRICS),
         *(_fmt(agreement.get(key), digits=3) for key in ("top10_overlap", "kendall_tau")),
     ]
 

@@ -25,6 +25,18 @@ def test_markdown_ratios_are_against_the_baseline_row():
     assert "size ×" not in table.markdown(result)
 
 
+def test_markdown_has_a_cell_per_column_and_the_retrieval_metrics():
+    retrieval = _row("retrieval_int8.tflite", 9.0, 2000, 0.89, 0.49)
+    retrieval["metrics"].update({"full_recall@10": 0.1234, "full_ndcg@10": 0.0617})
+    ranker = _row("student.tflite", 5.0, 1000, 0.88, 0.45)
+    ranker["metrics"]["two_stage_ndcg@10"] = 0.0701
+
+    lines = table.markdown([retrieval, ranker]).splitlines()
+
+    assert len({line.count("|") for line in lines}) == 1
+    assert "| recall@10, full catalogue |" in lines[0] and "| 0.1234 |" in lines[2] and "| 0.0701 |" in lines[3]
+
+
 def test_environment_has_device_facts():
     env = table.environment()
 
