@@ -116,12 +116,15 @@ def convert(
     if mode == "int8" and calibration is None:
         raise ValueError("mode 'int8' needs calibration rows of user inputs")
     module = _Module(towers(model, user_inputs), vectors, bias, top_k)
-    user_spec = {name: tf.TensorSpec([None], tf.int32, name=name) for name in user_inputs}
+    # Positional arguments named by their TensorSpecs: the signature's input names are the specs' names
+    # (a **kwargs function is traced with positional arguments in some processes and then fails).
+    user_specs = [tf.TensorSpec([None], tf.int32, name=name) for name in user_inputs]
+    candidates_spec = tf.TensorSpec([None, None], tf.int32, name=CANDIDATES)
     signatures = {
-        RECOMMEND: tf.function(lambda **user: module.recommend(user)).get_concrete_function(
-            **user_spec),
-        SCORE: tf.function(lambda candidates, **user: module.score(user, candidates)).get_concrete_function(
-            candidates=tf.TensorSpec([None, None], tf.int32, name=CANDIDATES), **user_spec),
+        RECOMMEND: tf.function(lambda *user: module.recommend(dict(zip(user_inputs, user))),
+                               input_signature=user_specs).get_concrete_function(),
+        SCORE: tf.function(lambda candidates, *user: module.score(dict(zip(user_inputs, user)), candidates),
+                           input_signature=[candidates_spec, *user_specs]).get_concrete_function(),
     }
     try:
         with tempfile.TemporaryDirectory(prefix="edgerec-retrieval.") as folder:
