@@ -9,6 +9,8 @@ Ranking tasks (implicit feedback):
   without its positives; never a held-out one). A (user, item) pair scores the dot product of
   their factors; an item or user with no training interaction scores below every other pair, as
   the factorisation knows nothing of it. The scores are not probabilities: no LogLoss.
+  Each is also scored over the whole catalogue (`full_*` metrics, the retrieval artifact's
+  protocol: `device_bench.retrieval.catalogue_metrics`), the bar a retrieval model must clear.
 CTR tasks (labelled rows):
 - the click-rate prior (`no_model`);
 - logistic regression (scikit-learn) on one-hot encodings of the categorical feature indices the
@@ -43,7 +45,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder
 from threadpoolctl import threadpool_limits
 
-from device_bench import metrics
+from device_bench import evalset, metrics, retrieval
 from edgerec import train
 from edgerec.data.task import CtrTask, EvalData, RankingTask
 
@@ -135,9 +137,12 @@ def compute(task: RankingTask | CtrTask, seed: int, log: Log | None = None) -> l
     log = log or (lambda line: None)
     results = [no_model(task)]
     if task.num_candidates:
+        part = evalset.retrieval_part(task.retrieval_eval(), "the held-out data")
+        counts = task.train_item_counts().astype(np.float64)
+        results[0][1].update(retrieval.catalogue_metrics(lambda rows: np.tile(counts, (len(rows), 1)), part)[0])
         matrix = user_items(task)
         for learner in (ALS, BPR):
-            results.append((learner.name, _factorisation_metrics(learner, task, matrix, seed, log)))
+            results.append((learner.name, _factorisation_metrics(learner, task, matrix, seed, log, part)))
     else:
         results.append((LOGISTIC.name, _logistic_metrics(task, log)))
     return results
@@ -193,7 +198,8 @@ def user_items(task: RankingTask) -> scipy.sparse.csr_matrix:
 
 
 def _factorisation_metrics(
-    learner: Learner, task: RankingTask, matrix: scipy.sparse.csr_matrix, seed: int, log: Log
+    learner: Learner, task: RankingTask, matrix: scipy.sparse.csr_matrix, seed: int, log: Log,
+    part: evalset.RetrievalSet,
 ) -> Metrics:
     start = time.perf_counter()
     seen = (np.diff(matrix.indptr) > 0, np.bincount(matrix.indices, minlength=matrix.shape[1]) > 0)
@@ -212,7 +218,12 @@ def _factorisation_metrics(
     log(f"  {learner.name}: {setting}, {iterations} iterations ({chosen}; {time.perf_counter() - start:.1f}s)")
     pointwise = pair_scores(factors, task.pointwise_users, task.pointwise_items, seen)
     users = np.broadcast_to(task.holdout_user[:, None], task.candidates.shape)
-    return metrics.measure(task.pointwise_labels, pointwise, None, pair_scores(factors, users, task.candidates, seen))
+    result = metrics.measure(task.pointwise_labels, pointwise, None, pair_scores(factors, users, task.candidates, seen))
+    catalogue = np.arange(task.data.num_items)
+    result.update(retrieval.catalogue_metrics(lambda rows: pair_scores(
+        factors, np.broadcast_to(task.holdout_user[rows, None], (len(rows), len(catalogue))),
+        np.broadcast_to(catalogue, (len(rows), len(catalogue))), seen), part)[0])
+    return result
 
 
 def _fit_factorisation(

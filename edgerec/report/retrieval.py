@@ -48,8 +48,11 @@ def section(manifest: dict, rows: list[dict]) -> str:
         ndcg, reference = row["metrics"].get(reranked[-1]), teacher_metrics.get(reranked[-1])
         lines.append([f"top-{depth} re-ranked by {row['artifact']}", *(fmt(row["metrics"].get(k), 4) for k in reranked),
                       f"{ndcg / reference:.3f}" if ndcg is not None and reference else MISSING])
-    two_stage = md_table(["pipeline (full catalogue)", "recall@10", "NDCG@10", f"NDCG@10 / teacher re-ranking"],
+    two_stage = md_table(["pipeline (full catalogue)", "recall@10", "NDCG@10", "NDCG@10 / teacher re-ranking"],
                          "lrrr", lines)
+    host = [[s["name"], *(fmt(s["metrics"].get(k), 4) for k in catalogue)]
+            for s in manifest.get("stages", []) if any(k in s["metrics"] for k in catalogue)]
+    against = md_table(["model (on the build machine)", *map(label, catalogue)], "l" + "r" * len(catalogue), host)
     return f"""
 ## Retrieval: the whole catalogue on this machine
 
@@ -60,6 +63,12 @@ never interacted with (not among the sampled candidates of the table above); lat
 `recommend` call.
 
 {alone}
+
+The same rows and exclusions scored on the build machine: the baselines ranking the whole catalogue
+(popularity, and ALS and BPR by their factors' dot product) and the retrieval student in Keras
+(before int8):
+
+{against}
 
 Two-stage: each ranker of the bundle re-scores the retrieval's top {depth} per held-out interaction
 (the target counts as a miss when retrieval did not return it), on the device:

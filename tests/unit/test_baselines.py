@@ -75,6 +75,23 @@ def test_popularity_matches_a_direct_count():
     assert metrics["hr@10"] == pytest.approx(hr, abs=1e-6) and metrics["ndcg@10"] == pytest.approx(ndcg, abs=1e-6)
 
 
+def test_popularity_over_the_whole_catalogue_matches_a_direct_count():
+    # setup: each held-out item's rank among the items its user never had, by training count (ties: expected rank)
+    task = RankingTask(tiny_interactions(), RANKING, seed=0)
+    counts = Counter(task.train_item.tolist())
+    hits = []
+    for user, target in zip(task.holdout_user, task.holdout_item):
+        had = set(task.data.item[task.data.user == user].tolist())
+        others = [counts[i] for i in range(1, task.data.num_items) if i not in had]
+        above, ties = sum(c > counts[target] for c in others), sum(c == counts[target] for c in others)
+        hits.append(min(max(10 - above, 0), ties + 1) / (ties + 1))
+    # execute
+    _, metrics = baselines.compute(task, seed=0)[0]
+    # assert
+    assert metrics["full_recall@10"] == pytest.approx(np.mean(hits), abs=1e-6)
+    assert set(metrics) > {"full_recall@10", "full_ndcg@10", "full_recall@100"}
+
+
 @pytest.mark.parametrize("validation", [False, True])
 def test_logistic_regression_matches_sklearn_on_the_same_one_hot_features(ctr_task, validation):
     # setup: the same fit done directly; with a validation split, C walks up the grid while the
