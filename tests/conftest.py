@@ -1,6 +1,13 @@
-"""Session fixtures shared by the unit tests: a tiny task and tiny trained models."""
+"""Session fixtures shared by the tests: a tiny task, tiny trained models, and the smoke bundle.
+
+The smoke bundle: CI builds it once with the console script (timed, as a user would) and passes its
+folder in EDGEREC_SMOKE_BUNDLE; run alone, the fixture builds it with Click's CliRunner, once per session.
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +49,18 @@ def tiny_teacher(tiny_task):
     train.compile_ranker(model, config)
     train.fit(model, tiny_task, config, 1, "tiny", log=lambda _: None)
     return model
+
+
+@pytest.fixture(scope="session")
+def smoke_bundle(tmp_path_factory) -> Path:
+    given = os.environ.get("EDGEREC_SMOKE_BUNDLE")
+    if given:
+        return Path(given)
+    from click.testing import CliRunner
+
+    from edgerec.cli import main
+
+    out = tmp_path_factory.mktemp("smoke") / "bundle"
+    result = CliRunner().invoke(main, ["build", "--recipe", "smoke", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out

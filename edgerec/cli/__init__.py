@@ -13,6 +13,7 @@ from edgerec.cli.compress import compress
 from edgerec.cli.data import data
 from edgerec.cli.distill import distill
 from edgerec.cli.errors import Group
+from edgerec.cli.export import export_command
 from edgerec.cli.inspect import inspect_command
 from edgerec.cli.report import report
 
@@ -30,5 +31,6 @@ main.add_command(bench)
 main.add_command(compress)
 main.add_command(data)
 main.add_command(distill)
+main.add_command(export_command)
 main.add_command(inspect_command)
 main.add_command(report)
