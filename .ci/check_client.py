@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device_bench import accuracy, bundle, evalset, export, metrics, retrieval, runtime
+from device_bench import accuracy, bundle, evalset, metrics, retrieval, runtime
+from device_bench.card import USER_ID, read_card, read_vocabulary
 from device_bench.client import ClientError, Recommender
 
 TOLERANCE = 1e-6
@@ -36,10 +37,10 @@ RANKED_ROWS = 20  # held-out rows whose candidates the rank check scores
 
 def raw_users(folder: Path, part: evalset.RetrievalSet, names: list[str]) -> list[tuple[str, dict[str, str]]]:
     """Each held-out row's raw user id and raw user features, read back through the export's vocabularies."""
-    card = export.read_card(folder)
-    vocab = {name: export.read_vocabulary(folder / card["vocabularies"][name]["file"]) for name in names}
-    return [(vocab[export.USER_ID][part.users[export.USER_ID][row]],
-             {name: vocab[name][part.users[name][row]] for name in names if name != export.USER_ID})
+    card = read_card(folder)
+    vocab = {name: read_vocabulary(folder / card["vocabularies"][name]["file"]) for name in names}
+    return [(vocab[USER_ID][part.users[USER_ID][row]],
+             {name: vocab[name][part.users[name][row]] for name in names if name != USER_ID})
             for row in range(part.rows)]
 
 

@@ -17,7 +17,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from device_bench import bundle, export, retrieval, runtime
+from device_bench import bundle, retrieval, runtime
+from device_bench.card import ITEM_FEATURES, ITEM_ID, ITEM_OWNER, USER_ID, read_card, read_vocabulary
 from device_bench.errors import EdgerecError, suggest
 
 RawFeatures = Optional[Mapping[str, object]]  # a user feature's name -> its raw value
@@ -48,11 +49,11 @@ class Recommender:
     def __init__(self, folder: str | Path, runtime_name: str | None = None, num_threads: int = 1,
                  verify: bool = True):
         self.folder = Path(folder)
-        self.card = export.read_card(self.folder)
+        self.card = read_card(self.folder)
         self.oov = int(self.card.get("oov", {}).get("index", 0))
         if verify:
             self._verify()
-        self._values = {f: export.read_vocabulary(self.folder / v["file"]) for f, v in self.card["vocabularies"].items()}
+        self._values = {f: read_vocabulary(self.folder / v["file"]) for f, v in self.card["vocabularies"].items()}
         self._index = {f: {raw: i for i, raw in enumerate(values)} for f, values in self._values.items()}
         models = self.card["models"]
         retrievers = [n for n, m in models.items() if retrieval.RECOMMEND in m["signatures"]]
@@ -76,7 +77,7 @@ class Recommender:
     @property
     def items(self) -> list[str]:
         """The raw item ids, index order (index 0 is the OOV item, never recommended)."""
-        return list(self._values[export.ITEM_ID])
+        return list(self._values[ITEM_ID])
 
     def _verify(self) -> None:
         entries = [*self.card["models"].values(), *self.card["vocabularies"].values()]
@@ -117,7 +118,7 @@ class Recommender:
     def _check_features(self, features: RawFeatures, known: set[str]) -> dict[str, object]:
         features = dict(features or {})
         for name in features:
-            if name == export.USER_ID:
+            if name == USER_ID:
                 raise ClientError(f"features: pass the user id as raw_user_id, not as features[{name!r}]")
             if name not in known:
                 raise ClientError(f"features: {name!r} is not a user feature of {self.folder}'s models."
@@ -127,14 +128,14 @@ class Recommender:
     def _user_columns(self, tensors: list[dict[str, Any]], raw_user_id: object, features: RawFeatures,
                       rows: int) -> dict[str, np.ndarray]:
         """Each user-side input, mapped through its vocabulary and repeated for ``rows`` rows."""
-        known = {t["name"] for t in tensors} - {export.USER_ID}
+        known = {t["name"] for t in tensors} - {USER_ID}
         given = self._check_features(features, known)
         columns = {}
         for tensor in tensors:
             name, vocabulary = tensor["name"], tensor.get("vocabulary")
             if vocabulary is None:
                 raise ClientError(f"input {name!r} has no vocabulary in the card; this client maps raw values only")
-            raw = raw_user_id if name == export.USER_ID else given.get(name)
+            raw = raw_user_id if name == USER_ID else given.get(name)
             index = self.oov if raw is None else self._index_of(vocabulary, raw)
             columns[name] = np.full(rows, index, dtype=np.dtype(tensor["dtype"]))
         return columns
@@ -163,21 +164,21 @@ class Recommender:
         result = self._runner(self.retrieval_name, retrieval.RECOMMEND)(**feed)
         items = result[retrieval.ITEMS][0]
         scores = _dequantize(result[retrieval.SCORES][0], outputs[retrieval.SCORES])
-        dropped = {self._index[export.ITEM_ID][str(raw)] for raw in exclude if str(raw) in self._index[export.ITEM_ID]}
+        dropped = {self._index[ITEM_ID][str(raw)] for raw in exclude if str(raw) in self._index[ITEM_ID]}
         kept = [(int(i), float(s)) for i, s in zip(items, scores) if int(i) not in dropped]
         if len(kept) < k:
             raise ClientError(
                 f"k={k} but only {len(kept)} of recommend's K={len(items)} items are left after excluding "
                 f"{len(items) - len(kept)}; build the bundle with a larger retrieval.top_k (recipe `retrieval: top_k:`) "
                 "and export it again")
-        return [(self._values[export.ITEM_ID][i], s) for i, s in kept[:k]]
+        return [(self._values[ITEM_ID][i], s) for i, s in kept[:k]]
 
     def score(self, raw_user_id: object, features: RawFeatures, raw_item_ids: Iterable[object]) -> list[float]:
         """The retrieval model's logit of each item for a user (the logits ``recommend`` ranks by)."""
         self._retrieval()
         signature = self._signature(self.retrieval_name, retrieval.SCORE)
         users = [t for t in signature["inputs"] if t["name"] != retrieval.CANDIDATES]
-        candidates = np.asarray([[self._index_of(export.ITEM_ID, raw) for raw in raw_item_ids]], dtype=np.int32)
+        candidates = np.asarray([[self._index_of(ITEM_ID, raw) for raw in raw_item_ids]], dtype=np.int32)
         feed = self._user_columns(users, raw_user_id, features, 1)
         if candidates.shape[1] == 0:
             return []
@@ -196,20 +197,20 @@ class Recommender:
         [key] = self.card["models"][self.ranker_name]["signatures"]
         signature = self._signature(self.ranker_name, key)
         owners = {f: v.get("owner") for f, v in self.card["vocabularies"].items()}
-        item_side = [t for t in signature["inputs"] if owners.get(t.get("vocabulary")) == export.ITEM_OWNER]
-        items = np.asarray([self._index_of(export.ITEM_ID, raw) for raw in raw_item_ids], dtype=np.int32)
+        item_side = [t for t in signature["inputs"] if owners.get(t.get("vocabulary")) == ITEM_OWNER]
+        items = np.asarray([self._index_of(ITEM_ID, raw) for raw in raw_item_ids], dtype=np.int32)
         if items.size == 0:
             return []
         users = [t for t in signature["inputs"] if t not in item_side]
         feed = self._user_columns(users, raw_user_id, features, items.size)
         for tensor in item_side:
             name = tensor["name"]
-            if name == export.ITEM_ID:
+            if name == ITEM_ID:
                 feed[name] = items
             elif name in self._items:
                 feed[name] = self._items[name][items].astype(np.dtype(tensor["dtype"]))
             else:
-                raise ClientError(f"the ranker's input {name!r} is an item feature {export.ITEM_FEATURES} lacks")
+                raise ClientError(f"the ranker's input {name!r} is an item feature {ITEM_FEATURES} lacks")
         [output] = signature["outputs"]
         result = self._runner(self.ranker_name, key)(**feed)[output["name"]]
         return _dequantize(np.asarray(result).reshape(-1), output).tolist()

@@ -1,46 +1,38 @@
-"""`edgerec export`: from a bundle, the folder an app ships; and the check of such a folder.
+"""`edgerec export`: from a bundle, the folder an app ships (its format: ``device_bench.card``).
 
-An export holds what an app needs and nothing else; for Android it is the content of
-``app/src/main/assets/`` as is (the card names every file by its path relative to the folder):
+An export holds what an app needs and nothing else, each part read from the bundle's own files,
+so the card describes what an interpreter finds in them rather than what the recipe asked for:
 
-- the chosen ``.tflite`` files (default: ``student_int8`` and ``retrieval_int8``, those the bundle has);
-- ``vocab/<feature>.txt`` for every model tensor that holds indices of a feature (ids in, the
-  retrieval model's ``items`` and ``candidates``): line k is the raw value of index k, and a raw
-  value missing from the file is index 0 (OOV);
+- the chosen ``.tflite`` files (default: ``student_int8`` and ``retrieval_int8``, those the bundle
+  has), refused when their sha256 differs from the manifest's: the card reports the bundle's
+  measured rows, which describe those exact files;
+- the vocabularies their tensors hold indices of (the manifest's ``schema.vocabularies``): an app
+  maps raw ids to model inputs with them, so each is checked against the manifest's size and
+  against the model's own table (``card_check.range_problems``) before anything is written;
 - ``item_features.tsv`` when an exported ranker takes item side features: an app knows an item's
   raw id, not its category, so the table gives each item index's feature indices (the bundle's
   ``eval.npz`` ``catalogue/`` part, the very rows its bench fed the rankers in the two-stage pass);
-- ``model_card.json`` (``CARD``): every signature's tensors as an interpreter reads them from each
-  file (name, dtype, shape, int8 scale and zero point), the OOV rule, the retrieval model's K and
-  what its outputs mean, the sha256 and bytes of every file, the build's versions, the bundle's
-  measured rows for these models with the machine that measured them, and the target's packaging.
-
-:func:`check` reads the folder back with a bare interpreter and compares it with the card:
-files, sha256 and bytes, every signature's names, dtypes, shapes and quantization, K, and each
-vocabulary's length against the model itself (index ``lines - 1`` must run, index ``lines`` must
-be refused: TFLite's GATHER checks its bounds), so a card that no longer describes its files fails.
-Stdlib, numpy and an interpreter only, like the rest of ``device_bench``: it runs where
-``pip install 'edgerec[device]'`` does.
+- ``model_card.json``, with the target's packaging (``TARGETS``: for Android, where the files go
+  and why a ``.tflite`` asset must stay uncompressed), written last so a folder with a card is
+  complete.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from device_bench import bundle, evalset, retrieval, runtime
 from device_bench.atomic import atomic_path, remove_leftovers
+from device_bench.card import (CARD, FORMAT, ITEM_FEATURES, ITEM_ID, ITEM_OWNER, CheckError, is_inside, read_card,
+                               read_vocabulary, signatures)
+from device_bench.card_check import range_problems
 from device_bench.errors import EdgerecError, suggest
 
-CARD = "model_card.json"
-ITEM_FEATURES = "item_features.tsv"
-FORMAT = 1
-USER_ID, ITEM_ID = "user_id", "item_id"  # the id features (the eval set and the retrieval model name them so)
-ITEM_OWNER = "item"
 DEFAULT_ARTIFACTS = (bundle.STUDENT_INT8, bundle.RETRIEVAL)
 # the retrieval model's tensors of item indices (into the item_id vocabulary)
 ITEM_INDEX_TENSORS = (retrieval.CANDIDATES, retrieval.ITEMS)
@@ -79,114 +71,6 @@ TARGETS: dict[str, dict[str, Any]] = {
 
 class ExportError(EdgerecError, ValueError):
     """A bad export request or a bundle that cannot be exported (the message names the flag or file)."""
-
-
-class CheckError(EdgerecError, ValueError):
-    """An exported folder that does not match its model card (the message says what differs)."""
-
-
-# ---------------------------------------------------------------- reading files and models
-
-
-def read_vocabulary(path: Path) -> list[str]:
-    """The raw values of a vocabulary file, index k at position k ("\\n"-terminated lines, UTF-8)."""
-    text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        text += "\n"
-    return text.split("\n")[:-1]
-
-
-def read_card(folder: str | Path) -> dict[str, Any]:
-    """The model card of an exported folder, checked for the parts its readers index.
-
-    Raises:
-      CheckError: no card, not JSON, another format, or no models / vocabularies objects.
-    """
-    path = Path(folder) / CARD
-    if not path.is_file():
-        raise CheckError(f"{path}: no such file (the model card `edgerec export` writes)")
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CheckError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
-        raise CheckError(f"{path}: not a model card of format {FORMAT}")
-    for key in ("models", "vocabularies"):
-        if not isinstance(card.get(key), dict):
-            raise CheckError(f"{path}: {key} is not an object")
-    for name, model in card["models"].items():
-        if not (isinstance(model, dict) and isinstance(model.get("file"), str)
-                and isinstance(model.get("signatures"), dict)):
-            raise CheckError(f"{path}: models.{name} lacks file or signatures")
-    for name, vocab in card["vocabularies"].items():
-        if not (isinstance(vocab, dict) and isinstance(vocab.get("file"), str)):
-            raise CheckError(f"{path}: vocabularies.{name} lacks file")
-    return card
-
-
-def _tensor(name: str, detail: dict[str, Any]) -> dict[str, Any]:
-    scale, zero_point = detail["quantization"]
-    return {
-        "name": name,
-        "dtype": np.dtype(detail["dtype"]).name,
-        "shape": [int(d) for d in detail["shape_signature"]],
-        "quantization": None if scale == 0.0 else {"scale": float(scale), "zero_point": int(zero_point)},
-    }
-
-
-def signatures(interpreter: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Every signature's inputs and outputs as the interpreter reads them (by name, sorted)."""
-    result = {}
-    for key in sorted(interpreter.get_signature_list()):
-        runner = interpreter.get_signature_runner(key)
-        result[key] = {
-            "inputs": [_tensor(n, d) for n, d in sorted(runner.get_input_details().items())],
-            "outputs": [_tensor(n, d) for n, d in sorted(runner.get_output_details().items())],
-        }
-        del runner  # a live runner keeps the interpreter from reallocating
-    return result
-
-
-def _zeros(detail: dict[str, Any]) -> np.ndarray:
-    return np.zeros([1, *(max(int(d), 1) for d in detail["shape_signature"][1:])], dtype=detail["dtype"])
-
-
-def _runs(runner: Any, feed: dict[str, np.ndarray]) -> bool:
-    try:
-        runner(**feed)
-    except (RuntimeError, ValueError):
-        return False
-    return True
-
-
-def _range_problems(interpreter: Any, model: dict[str, Any], lines: dict[str, int], where: str) -> list[str]:
-    """Each vocabulary against the model: a row of OOV indices runs, index ``lines - 1`` of each
-    input runs and index ``lines`` is refused (TFLite's GATHER refuses an index past its table)."""
-    problems = []
-    for key, signature in model["signatures"].items():
-        if key not in interpreter.get_signature_list():
-            continue  # reported by the signature comparison
-        runner = interpreter.get_signature_runner(key)
-        details = runner.get_input_details()
-        base = {name: _zeros(detail) for name, detail in details.items()}
-        if not _runs(runner, base):
-            problems.append(f"{where} {key}: fails on a row of OOV indices (0)")
-            continue
-        for tensor in signature.get("inputs", []):
-            name, vocab = tensor.get("name"), tensor.get("vocabulary")
-            if name not in details or vocab not in lines:
-                continue
-            n = lines[vocab]
-            if not _runs(runner, {**base, name: np.full_like(base[name], n - 1)}):
-                problems.append(f"{where} {key} input {name!r}: index {n - 1} (the last of {vocab}'s {n} lines) "
-                                "is past the model's table")
-            if _runs(runner, {**base, name: np.full_like(base[name], n)}):
-                problems.append(f"{where} {key} input {name!r}: the model takes index {n}, "
-                                f"past the {n} lines of {vocab}'s vocabulary")
-    return problems
-
-
-# ---------------------------------------------------------------- export
 
 
 def _manifest(source: Path) -> dict[str, Any]:
@@ -320,7 +204,7 @@ def _vocabularies(source: Path, models: dict[str, Any], vocab_files: dict[str, s
     vocabularies = {}
     for feature in needed:
         relative = vocab_files[feature]
-        if not (isinstance(relative, str) and _inside(relative)):
+        if not (isinstance(relative, str) and is_inside(relative)):
             raise ExportError(f"{source / bundle.MANIFEST}: schema.vocabularies.{feature} {relative!r} is not a file "
                               "inside the bundle; refused")
         path = source / relative
@@ -372,7 +256,7 @@ def export(
     vocabularies = _vocabularies(source, models, schema["vocabularies"], features)
     lines = {feature: v["lines"] for feature, v in vocabularies.items()}
     problems = [p for name, model in models.items()
-                for p in _range_problems(interpreters[name], model, lines, model["file"])]
+                for p in range_problems(interpreters[name], model, lines, model["file"])]
     if problems:
         raise ExportError(f"{source}: its vocabularies do not fit its models: {'; '.join(problems)}")
     item_columns = _item_columns(models, features)
@@ -434,11 +318,6 @@ def _write(source: Path, out: Path, card: dict[str, Any], table: str | None, for
         tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
 
-def _inside(relative: str) -> bool:
-    path = PurePosixPath(relative)
-    return not path.is_absolute() and ".." not in path.parts
-
-
 def _listed(folder: Path) -> set[str]:
     """The files a previous export's card in ``folder`` lists (none when it has no readable card)."""
     try:
@@ -448,145 +327,4 @@ def _listed(folder: Path) -> set[str]:
     files = [m["file"] for m in card["models"].values()] + [v["file"] for v in card["vocabularies"].values()]
     if isinstance(card.get("item_features"), dict):
         files.append(card["item_features"].get("file"))
-    return {f for f in files if isinstance(f, str) and _inside(f)}
-
-
-# ---------------------------------------------------------------- check
-
-
-def _file_problems(folder: Path, entry: dict[str, Any], what: str) -> list[str]:
-    relative = entry.get("file")
-    if not (isinstance(relative, str) and _inside(relative)):
-        return [f"{what}: file {relative!r} is not a path inside the folder"]
-    path = folder / relative
-    if not path.is_file():
-        return [f"{relative}: missing"]
-    problems = []
-    if path.stat().st_size != entry.get("bytes"):
-        problems.append(f"{relative}: {path.stat().st_size} bytes, the card says {entry.get('bytes')}")
-    digest = bundle.sha256(path)
-    if digest != entry.get("sha256"):
-        problems.append(f"{relative}: sha256 {digest[:12]}..., the card says {str(entry.get('sha256'))[:12]}...")
-    return problems
-
-
-def _tensor_problems(card: list[Any], model: list[dict[str, Any]], where: str) -> list[str]:
-    card_by_name = {t.get("name"): t for t in card if isinstance(t, dict)}
-    model_by_name = {t["name"]: t for t in model}
-    problems = [f"{where} {name!r} is in the card, not in the model (it has {', '.join(model_by_name)})"
-                for name in card_by_name if name not in model_by_name]
-    problems += [f"{where} {name!r} is in the model, not in the card"
-                 for name in model_by_name if name not in card_by_name]
-    for name in sorted(card_by_name.keys() & model_by_name.keys()):
-        for key in ("dtype", "shape", "quantization"):
-            if card_by_name[name].get(key) != model_by_name[name][key]:
-                problems.append(f"{where} {name!r} {key}: the card says {card_by_name[name].get(key)!r}, "
-                                f"the model has {model_by_name[name][key]!r}")
-    return problems
-
-
-def _model_problems(folder: Path, name: str, model: dict[str, Any], lines: dict[str, int],
-                    runtime_name: str | None) -> tuple[list[str], runtime.RuntimeInfo | None]:
-    problems = _file_problems(folder, model, f"models.{name}")
-    path = folder / model["file"]
-    if not _inside(model["file"]) or not path.is_file():
-        return problems, None
-    try:
-        interpreter, info = runtime.load(path, runtime=runtime_name)
-        actual = signatures(interpreter)
-    except (ValueError, RuntimeError) as exc:
-        return problems + [f"{model['file']}: the interpreter cannot read it ({exc})"], None
-    where = model["file"]
-    for key in sorted(model["signatures"].keys() - actual.keys()):
-        problems.append(f"{where}: signature {key!r} is in the card, not in the model (it has {', '.join(actual)})")
-    for key in sorted(actual.keys() - model["signatures"].keys()):
-        problems.append(f"{where}: signature {key!r} is in the model, not in the card")
-    for key in sorted(model["signatures"].keys() & actual.keys()):
-        card_signature = model["signatures"][key] if isinstance(model["signatures"][key], dict) else {}
-        for part in ("inputs", "outputs"):
-            problems += _tensor_problems(card_signature.get(part, []), actual[key][part], f"{where} {key} {part[:-1]}")
-    if retrieval.RECOMMEND in actual:
-        k = retrieval.top_k(interpreter)
-        facts = model.get("retrieval") if isinstance(model.get("retrieval"), dict) else {}
-        if facts.get("top_k") != k:
-            problems.append(f"{where}: retrieval.top_k is {facts.get('top_k')!r} in the card, K = {k} in the model")
-        if ITEM_ID in lines and facts.get("num_items", lines[ITEM_ID]) != lines[ITEM_ID]:
-            problems.append(f"{where}: retrieval.num_items is {facts.get('num_items')!r}, "
-                            f"the {ITEM_ID} vocabulary has {lines[ITEM_ID]} lines")
-    if not problems:
-        problems += _range_problems(interpreter, model, lines, where)
-    return problems, info
-
-
-def _vocabulary_problems(folder: Path, card: dict[str, Any]) -> tuple[list[str], dict[str, int]]:
-    problems, lines = [], {}
-    for feature, entry in card["vocabularies"].items():
-        problems += _file_problems(folder, entry, f"vocabularies.{feature}")
-        if not _inside(entry["file"]) or not (folder / entry["file"]).is_file():
-            continue
-        path = folder / entry["file"]
-        values = read_vocabulary(path)
-        lines[feature] = len(values)
-        if len(values) != entry.get("lines"):
-            problems.append(f"{entry['file']}: {len(values)} lines, the card says {entry.get('lines')}")
-        if len(set(values)) != len(values):
-            problems.append(f"{entry['file']}: repeats a value, so a raw value has no single index")
-    used = {t.get("vocabulary") for m in card["models"].values() for s in m["signatures"].values() if isinstance(s, dict)
-            for t in s.get("inputs", []) + s.get("outputs", []) if isinstance(t, dict)} - {None}
-    problems += [f"a tensor's vocabulary {v!r} is not in the card's vocabularies"
-                 for v in sorted(used - card["vocabularies"].keys())]
-    return problems, lines
-
-
-def _item_table_problems(folder: Path, card: dict[str, Any], lines: dict[str, int]) -> list[str]:
-    entry = card.get("item_features")
-    if entry is None:
-        return []
-    if not isinstance(entry, dict):
-        return ["item_features is neither null nor an object"]
-    problems = _file_problems(folder, entry, "item_features")
-    if problems:
-        return problems
-    rows = (folder / entry["file"]).read_text(encoding="utf-8").split("\n")[:-1]
-    header = rows[0].split("\t") if rows else []
-    body = [r.split("\t") for r in rows[1:]]
-    if header != entry.get("columns"):
-        return [f"{entry['file']}: columns {header}, the card says {entry.get('columns')}"]
-    try:
-        table = np.asarray(body, dtype=np.int64).reshape(len(body), len(header))
-    except ValueError:
-        return [f"{entry['file']}: not a table of integer indices with {len(header)} columns"]
-    if len(body) != entry.get("rows") or len(body) != lines.get(ITEM_ID, len(body)):
-        problems.append(f"{entry['file']}: {len(body)} rows, the card says {entry.get('rows')} "
-                        f"and the {ITEM_ID} vocabulary has {lines.get(ITEM_ID)} lines")
-    elif header and header[0] == ITEM_ID and not np.array_equal(table[:, 0], np.arange(len(body))):
-        problems.append(f"{entry['file']}: the {ITEM_ID} column is not 0..{len(body) - 1}")
-    for column, values in zip(header, table.T):
-        if column in lines and values.size and not (0 <= values.min() and values.max() < lines[column]):
-            problems.append(f"{entry['file']}: column {column} holds indices outside its {lines[column]}-line vocabulary")
-    return problems
-
-
-def check(folder: str | Path, runtime_name: str | None = None) -> str:
-    """Verify the exported ``folder`` against its card; returns a one-line summary.
-
-    Raises:
-      CheckError: one line listing every difference (a missing file, a sha256, a tensor's name,
-        dtype, shape or quantization, K, a vocabulary's length against the model's table).
-    """
-    folder = Path(folder)
-    card = read_card(folder)
-    problems, lines = _vocabulary_problems(folder, card)
-    info = None
-    for name, model in card["models"].items():
-        found, read_with = _model_problems(folder, name, model, lines, runtime_name)
-        problems += found
-        info = read_with or info
-    problems += _item_table_problems(folder, card, lines)
-    if problems:
-        raise CheckError(f"{folder / CARD} does not match the files: {'; '.join(problems)}")
-    count = sum(len(m["signatures"]) for m in card["models"].values())
-    table = f", {card['item_features']['file']}" if card.get("item_features") else ""
-    runner = f"{info.name} {info.version}" if info else "no interpreter"
-    return (f"ok: {folder}: {len(card['models'])} model(s), {count} signature(s), {len(card['vocabularies'])} "
-            f"vocabularies{table} match {CARD} (read with {runner})")
+    return {f for f in files if isinstance(f, str) and is_inside(f)}

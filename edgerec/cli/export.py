@@ -32,13 +32,15 @@ def export_command(path: Path, target: str | None, out: Path | None, artifacts: 
     ranker needs per item, and model_card.json. With --check, PATH is an exported folder.
     """
     from device_bench import export
+    from device_bench.card import CARD
+    from device_bench.card_check import check
 
     if check_mode:
         given = [flag for flag, value in (("--target", target), ("--out", out), ("--artifacts", artifacts),
                                           ("--force", force or None)) if value is not None]
         if given:
             raise UserError(f"--check takes only the exported folder; {', '.join(given)} belong to an export")
-        click.echo(export.check(path, runtime_name=runtime))
+        click.echo(check(path, runtime_name=runtime))
         return
     if target is None:
         raise UserError(f"--target: missing; expected one of: {', '.join(export.TARGETS)}")
@@ -48,5 +50,5 @@ def export_command(path: Path, target: str | None, out: Path | None, artifacts: 
     card = export.export(path, target, out, names, force=force, runtime_name=runtime)
     files = [m["file"] for m in card["models"].values()]
     extra = f", {card['item_features']['file']}" if card["item_features"] else ""
-    click.echo(f"exported {', '.join(files)}, {len(card['vocabularies'])} vocabularies{extra} and {export.CARD} "
+    click.echo(f"exported {', '.join(files)}, {len(card['vocabularies'])} vocabularies{extra} and {CARD} "
                f"to {out}" + (f" (copy its content into {export.ANDROID_ASSETS}/)" if target == "android" else ""))

@@ -22,7 +22,7 @@ TRAINING_MODULES = {"build": ("tensorflow", "tf_keras", "tensorflow_model_optimi
                     "data prepare": ("pandas", "pyarrow")}
 # these need neither TensorFlow nor pandas; `edgerec report` draws its plots only where the
 # `report` extra's matplotlib is installed and says so otherwise
-DEVICE_VERBS = "`edgerec bench`, `edgerec inspect` and `edgerec report`"
+DEVICE_VERBS = "`edgerec bench`, `edgerec export`, `edgerec inspect` and `edgerec report`"
 
 
 def require(verb: str) -> None:

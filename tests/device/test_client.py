@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from device_bench import bundle, export, metrics
+from device_bench.card import ITEM_FEATURES, read_vocabulary
 from device_bench.client import ClientError, Recommender
 from tests.device.test_without_tensorflow import DEVICE_BLOCKED
 from tests.utils import blocked_import_env
@@ -65,7 +66,7 @@ def test_client_reproduces_the_bench_metrics_from_raw_ids_without_tensorflow(smo
 def test_recommend_is_the_top_k_of_score(client):
     # setup
     items = client.items
-    users = export.read_vocabulary(client.folder / "vocab" / "user_id.txt")[1:6]
+    users = read_vocabulary(client.folder / "vocab" / "user_id.txt")[1:6]
 
     for user in users:
         # execute
@@ -123,10 +124,10 @@ def test_rank_builds_ranker_rows_from_the_item_table(client, exported):
 
     interpreter, _ = runtime.load(exported / "student_int8.tflite")
     runner = interpreter.get_signature_runner()
-    table = (exported / export.ITEM_FEATURES).read_text().splitlines()
+    table = (exported / ITEM_FEATURES).read_text().splitlines()
     header = table[0].split("\t")
     index = {raw: i for i, raw in enumerate(client.items)}
-    vocab = {n: export.read_vocabulary(exported / "vocab" / f"{n}.txt") for n in ("user_id", "user_age")}
+    vocab = {n: read_vocabulary(exported / "vocab" / f"{n}.txt") for n in ("user_id", "user_age")}
     user = {"user_id": vocab["user_id"].index("7"), "user_age": vocab["user_age"].index("age_2"), "user_region": 0}
     expected = []
     for raw in ("3", "5", "150"):

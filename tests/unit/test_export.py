@@ -10,7 +10,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from device_bench import bundle, export
+from device_bench import bundle
+from device_bench.card import CARD, ITEM_FEATURES
 from edgerec.cli import main
 from tests.utils import NO_TENSORFLOW, blocked_import_env
 
@@ -46,7 +47,7 @@ def copy_of(tmp_path):
 
 
 def _edit_card(folder, edit):
-    path = folder / export.CARD
+    path = folder / CARD
     card = json.loads(path.read_text())
     edit(card)
     path.write_text(json.dumps(card))
@@ -59,11 +60,11 @@ def test_android_export_holds_the_models_vocabularies_item_table_and_card_only(a
     bench = json.loads((smoke_bundle / bundle.BENCH).read_text())
 
     # execute
-    card = json.loads((android / export.CARD).read_text())
+    card = json.loads((android / CARD).read_text())
     files = sorted(str(p.relative_to(android)) for p in android.rglob("*") if p.is_file())
 
     # assert: nothing else, and the files are the bundle's
-    assert files == sorted([export.CARD, export.ITEM_FEATURES, "retrieval_int8.tflite", "student_int8.tflite",
+    assert files == sorted([CARD, ITEM_FEATURES, "retrieval_int8.tflite", "student_int8.tflite",
                             *(f"vocab/{v}.txt" for v in VOCABS)])
     assert list(card["models"]) == [bundle.STUDENT_INT8, bundle.RETRIEVAL]
     for name, model in card["models"].items():
@@ -100,7 +101,7 @@ def test_a_fresh_export_passes_check(android):
 
     assert result.exit_code == 0, result.output
     [line] = _lines(result)
-    assert line.startswith(f"ok: {android}: 2 model(s), 3 signature(s), 6 vocabularies, {export.ITEM_FEATURES}")
+    assert line.startswith(f"ok: {android}: 2 model(s), 3 signature(s), 6 vocabularies, {ITEM_FEATURES}")
 
 
 def test_linux_export_of_the_retrieval_model_alone_carries_its_vocabularies_only(smoke_bundle, tmp_path):
@@ -109,11 +110,11 @@ def test_linux_export_of_the_retrieval_model_alone_carries_its_vocabularies_only
     result = _run(smoke_bundle, "--target", "linux", "--out", out, "--artifacts", "retrieval_int8")
 
     assert result.exit_code == 0, result.output
-    card = json.loads((out / export.CARD).read_text())
+    card = json.loads((out / CARD).read_text())
     assert list(card["models"]) == [bundle.RETRIEVAL] and card["item_features"] is None
     assert sorted(card["vocabularies"]) == ["item_id", "user_age", "user_id", "user_region"]
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == sorted(
-        [export.CARD, "retrieval_int8.tflite", "item_id.txt", "user_age.txt", "user_id.txt", "user_region.txt"])
+        [CARD, "retrieval_int8.tflite", "item_id.txt", "user_age.txt", "user_id.txt", "user_region.txt"])
     assert card["target"]["runtime"]["pip"] == ["ai-edge-litert", "tflite-runtime"]
     assert _run("--check", out).exit_code == 0
 
@@ -146,7 +147,7 @@ def test_a_card_that_differs_from_its_files_fails_check_in_one_line(android, cop
     # assert
     assert result.exit_code == 2
     [line] = _lines(result)
-    assert line.startswith(f"Error: {folder / export.CARD} does not match the files: ")
+    assert line.startswith(f"Error: {folder / CARD} does not match the files: ")
     assert reason in line
 
 
@@ -173,7 +174,7 @@ def test_a_missing_model_file_fails_check(android, copy_of):
     result = _run("--check", folder)
 
     assert result.exit_code == 2 and _lines(result) == [
-        f"Error: {folder / export.CARD} does not match the files: student_int8.tflite: missing"]
+        f"Error: {folder / CARD} does not match the files: student_int8.tflite: missing"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -218,7 +219,7 @@ def test_a_non_empty_out_is_refused_unless_forced_and_forcing_removes_the_old_ex
     assert _lines(refused) == [f"Error: --out: {out} is not empty; choose an empty or new folder, "
                                "or pass --force to write into it"]
     assert forced.exit_code == 0, forced.output
-    assert not (out / "student_int8.tflite").exists() and not (out / export.ITEM_FEATURES).exists()
+    assert not (out / "student_int8.tflite").exists() and not (out / ITEM_FEATURES).exists()
     assert not (out / "vocab" / "item_price.txt").exists()
     assert (out / "theirs.txt").read_text() == "kept"
     assert _run("--check", out).exit_code == 0

@@ -32,6 +32,6 @@ def test_a_missing_extra_is_named_with_its_install_command(monkeypatch, tmp_path
 
 
 def test_every_verb_that_is_not_a_device_verb_is_checked():
-    device = {"bench", "inspect", "report"}
+    device = {"bench", "export", "inspect", "report"}
     verbs = {name for name in main.commands if name not in device} - {"data"} | {"data prepare"}
     assert verbs == set(training_stack.TRAINING_MODULES)
