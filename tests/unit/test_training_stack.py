@@ -15,7 +15,7 @@ def test_a_python_tensorflow_does_not_ship_for_is_named(monkeypatch):
     monkeypatch.setattr(sys, "version_info", Version(3, 9, 18, "final", 0))
     result = CliRunner().invoke(main, ["build", "--recipe", "smoke", "--out", "never"])
     assert_one_line_error(result, "edgerec build needs Python 3.10-3.13", "this is Python 3.9",
-                          "`edgerec bench`, `edgerec inspect` and `edgerec report` run")
+                          "`edgerec bench`, `edgerec export`, `edgerec inspect` and `edgerec report` run")
 
 
 def test_a_missing_extra_is_named_with_its_install_command(monkeypatch, tmp_path):
