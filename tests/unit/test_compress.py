@@ -10,6 +10,7 @@ from converters import parity, representative, tflite
 from edgerec import compress, train
 from edgerec._keras import keras
 from edgerec.compress.base import CompressionStep, StepError, register
+from edgerec.compress import prune_units
 from edgerec.compress.prune import layer_sparsity
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import ModelConfig, TrainConfig
@@ -413,3 +414,60 @@ def test_a_fine_tune_that_does_not_beat_the_untuned_step_is_undone(fine_tuned_va
 def _record(result, curves):
     curves.append(result[1])
     return result
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig(embedding_dim=4, hidden=(16, 8), gmf=True, dropout=0.2),  # towers: GMF + MLP, Dropout between
+    ModelConfig(embedding_dim=4, hidden=(16, 8), cross_layers=1),  # towers: cross stack + MLP
+    ModelConfig(embedding_dim=4, hidden=(16,), architecture="two_tower"),  # user_/item_hidden_0 -> *_vector
+], ids=["gmf_dropout", "cross", "two_tower"])
+def test_prune_units_computes_what_the_model_computes_with_those_units_silenced(config, tiny_task):
+    # setup: a model with random weights; its twin with the removed units' incoming weights and bias zeroed
+    # (a silenced ReLU unit outputs 0, so it adds nothing downstream)
+    model = build_ranker(tiny_task.features, config, "student", seed=3)
+    step = compress.get("prune_units")
+    # execute
+    narrow = step.apply(_copy(model), step.resolve({"fraction": 0.5}), compress.StepContext(1, 0))
+    # assert: every ReLU hidden layer halved, and the same logits as the silenced twin
+    facts = step.describe(narrow)
+    assert facts and all(f["units_after"] == f["units_before"] // 2 for f in facts.values())
+    silenced = _copy(model)
+    for name in facts:
+        layer, kept = silenced.get_layer(name), narrow.get_layer(name).units
+        kernel, bias = layer.get_weights()
+        removed = np.ones(layer.units, bool)
+        removed[np.argsort(-prune_units.importance(model, name))[:kept]] = False
+        kernel[:, removed], bias[removed] = 0.0, 0.0
+        layer.set_weights([kernel, bias])
+    rows = {k: v[:200] for k, v in tiny_task.ranking_eval().items()}
+    np.testing.assert_allclose(train.predict_logits(narrow, rows), train.predict_logits(silenced, rows), atol=1e-5)
+    assert narrow.count_params() < model.count_params()
+
+
+def test_prune_units_removes_the_units_that_carry_nothing(tiny_task):
+    # setup: hidden_0's units 0-7 receive nothing (zero kernel columns and bias)
+    model = build_ranker(tiny_task.features, ModelConfig(embedding_dim=4, hidden=(16, 8)), "student", seed=0)
+    kernel, bias = model.get_layer("hidden_0").get_weights()
+    kernel[:, :8], bias[:8] = 0.0, 0.0
+    model.get_layer("hidden_0").set_weights([kernel, bias])
+    step = compress.get("prune_units")
+    # execute
+    narrow = step.apply(model, step.resolve({"fraction": 0.5, "layers": ["hidden_0"]}), compress.StepContext(1, 0))
+    # assert: exactly the silent units went, so the logits do not move
+    np.testing.assert_array_equal(narrow.get_layer("hidden_0").get_weights()[0], kernel[:, 8:])
+    rows = {k: v[:100] for k, v in tiny_task.ranking_eval().items()}
+    np.testing.assert_allclose(train.predict_logits(narrow, rows), train.predict_logits(model, rows), atol=1e-5)
+
+
+def test_prune_units_leaves_a_layer_whose_units_feed_more_than_dense_layers(tiny_task):
+    # setup: a ReLU layer whose output is multiplied, not read by a Dense layer
+    x = keras.Input(shape=(4,), name="x")
+    hidden = keras.layers.Dense(4, activation="relu", name="hidden_0")(x)
+    product = keras.layers.Multiply(name="product")([hidden, x])
+    model = keras.Model(x, keras.layers.Dense(1, name="score")(product))
+    step = compress.get("prune_units")
+    # execute / assert: left whole by default, named in the facts; refused when asked for by name
+    assert step.apply(model, step.resolve({}), compress.StepContext(1, 0)) is model
+    assert "feeds Multiply 'product'" in step.describe(model)["hidden_0"]["kept_whole"]
+    with pytest.raises(StepError, match="layers: 'hidden_0' feeds Multiply 'product'"):
+        step.apply(model, step.resolve({"layers": ["hidden_0"]}), compress.StepContext(1, 0))
