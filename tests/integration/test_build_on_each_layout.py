@@ -65,5 +65,7 @@ def test_prepare_then_build_reaches_a_complete_bundle(layout, trimmed_recipe, tm
     assert source_name in manifest["schema"]["source"]
     assert len(manifest["schema"]["features"]) > 2, "side features must come through every layout"
     rows = json.loads((tmp_path / "bundle" / BENCH).read_text())["rows"]
-    assert [r["status"] for r in rows] == ["ok"] * 4
+    # the four rankers and the retrieval artifact (interaction data), each ok and with its full-catalogue or two-stage metrics
+    assert [r["status"] for r in rows] == ["ok"] * 5 and rows[-1]["artifact"] == "retrieval_int8.tflite"
+    assert "full_ndcg@10" in rows[-1]["metrics"] and all("two_stage_ndcg@10" in r["metrics"] for r in rows[:-1])
     assert all(0.0 <= r["metrics"]["ndcg@10"] <= 1.0 for r in rows)

@@ -29,4 +29,6 @@ def test_prepare_then_build_writes_a_bundle_with_movielens_features(tmp_path):
     names = [f["name"] for f in manifest["schema"]["features"]]
     assert names == ["user_id", "item_id", "user_gender", "user_age", "user_occupation", "item_genre"]
     rows = json.loads((tmp_path / "bundle" / BENCH).read_text())["rows"]
-    assert [r["status"] for r in rows] == ["ok"] * 4
+    # the four rankers and the retrieval artifact (interaction data), each ok and with its full-catalogue or two-stage metrics
+    assert [r["status"] for r in rows] == ["ok"] * 5 and rows[-1]["artifact"] == "retrieval_int8.tflite"
+    assert "full_ndcg@10" in rows[-1]["metrics"] and all("two_stage_ndcg@10" in r["metrics"] for r in rows[:-1])
