@@ -77,6 +77,7 @@ from edgerec import train
 from edgerec._keras import keras, tf
 from edgerec.data import synthetic
 from edgerec.data.task import make_task
+from edgerec.models.tables import byte_codes, pack_bytes, quantize_rows
 from edgerec.models.zoo import build_ranker
 from edgerec.recipe import DataConfig, ModelConfig, TrainConfig
 from tensorflow.lite.python import schema_py_generated as schema  # noqa: E402  (after edgerec._keras)
@@ -84,33 +85,10 @@ from tensorflow.lite.tools import flatbuffer_utils  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = ModelConfig(embedding_dim=32, hidden=(64, 32))
-CLIP_GRID = np.linspace(0.5, 1.0, 26)  # clipping value / max |w| tried per row (or per table)
-CODE_MIN, CODE_MAX = -8, 7
 AEQ_VERSION = "ai-edge-quantizer==0.10.0"
 
 # ---------------------------------------------------------------------------------------------
 # int4 codes, packing, and the Keras layer that unpacks them in the graph
-
-
-def quantize_rows(table: np.ndarray, row_scale: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """int4 codes [V, d] in [-8, 7] and scales ([V, 1] per row, else [1, 1]) with table ~ codes * scale.
-
-    The scale of a row is c / 7 for the clipping value c = a * max|row|, a in CLIP_GRID, that
-    minimises sum (codes * scale - row)^2 (a = 1 is plain max scaling; clipping trades the few
-    largest values for a finer step everywhere else).
-    """
-    table = np.asarray(table, dtype=np.float32)
-    axis_max = np.abs(table).max(axis=1, keepdims=True) if row_scale else np.abs(table).max().reshape(1, 1)
-    best_error = np.full(axis_max.shape, np.inf)
-    best = np.ones_like(axis_max)
-    for a in CLIP_GRID:
-        scale = np.where(axis_max > 0, a * axis_max / CODE_MAX, 1.0)
-        error = ((np.clip(np.round(table / scale), CODE_MIN, CODE_MAX) * scale - table) ** 2)
-        error = error.sum(axis=1, keepdims=True) if row_scale else error.sum().reshape(1, 1)
-        better = error < best_error
-        best_error, best = np.where(better, error, best_error), np.where(better, scale, best)
-    scale = best.astype(np.float32)
-    return np.clip(np.round(table / scale), CODE_MIN, CODE_MAX).astype(np.int8), scale
 
 
 def pack_nibbles(codes: np.ndarray) -> np.ndarray:
@@ -132,20 +110,6 @@ def unpack_nibbles(packed: np.ndarray) -> np.ndarray:
     b = packed.astype(np.int32)
     hi = b >> 4
     return np.concatenate([hi, b - 16 * hi - 8], axis=1).astype(np.int8)
-
-
-def pack_bytes(codes: np.ndarray) -> np.ndarray:
-    """[V, d] codes in [-8, 7] -> [V, d/2] uint8: byte j = 16 * (codes[:, 2j] + 8) + (codes[:, 2j + 1] + 8)."""
-    if codes.shape[1] % 2:
-        raise ValueError(f"packing needs an even embedding width. Received: shape={codes.shape}")
-    offset = codes.astype(np.int16) - CODE_MIN
-    return (offset[:, 0::2] * 16 + offset[:, 1::2]).astype(np.uint8)
-
-
-def byte_codes() -> np.ndarray:
-    """[256, 2] float32: the two codes of every byte `pack_bytes` writes (the in-graph lookup table)."""
-    byte = np.arange(256)
-    return (np.stack([byte >> 4, byte & 15], axis=1) + CODE_MIN).astype(np.float32)
 
 
 UNPACKS = ("shift", "lut")

@@ -115,6 +115,7 @@ def check_steps(recipe: Recipe, task: RankingTask | CtrTask) -> None:
     """
     model = build_ranker(task.features, recipe.student, "student")
     done: list[str] = []
+    counts = task.id_counts()
     for index, step_config in enumerate(recipe.compress):
         step = steps_registry.get(step_config.name)
         params = step.resolve(step_config.params)
@@ -124,7 +125,7 @@ def check_steps(recipe: Recipe, task: RankingTask | CtrTask) -> None:
                 "int8 conversion's, which student_int8 pays with or without it; give max_validation_drop to the "
                 "steps before it"
             )
-        ctx = steps_registry.StepContext(1, step_config.finetune_epochs, tuple(done), recipe.export.keep_float)
+        ctx = steps_registry.StepContext(1, step_config.finetune_epochs, tuple(done), recipe.export.keep_float, counts)
         model = step.finalize(step.apply(model, params, ctx), params)
         done.append(step.name)
 
@@ -258,12 +259,14 @@ def compress(
     model.set_weights(student.get_weights())
     steps_per_epoch = train.steps_per_epoch(task, recipe.student_training)
     done: list[str] = []
+    counts = task.id_counts()
     facts, stages = [], []
     before_quant = None
     for index, step_config in enumerate(steps):
         step = steps_registry.get(step_config.name)
         params = step.resolve(step_config.params)
-        ctx = steps_registry.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done), recipe.export.keep_float)
+        ctx = steps_registry.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done), recipe.export.keep_float,
+                                         counts)
         if step.fake_quant and before_quant is None:
             before_quant = (model, list(facts), _last_kept(stages))
         previous = model

@@ -10,8 +10,10 @@ validation, error messages and help text come from one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+import numpy as np
 
 from device_bench.errors import EdgerecError, suggest
 from edgerec._keras import keras
@@ -37,6 +39,9 @@ class StepContext:
     finetune_epochs: int
     previous_steps: tuple[str, ...] = ()
     keep_float: tuple[str, ...] = ()  # layers the int8 artifact keeps in float (recipe export.keep_float)
+    # model input name -> how often each of its indices occurs in the training rows (`task.id_counts()`),
+    # for steps that treat frequent and rare ids differently
+    id_counts: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 class CompressionStep:
@@ -141,6 +146,31 @@ def selected_layers(step: type[CompressionStep] | CompressionStep, model: keras.
                 f"model '{model.name}'.{suggest(name, names)} Eligible: {', '.join(names) or 'none'}"
             )
     return set(chosen)
+
+
+def is_plain_table(layer: keras.layers.Layer, min_rows: int = 2) -> bool:
+    """A trained `keras.layers.Embedding` (not a compressed table) with at least `min_rows` rows."""
+    return type(layer) is keras.layers.Embedding and not layer.mask_zero and layer.input_dim >= min_rows
+
+
+def input_of(layer: keras.layers.Layer) -> str:
+    """The name of the model input a layer reads (an embedding table's feature)."""
+    inbound = layer.inbound_nodes[0].inbound_layers
+    return (inbound[0] if isinstance(inbound, (list, tuple)) else inbound).name
+
+
+def replace_layers(model: keras.Model, made: dict[str, keras.layers.Layer]) -> keras.Model:
+    """A copy of `model` in which each layer named in `made` is that (already built and weighted)
+    layer; every other layer is a fresh copy with the original's weights."""
+
+    def clone(layer):
+        return made.get(layer.name) or layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    for layer in copy.layers:
+        if layer.name not in made:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return copy
 
 
 def is_dense_like(layer: keras.layers.Layer) -> bool:

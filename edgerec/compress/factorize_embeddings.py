@@ -13,7 +13,7 @@ reads is unchanged.
 from __future__ import annotations
 
 from edgerec._keras import keras
-from edgerec.compress.base import CompressionStep, StepContext, layers_param, register, selected_layers
+from edgerec.compress.base import CompressionStep, StepContext, layers_param, register, replace_layers, selected_layers
 from edgerec.compress.rank import plan, rank_params, resolve_rank
 from edgerec.models.layers import FactorizedEmbedding
 
@@ -55,16 +55,9 @@ class FactorizeEmbeddings(CompressionStep):
             layer.name: plan(layer.embeddings.numpy(), params) for layer in model.layers if layer.name in chosen
         }
 
-        def clone(layer):
-            if layer.name in self.plans and not self.plans[layer.name].kept:
-                return FactorizedEmbedding.from_embedding(layer, self.plans[layer.name].rank)
-            return layer.__class__.from_config(layer.get_config())
-
-        factored = keras.models.clone_model(model, clone_function=clone)
-        for layer in factored.layers:
-            if not isinstance(layer, FactorizedEmbedding):
-                layer.set_weights(model.get_layer(layer.name).get_weights())
-        return factored
+        made = {layer.name: FactorizedEmbedding.from_embedding(layer, self.plans[layer.name].rank)
+                for layer in model.layers if layer.name in self.plans and not self.plans[layer.name].kept}
+        return replace_layers(model, made)
 
     def describe(self, model: keras.Model) -> dict:
         """Per selected table: rank, kept energy, params before/after (or why it was kept whole).

@@ -271,6 +271,10 @@ class RankingTask:
     def train_item_counts(self) -> np.ndarray:
         return np.bincount(self.train_item, minlength=self.data.num_items)
 
+    def id_counts(self) -> dict[str, np.ndarray]:
+        """Per model input, how often each index occurs among the training positives."""
+        return _counts(self.rows(self.train_user, self.train_item), self.features)
+
     def user_inputs(self) -> list[str]:
         """The model inputs looked up by the user (user_id first): what a retrieval model's user tower reads."""
         return [f.name for f in self.features if f.owner == "user"]
@@ -396,6 +400,10 @@ class CtrTask:
     def pointwise_eval(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         return self.rows(self.holdout_idx), self.data.labels[self.holdout_idx]
 
+    def id_counts(self) -> dict[str, np.ndarray]:
+        """Per model input, how often each index occurs among the training rows."""
+        return _counts(self.rows(self.train_idx), self.features)
+
     def held_out_eval(self) -> EvalData:
         """The held-out data as an EvalData (what eval.npz holds)."""
         return EvalData(*self.pointwise_eval())
@@ -408,6 +416,10 @@ class CtrTask:
     def save_eval(self, path: Path) -> None:
         """Writes eval.npz with the pointwise part only (device_bench.evalset allows that)."""
         _write_eval(path, *self.pointwise_eval(), {})
+
+
+def _counts(rows: dict[str, np.ndarray], features: list[FeatureSpec]) -> dict[str, np.ndarray]:
+    return {f.name: np.bincount(np.asarray(rows[f.name]).ravel(), minlength=f.vocab_size) for f in features}
 
 
 def make_task(

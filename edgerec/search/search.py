@@ -17,8 +17,8 @@ Strategy (every tried chain is recorded as a trial, scored the same way; see `tr
    (least sensitive first); for each group, its settings from the most to the least aggressive
    are appended to the chain kept so far and the chain is fine-tuned and measured; the first that
    meets the target (or, while nothing meets it, does not move further from it) is kept.
-   Chains are ordered as the recipe orders steps (e.g. low_rank before prune before qat), other
-   steps after them in registration order.
+   Chains apply their steps in registration order (`edgerec.compress`: structure, then tables,
+   then dense factors and sparsity, fake-quantization last), whatever order the recipe lists them in.
 4. per-layer precision, while the kept chain still misses the target: the dense layers whose
    precision probe (`keep_float`, the empty chain with that layer in float32) gained accuracy are
    kept in float on top of the chain, most gain per byte first, one more layer per trial, under
@@ -55,11 +55,11 @@ def score(trial: dict, clauses: Sequence[target.Clause], teacher: dict[str, floa
     return min(c.slack(trial["metrics"], teacher) / max(abs(c.threshold(teacher)), 1e-12) for c in clauses)
 
 
-def chain_order(recipe: Recipe) -> Callable[[StepConfig], int]:
-    """Sort key: the recipe's step order first, then the registry's order."""
+def chain_order() -> Callable[[StepConfig], int]:
+    """Sort key of a searched chain's steps: the registry's order (see `edgerec.compress`)."""
     from edgerec import compress
 
-    names = list(dict.fromkeys([s.name for s in recipe.compress] + list(compress.REGISTRY)))
+    names = list(compress.REGISTRY)
     return lambda step: names.index(step.name)
 
 
@@ -155,7 +155,7 @@ def search_width(runner, clauses: Sequence[target.Clause], budget: int, recipe: 
         runner.run(list(recipe.compress), "recipe")
         used += 1
 
-    order = chain_order(recipe)
+    order = chain_order()
     chain: list[StepConfig] = []
     current = baseline
     for group in groups(swept["rows"], baseline, clauses, teacher):
