@@ -53,6 +53,9 @@ class CompressionStep:
     fake_quant: ClassVar[bool] = False
     # eligible layers the step leaves alone unless `layers` names them
     not_by_default: ClassVar[tuple[str, ...]] = ()
+    # True when the step replaces embedding tables by another layer (factorised, mixed-dimension, QR,
+    # int4): no other such step can take a table one of them took, so a search never chains two on it
+    replaces_tables: ClassVar[bool] = False
 
     @classmethod
     def resolve(cls, given: dict) -> dict:

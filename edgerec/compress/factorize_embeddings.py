@@ -22,6 +22,7 @@ from edgerec.models.layers import FactorizedEmbedding
 class FactorizeEmbeddings(CompressionStep):
     name = "factorize_embeddings"
     description = "Store V x d embedding tables as V x r tables times r x d projections, SVD-initialised."
+    replaces_tables = True
     params = {**rank_params("embedding table"), "layers": layers_param()}
 
     def __init__(self):

@@ -25,6 +25,7 @@ MIN_ROWS = 16
 class Int4Tables(CompressionStep):
     name = "int4_tables"
     description = "Embedding tables as int4 codes packed two per byte, with a scale per row (frozen)."
+    replaces_tables = True
     params = {"layers": layers_param()}
 
     def __init__(self):

@@ -35,6 +35,7 @@ def head_size(counts: np.ndarray, coverage: float) -> int:
 class MixedDim(CompressionStep):
     name = "mixed_dim"
     description = "Full-width rows for the ids seen most in training, narrow projected rows for the rest (Ginart et al.)."
+    replaces_tables = True
     params = {
         "head_coverage": Param(0.8, "share of the table's training occurrences the full-width (head) ids carry",
                                lambda v: isinstance(v, (int, float)) and 0 < v < 1, "a number in (0, 1)"),

@@ -47,6 +47,10 @@ class PruneUnits(CompressionStep):
     def eligible(cls, layer: keras.layers.Layer) -> bool:
         return type(layer) is keras.layers.Dense and layer.get_config()["activation"] == "relu"
 
+    @classmethod
+    def candidates(cls) -> list[dict]:
+        return [{"fraction": f} for f in (0.25, 0.5, 0.75)]
+
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         chosen = selected_layers(self, model, params)
         readers = _readers(model)

@@ -27,6 +27,7 @@ def buckets(rows: int, collisions: int) -> int:
 class QREmbeddings(CompressionStep):
     name = "qr_embeddings"
     description = "Tables as element-wise products of a quotient and a remainder row (Shi et al.)."
+    replaces_tables = True
     params = {
         "collisions": Param(4, "ids sharing each remainder row (the table keeps about 1/collisions of its rows)",
                             lambda v: isinstance(v, int) and v >= 2, "an integer >= 2"),

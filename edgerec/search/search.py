@@ -159,6 +159,8 @@ def search_width(runner, clauses: Sequence[target.Clause], budget: int, recipe: 
     chain: list[StepConfig] = []
     current = baseline
     for group in groups(swept["rows"], baseline, clauses, teacher):
+        if _table_taken(chain, group[0]):
+            continue
         for row in group:
             if used >= budget:
                 break
@@ -184,6 +186,18 @@ def search_width(runner, clauses: Sequence[target.Clause], budget: int, recipe: 
             current = trial
             log(f"[search] kept: {trial['chain']}")
     return used, swept
+
+
+def _table_taken(chain: Sequence[StepConfig], row: dict) -> bool:
+    """Whether `row` would replace a table that a step of `chain` already replaced (see
+    `CompressionStep.replaces_tables`): such a chain cannot be applied, so it costs no trial."""
+    from edgerec import compress
+
+    if not compress.REGISTRY[row["step"]].replaces_tables:
+        return False
+    taken = {layer for s in chain if compress.REGISTRY[s.name].replaces_tables for layer in s.params.get("layers") or ()}
+    return row["layer"] in taken or any(compress.REGISTRY[s.name].replaces_tables and not s.params.get("layers")
+                                        for s in chain)
 
 
 def run_once(state: BuildState, runner_for: RunnerFor, planned: Sequence[widths.Width],

@@ -405,3 +405,25 @@ def test_drops_are_worse_in_each_metrics_direction():
 
     # AUC falls 0.1 (worse), LogLoss rises 0.05 (worse): both positive drops
     assert sensitivity.drops({"auc": 0.9, "logloss": 0.30}, {"auc": 0.8, "logloss": 0.35}) == {"auc": 0.1, "logloss": 0.05}
+
+
+def test_a_table_another_table_step_replaced_is_not_searched_again():
+    from edgerec.recipe import StepConfig
+    from edgerec.search.search import _table_taken
+
+    chain = [StepConfig("factorize_embeddings", {"energy": 0.9, "layers": ["embedding_user_id"]})]
+    assert _table_taken(chain, {"step": "int4_tables", "layer": "embedding_user_id"})
+    assert not _table_taken(chain, {"step": "int4_tables", "layer": "embedding_item_id"})
+    assert not _table_taken(chain, {"step": "low_rank", "layer": "hidden_0"})
+    assert _table_taken([StepConfig("mixed_dim", {})], {"step": "qr_embeddings", "layer": "embedding_item_id"})
+
+
+def test_a_searched_chain_applies_steps_in_registry_order_with_fake_quant_last():
+    from edgerec import compress
+    from edgerec.recipe import StepConfig
+    from edgerec.search.search import chain_order
+
+    names = ["qat", "low_rank", "int4_tables", "prune_units"]
+    ordered = [s.name for s in sorted((StepConfig(n) for n in names), key=chain_order())]
+    assert ordered == ["prune_units", "int4_tables", "low_rank", "qat"]
+    assert list(compress.REGISTRY)[-1] == "qat" and compress.REGISTRY["qat"].fake_quant
