@@ -54,8 +54,10 @@ class CompressionStep:
     # eligible layers the step leaves alone unless `layers` names them
     not_by_default: ClassVar[tuple[str, ...]] = ()
     # True when the step replaces embedding tables by another layer (factorised, mixed-dimension, QR,
-    # int4): no other such step can take a table one of them took, so a search never chains two on it
+    # int4): a table one of them took is not a plain table any more, so a search chains two on one
+    # table only where one of them takes the other's output (`packs_tables_of`)
     replaces_tables: ClassVar[bool] = False
+    packs_tables_of: ClassVar[tuple[str, ...]] = ()  # table steps whose layers this one can replace in turn
 
     @classmethod
     def resolve(cls, given: dict) -> dict:
@@ -174,6 +176,11 @@ def replace_layers(model: keras.Model, made: dict[str, keras.layers.Layer]) -> k
         if layer.name not in made:
             layer.set_weights(model.get_layer(layer.name).get_weights())
     return copy
+
+
+def tables_compatible(first: str, second: str) -> bool:
+    """Whether table steps `first` and `second` can both take one table, in chain order."""
+    return second in REGISTRY[first].packs_tables_of or first in REGISTRY[second].packs_tables_of
 
 
 def is_dense_like(layer: keras.layers.Layer) -> bool:

@@ -211,50 +211,71 @@ def quantize_rows(table: np.ndarray, row_scale: bool = True) -> tuple[np.ndarray
 
 @keras.saving.register_keras_serializable(package="edgerec")
 class PackedInt4Embedding(keras.layers.Layer):
-    """A frozen table of int4 codes packed two per byte, with a float scale per row.
+    """A frozen table of int4 codes packed two per byte, with a float scale per row, and for a
+    factorised table (`FactorizedEmbedding`) its r x d projection after the lookup.
 
-    Weights: `packed` [V, d/2] uint8 and `scale` [V, 1]. ids -> codes(GATHER(packed, ids)) *
-    GATHER(scale, ids), codes = RESHAPE(GATHER(byte_codes(), CAST int32(byte)), [..., d]).
-    In the int8 file the scale column becomes an int8 table (one byte a row) and the code table
-    is exact (its values -8..7 at the scale calibration gives them).
+    Weights: `packed` [V, w/2] uint8 and `scale` [V, 1] (frozen), and with `rank` a trainable
+    `projection` [w, d] (w = rank rounded up to even; a padded column has code 0 and a zero
+    projection row). ids -> codes(GATHER(packed, ids)) * GATHER(scale, ids) [@ projection],
+    codes = RESHAPE(GATHER(byte_codes(), CAST int32(byte)), [..., w]). In the int8 file the
+    scale column becomes an int8 table (one byte a row) and the code table is exact (its values
+    -8..7 at the scale calibration gives them).
     """
 
-    def __init__(self, input_dim: int, output_dim: int, **kwargs):
+    def __init__(self, input_dim: int, output_dim: int, rank: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        _check_sizes(input_dim=input_dim, output_dim=output_dim)
-        if output_dim % 2:
+        _check_sizes(input_dim=input_dim, output_dim=output_dim, rank=rank or 1)
+        if rank is None and output_dim % 2:
             raise ValueError(f"output_dim must be even (two codes per byte). Received: output_dim={output_dim}")
-        self.input_dim, self.output_dim = input_dim, output_dim
+        self.input_dim, self.output_dim, self.rank = input_dim, output_dim, rank
+
+    @property
+    def width(self) -> int:
+        """Codes per row: the table's width, or its rank rounded up to even."""
+        return self.output_dim if self.rank is None else self.rank + self.rank % 2
 
     def build(self, input_shape):
-        self.packed = self.add_weight(name="packed", shape=(self.input_dim, self.output_dim // 2), dtype="uint8",
+        self.packed = self.add_weight(name="packed", shape=(self.input_dim, self.width // 2), dtype="uint8",
                                       initializer="zeros", trainable=False)
         self.scale = self.add_weight(name="scale", shape=(self.input_dim, 1), initializer="ones", trainable=False)
+        if self.rank is not None:
+            self.projection = self.add_weight(name="projection", shape=(self.width, self.output_dim),
+                                              initializer="glorot_uniform")
         super().build(input_shape)
 
     def call(self, inputs):
         ids = tf.cast(inputs, "int32")
         byte = tf.cast(tf.gather(self.packed, ids), tf.int32)
-        codes = tf.gather(tf.constant(byte_codes()), byte)  # S + (d/2, 2)
-        codes = tf.reshape(codes, [-1, *inputs.shape[1:], self.output_dim])  # static but for the batch axis
-        return codes * tf.gather(self.scale, ids)
+        codes = tf.gather(tf.constant(byte_codes()), byte)  # S + (w/2, 2)
+        codes = tf.reshape(codes, [-1, *inputs.shape[1:], self.width])  # static but for the batch axis
+        rows = codes * tf.gather(self.scale, ids)
+        return rows if self.rank is None else tf.matmul(rows, self.projection)
 
     def compute_output_shape(self, input_shape):
         return tf.TensorShape(input_shape).concatenate([self.output_dim])
 
     def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim, "rank": self.rank}
 
     @classmethod
-    def from_embedding(cls, embedding: keras.layers.Embedding) -> "PackedInt4Embedding":
-        codes, scale = quantize_rows(_table(embedding))
-        layer = cls(embedding.input_dim, embedding.output_dim, name=embedding.name)
+    def from_embedding(cls, embedding: keras.layers.Layer) -> "PackedInt4Embedding":
+        """From a trained `keras.layers.Embedding`, or a `FactorizedEmbedding` (its V x r table packed,
+        its projection kept)."""
+        factorized = hasattr(embedding, "projection")
+        table = embedding.embeddings.numpy() if factorized else _table(embedding)
+        layer = cls(embedding.input_dim, embedding.output_dim, embedding.rank if factorized else None,
+                    name=embedding.name)
         layer.build((None,))
+        table = np.pad(table, ((0, 0), (0, layer.width - table.shape[1])))
+        codes, scale = quantize_rows(table)
         layer.packed.assign(pack_bytes(codes))
         layer.scale.assign(scale)
+        if factorized:
+            projection = embedding.projection.numpy()
+            layer.projection.assign(np.pad(projection, ((0, layer.width - projection.shape[0]), (0, 0))))
         return layer
 
     def table(self) -> np.ndarray:
-        """The float table this layer computes (codes times scales), for tests and reports."""
+        """The float rows this layer looks up (codes times scales), before any projection."""
         packed, scale = self.packed.numpy(), self.scale.numpy()
-        return byte_codes()[packed.astype(np.int64)].reshape(self.input_dim, self.output_dim) * scale
+        return byte_codes()[packed.astype(np.int64)].reshape(self.input_dim, self.width) * scale

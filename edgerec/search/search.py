@@ -189,15 +189,15 @@ def search_width(runner, clauses: Sequence[target.Clause], budget: int, recipe: 
 
 
 def _table_taken(chain: Sequence[StepConfig], row: dict) -> bool:
-    """Whether `row` would replace a table that a step of `chain` already replaced (see
-    `CompressionStep.replaces_tables`): such a chain cannot be applied, so it costs no trial."""
+    """Whether `row` would take a table that a step of `chain` already replaced in a way `row`'s step
+    cannot follow (see `CompressionStep.replaces_tables`): such a chain cannot apply, so it costs no trial."""
     from edgerec import compress
+    from edgerec.compress.base import tables_compatible
 
     if not compress.REGISTRY[row["step"]].replaces_tables:
         return False
-    taken = {layer for s in chain if compress.REGISTRY[s.name].replaces_tables for layer in s.params.get("layers") or ()}
-    return row["layer"] in taken or any(compress.REGISTRY[s.name].replaces_tables and not s.params.get("layers")
-                                        for s in chain)
+    return any(compress.REGISTRY[s.name].replaces_tables and not tables_compatible(s.name, row["step"])
+               and (not s.params.get("layers") or row["layer"] in s.params["layers"]) for s in chain)
 
 
 def run_once(state: BuildState, runner_for: RunnerFor, planned: Sequence[widths.Width],

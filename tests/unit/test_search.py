@@ -412,8 +412,10 @@ def test_a_table_another_table_step_replaced_is_not_searched_again():
     from edgerec.search.search import _table_taken
 
     chain = [StepConfig("factorize_embeddings", {"energy": 0.9, "layers": ["embedding_user_id"]})]
-    assert _table_taken(chain, {"step": "int4_tables", "layer": "embedding_user_id"})
-    assert not _table_taken(chain, {"step": "int4_tables", "layer": "embedding_item_id"})
+    assert _table_taken(chain, {"step": "mixed_dim", "layer": "embedding_user_id"})
+    assert not _table_taken(chain, {"step": "mixed_dim", "layer": "embedding_item_id"})
+    assert not _table_taken(chain, {"step": "int4_tables", "layer": "embedding_user_id"})  # packs the factors
+    assert _table_taken([StepConfig("int4_tables", {})], {"step": "qr_embeddings", "layer": "embedding_user_id"})
     assert not _table_taken(chain, {"step": "low_rank", "layer": "hidden_0"})
     assert _table_taken([StepConfig("mixed_dim", {})], {"step": "qr_embeddings", "layer": "embedding_item_id"})
 

@@ -145,3 +145,29 @@ def test_a_table_the_two_blocks_would_not_shrink_is_kept_whole(tiny_student, tin
     model = step.apply(tiny_student, step.resolve({}), compress.StepContext(1, 0, id_counts=tiny_task.id_counts()))
     assert model is tiny_student
     assert all("kept" in f for f in step.describe(model)["tables"].values())
+
+
+@pytest.mark.parametrize("rank", [4, 3])
+def test_int4_packs_a_factorised_table_and_keeps_its_projection(rank):
+    from edgerec.models.layers import FactorizedEmbedding
+
+    factored = FactorizedEmbedding.from_embedding(_table(40, 8), rank)
+    layer = PackedInt4Embedding.from_embedding(factored)
+    codes, scale = quantize_rows(np.pad(factored.embeddings.numpy(), ((0, 0), (0, rank % 2))))
+    projection = np.pad(factored.projection.numpy(), ((0, rank % 2), (0, 0)))
+    np.testing.assert_allclose(_lookup(layer, 40), (codes * scale) @ projection, atol=1e-5)
+    assert layer.width == rank + rank % 2 and layer.projection.trainable
+
+
+def test_int4_after_factorize_goes_to_an_all_int8_file(wide_student, tiny_task, tmp_path):
+    ctx = compress.StepContext(1, 0, id_counts=tiny_task.id_counts())
+    model = wide_student
+    for name, given in (("factorize_embeddings", {"rank": 8}), ("int4_tables", {})):
+        step = compress.get(name)
+        params = step.resolve(given)
+        model = step.finalize(step.apply(model, params, ctx), params)
+    assert isinstance(model.get_layer("embedding_user_id"), PackedInt4Embedding)
+    assert step.describe(model)["tables"]["embedding_user_id"]["int8_bytes_before"] == 41 * 8
+    result = _int8(model, tiny_task, tmp_path / "packed.tflite")
+    assert inspect(tmp_path / "packed.tflite").all_int8
+    assert result["mean_abs_logit_diff"] < 0.1
