@@ -267,7 +267,7 @@ def compress(
         params = step.resolve(step_config.params)
         ctx = steps_registry.StepContext(steps_per_epoch, step_config.finetune_epochs, tuple(done), recipe.export.keep_float,
                                          counts)
-        if step.fake_quant and before_quant is None:
+        if (step.fake_quant or step.int8_only) and before_quant is None:
             before_quant = (model, list(facts), _last_kept(stages))
         previous = model
         # scored and copied before the step: a step may wrap the very layers of the model it is given

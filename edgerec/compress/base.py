@@ -51,6 +51,9 @@ class CompressionStep:
     # True when the finalized model carries 8-bit fake-quantization: only the int8 converter mode
     # can use it, so the other export modes convert the model from before this step.
     fake_quant: ClassVar[bool] = False
+    # True when the step's layers belong in the int8 file only (int4 tables: int16x8 cannot quantize
+    # their CAST); as for a fake-quantizing step, the other modes convert the model from before it
+    int8_only: ClassVar[bool] = False
     # eligible layers the step leaves alone unless `layers` names them
     not_by_default: ClassVar[tuple[str, ...]] = ()
     # True when the step replaces embedding tables by another layer (factorised, mixed-dimension, QR,

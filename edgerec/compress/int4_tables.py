@@ -28,6 +28,7 @@ class Int4Tables(CompressionStep):
     name = "int4_tables"
     description = "Embedding tables as int4 codes packed two per byte, with a scale per row (frozen)."
     replaces_tables = True
+    int8_only = True  # int16x8 cannot quantize the unpack's CAST; fp16 / dynamic would keep float tables anyway
     params = {"layers": layers_param()}
 
     def __init__(self):

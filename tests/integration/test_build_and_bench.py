@@ -42,7 +42,7 @@ def test_manifest_matches_the_files(smoke_bundle):
     by_file = {a["file"]: a for a in manifest["artifacts"]}
     modes = {name: a["mode"] for name, a in by_file.items()}
     assert modes["student_int8.tflite"] == "int8" and modes["teacher.tflite"] == "fp32" and modes[RETRIEVAL] == "int8"
-    assert [s["step"] for s in by_file["student_int8.tflite"]["produced_by"]["steps"]] == ["low_rank", "prune", "qat"]
+    assert [s["step"] for s in by_file["student_int8.tflite"]["produced_by"]["steps"]] == ["low_rank", "prune", "int4_tables", "qat"]
     # the retrieval artifact: both signatures, K as the smoke recipe asks, the catalogue of the vocabulary
     retrieval = by_file[RETRIEVAL]
     assert retrieval["outputs"] == [{"name": "items", "dtype": "int32", "shape": [-1, 20]},

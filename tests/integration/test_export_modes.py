@@ -30,7 +30,7 @@ def test_extra_modes_and_keep_float_are_built_checked_and_benched(tmp_path):
     assert list(entries)[-4:] == ["student_int8.tflite", "student_int16x8.tflite", "student_fp16.tflite",
                                   "retrieval_int8.tflite"]  # the retrieval artifact has no modes of its own
     int8, int16x8 = entries["student_int8.tflite"], entries["student_int16x8.tflite"]
-    assert [s["step"] for s in int8["produced_by"]["steps"]] == ["low_rank", "prune", "qat"]
+    assert [s["step"] for s in int8["produced_by"]["steps"]] == ["low_rank", "prune", "int4_tables", "qat"]
     assert int8["produced_by"]["keep_float"] == ["hidden_0"]
     # QAT's 8-bit ranges only serve int8: the other modes convert the chain before it
     assert [s["step"] for s in int16x8["produced_by"]["steps"]] == ["low_rank", "prune"]
