@@ -226,12 +226,14 @@ def _relative_to_teacher(rows: list[dict]) -> None:
 def frontier(rows: list[dict]) -> list[dict]:
     """Per floor of FLOORS: the smallest measured row whose held-out interpreter metrics are at least
     that fraction of the teacher's (None when no row meets it)."""
+    teacher = next(r for r in rows if r["name"] == "teacher")
+    available = {k for k in RATIO_METRICS if teacher["tflite_metrics"].get(k) is not None}  # CTR: no NDCG@10
     out = []
     for floor, factors in FLOORS.items():
         def meets(row):
             ratios = row["vs_teacher"]
             return row["bytes"] is not None and all(ratios.get(k) is not None and ratios[k] >= f
-                                                    for k, f in factors.items() if k in RATIO_METRICS)
+                                                    for k, f in factors.items() if k in available)
         best = min((r for r in rows if meets(r)), key=lambda r: r["bytes"], default=None)
         out.append({"floor": floor, "factors": factors, "row": best and best["name"],
                     "variant": best and (best["name"] if best["variant"] == FP32 else best["variant"]),
