@@ -18,7 +18,8 @@ Strategy (every tried chain is recorded as a trial, scored the same way; see `tr
    are appended to the chain kept so far and the chain is fine-tuned and measured; the first that
    meets the target (or, while nothing meets it, does not move further from it) is kept.
    Chains apply their steps in registration order (`edgerec.compress`: structure, then tables,
-   then dense factors and sparsity, fake-quantization last), whatever order the recipe lists them in.
+   then dense factors and sparsity, fake-quantization last), whatever order the recipe lists them in;
+   neighbouring entries of one step at one setting become one entry on all their layers (`merged`).
 4. per-layer precision, while the kept chain still misses the target: the dense layers whose
    precision probe (`keep_float`, the empty chain with that layer in float32) gained accuracy are
    kept in float on top of the chain, most gain per byte first, one more layer per trial, under
@@ -61,6 +62,24 @@ def chain_order() -> Callable[[StepConfig], int]:
 
     names = list(compress.REGISTRY)
     return lambda step: names.index(step.name)
+
+
+def merged(chain: Sequence[StepConfig]) -> list[StepConfig]:
+    """`chain` with neighbouring entries of one step at one setting on named layers made one entry on
+    all their layers: int4_tables(@ a) -> int4_tables(@ b) is int4_tables(@ a, b), one fine-tune instead of two."""
+    out: list[StepConfig] = []
+    for step in chain:
+        last = out[-1] if out else None
+        same = (last is not None and last.name == step.name and last.params.get("layers") and step.params.get("layers")
+                and {k: v for k, v in last.params.items() if k != "layers"}
+                == {k: v for k, v in step.params.items() if k != "layers"})
+        if same:
+            layers = [*last.params["layers"], *(x for x in step.params["layers"] if x not in last.params["layers"])]
+            out[-1] = StepConfig(step.name, {**last.params, "layers": layers},
+                                 max(last.finetune_epochs, step.finetune_epochs))
+        else:
+            out.append(step)
+    return out
 
 
 def finetune_epochs(recipe: Recipe, name: str) -> int:
@@ -166,7 +185,7 @@ def search_width(runner, clauses: Sequence[target.Clause], budget: int, recipe: 
                 break
             step = StepConfig(row["step"], {**row["setting"], **({"layers": [row["layer"]]} if row["layer"] !=
                               WHOLE_MODEL else {})}, finetune_epochs(recipe, row["step"]))
-            candidate = sorted([*chain, step], key=order)
+            candidate = merged(sorted([*chain, step], key=order))
             trial = runner.run(candidate, "chain")
             used += 1
             keep = meets(trial) or (not meets(current) and trial["status"] == OK

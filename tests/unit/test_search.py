@@ -429,3 +429,14 @@ def test_a_searched_chain_applies_steps_in_registry_order_with_fake_quant_last()
     ordered = [s.name for s in sorted((StepConfig(n) for n in names), key=chain_order())]
     assert ordered == ["prune_units", "int4_tables", "low_rank", "qat"]
     assert list(compress.REGISTRY)[-1] == "qat" and compress.REGISTRY["qat"].fake_quant
+
+
+def test_neighbouring_entries_of_one_step_and_setting_are_one_entry_on_their_layers():
+    from edgerec.recipe import StepConfig
+    from edgerec.search.search import merged
+
+    chain = [StepConfig("factorize_embeddings", {"energy": 0.9, "layers": ["a"]}, 1),
+             StepConfig("factorize_embeddings", {"energy": 0.8, "layers": ["b"]}, 1),
+             StepConfig("int4_tables", {"layers": ["a"]}, 1), StepConfig("int4_tables", {"layers": ["b"]}, 2),
+             StepConfig("qat", {}, 1)]
+    assert merged(chain) == [chain[0], chain[1], StepConfig("int4_tables", {"layers": ["a", "b"]}, 2), chain[4]]
