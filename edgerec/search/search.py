@@ -178,7 +178,7 @@ def search_width(runner, clauses: Sequence[target.Clause], budget: int, recipe: 
     chain: list[StepConfig] = []
     current = baseline
     for group in groups(swept["rows"], baseline, clauses, teacher):
-        if _table_taken(chain, group[0]):
+        if table_taken(chain, group[0]):
             continue
         for row in group:
             if used >= budget:
@@ -207,7 +207,7 @@ def search_width(runner, clauses: Sequence[target.Clause], budget: int, recipe: 
     return used, swept
 
 
-def _table_taken(chain: Sequence[StepConfig], row: dict) -> bool:
+def table_taken(chain: Sequence[StepConfig], row: dict) -> bool:
     """Whether `row` would take a table that a step of `chain` already replaced in a way `row`'s step
     cannot follow (see `CompressionStep.replaces_tables`): such a chain cannot apply, so it costs no trial."""
     from edgerec import compress

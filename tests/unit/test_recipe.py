@@ -295,7 +295,7 @@ def test_set_overrides_keys_list_entries_and_sections():
     ("teacher.embedding_dim", r"--set teacher.embedding_dim: expected KEY=VALUE, e.g. teacher.embedding_dim=32"),
     ("teacher.embeding_dim=8", r"teacher: unknown key 'embeding_dim'. Did you mean 'embedding_dim'\?"),
     ("teacher.embedding_dim=eight", r"teacher.embedding_dim: expected int. Received: 'eight'"),
-    ("compress.9.finetune_epochs=1", r"--set compress.9.finetune_epochs=1: compress.9: expected a list index below 3"),
+    ("compress.9.finetune_epochs=1", r"--set compress.9.finetune_epochs=1: compress.9: expected a list index below 4"),
     ("seed.x=1", r"--set seed.x=1: seed.x: seed is not a mapping or a list"),
     ("extends=smoke", r"--set extends=smoke: the base is read with the recipe file; put `extends: ...` in it"),
     ("distill.alpha=[1", r"--set distill.alpha=\[1: the value is not valid YAML"),

@@ -409,15 +409,15 @@ def test_drops_are_worse_in_each_metrics_direction():
 
 def test_a_table_another_table_step_replaced_is_not_searched_again():
     from edgerec.recipe import StepConfig
-    from edgerec.search.search import _table_taken
+    from edgerec.search.search import table_taken
 
     chain = [StepConfig("factorize_embeddings", {"energy": 0.9, "layers": ["embedding_user_id"]})]
-    assert _table_taken(chain, {"step": "mixed_dim", "layer": "embedding_user_id"})
-    assert not _table_taken(chain, {"step": "mixed_dim", "layer": "embedding_item_id"})
-    assert not _table_taken(chain, {"step": "int4_tables", "layer": "embedding_user_id"})  # packs the factors
-    assert _table_taken([StepConfig("int4_tables", {})], {"step": "qr_embeddings", "layer": "embedding_user_id"})
-    assert not _table_taken(chain, {"step": "low_rank", "layer": "hidden_0"})
-    assert _table_taken([StepConfig("mixed_dim", {})], {"step": "qr_embeddings", "layer": "embedding_item_id"})
+    assert table_taken(chain, {"step": "mixed_dim", "layer": "embedding_user_id"})
+    assert not table_taken(chain, {"step": "mixed_dim", "layer": "embedding_item_id"})
+    assert not table_taken(chain, {"step": "int4_tables", "layer": "embedding_user_id"})  # packs the factors
+    assert table_taken([StepConfig("int4_tables", {})], {"step": "qr_embeddings", "layer": "embedding_user_id"})
+    assert not table_taken(chain, {"step": "low_rank", "layer": "hidden_0"})
+    assert table_taken([StepConfig("mixed_dim", {})], {"step": "qr_embeddings", "layer": "embedding_item_id"})
 
 
 def test_a_searched_chain_applies_steps_in_registry_order_with_fake_quant_last():
