@@ -115,7 +115,7 @@ def check_steps(recipe: Recipe, task: RankingTask | CtrTask) -> None:
     """
     model = build_ranker(task.features, recipe.student, "student")
     done: list[str] = []
-    counts = task.id_counts()
+    counts = task.id_counts
     for index, step_config in enumerate(recipe.compress):
         step = steps_registry.get(step_config.name)
         params = step.resolve(step_config.params)
@@ -259,7 +259,7 @@ def compress(
     model.set_weights(student.get_weights())
     steps_per_epoch = train.steps_per_epoch(task, recipe.student_training)
     done: list[str] = []
-    counts = task.id_counts()
+    counts = task.id_counts
     facts, stages = [], []
     before_quant = None
     for index, step_config in enumerate(steps):

@@ -39,7 +39,7 @@ class StepContext:
     finetune_epochs: int
     previous_steps: tuple[str, ...] = ()
     keep_float: tuple[str, ...] = ()  # layers the int8 artifact keeps in float (recipe export.keep_float)
-    # model input name -> how often each of its indices occurs in the training rows (`task.id_counts()`),
+    # model input name -> how often each of its indices occurs in the training rows (`task.id_counts`),
     # for steps that treat frequent and rare ids differently
     id_counts: Mapping[str, np.ndarray] = field(default_factory=dict)
 

@@ -58,8 +58,9 @@ class MixedDim(CompressionStep):
 
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         self.facts, made = {}, {}
+        chosen = selected_layers(self, model, params)
         for layer in model.layers:
-            if layer.name not in selected_layers(self, model, params):
+            if layer.name not in chosen:
                 continue
             feature = input_of(layer)
             counts = ctx.id_counts.get(feature)

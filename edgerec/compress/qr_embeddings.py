@@ -47,8 +47,9 @@ class QREmbeddings(CompressionStep):
 
     def apply(self, model: keras.Model, params: dict, ctx: StepContext) -> keras.Model:
         self.facts, made = {}, {}
+        chosen = selected_layers(self, model, params)
         for layer in model.layers:
-            if layer.name not in selected_layers(self, model, params):
+            if layer.name not in chosen:
                 continue
             m = buckets(layer.input_dim, params["collisions"])
             rows = m + -(-layer.input_dim // m)

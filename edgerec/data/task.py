@@ -271,8 +271,10 @@ class RankingTask:
     def train_item_counts(self) -> np.ndarray:
         return np.bincount(self.train_item, minlength=self.data.num_items)
 
+    @functools.cached_property
     def id_counts(self) -> dict[str, np.ndarray]:
-        """Per model input, how often each index occurs among the training positives."""
+        """Per model input, how often each index occurs among the training positives (counted once:
+        the training rows are fixed at construction, and every compression chain reads them)."""
         return _counts(self.rows(self.train_user, self.train_item), self.features)
 
     def user_inputs(self) -> list[str]:
@@ -400,8 +402,10 @@ class CtrTask:
     def pointwise_eval(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         return self.rows(self.holdout_idx), self.data.labels[self.holdout_idx]
 
+    @functools.cached_property
     def id_counts(self) -> dict[str, np.ndarray]:
-        """Per model input, how often each index occurs among the training rows."""
+        """Per model input, how often each index occurs among the training rows (counted once, after
+        the validation rows are carved out in the constructor)."""
         return _counts(self.rows(self.train_idx), self.features)
 
     def held_out_eval(self) -> EvalData:

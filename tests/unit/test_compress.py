@@ -50,7 +50,7 @@ def test_every_step_applies_finalizes_converts_and_runs(name, student, tiny_task
     params = step.resolve({})
     features, labels = tiny_task.train_epoch(0)
     ctx = compress.StepContext(steps_per_epoch=int(np.ceil(len(labels) / 64)), finetune_epochs=1,
-                               id_counts=tiny_task.id_counts())
+                               id_counts=tiny_task.id_counts)
     # execute
     trainable = step.apply(_copy(tiny_student), params, ctx)
     _finetune(trainable, step, params, ctx, tiny_task)

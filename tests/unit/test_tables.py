@@ -100,7 +100,7 @@ def test_each_table_step_makes_the_int8_file_smaller_and_tracks_its_keras_model(
                                                                                   tmp_path):
     step = compress.get(name)
     params = step.resolve({"head_coverage": 0.3, "tail_dim": 0.125} if name == "mixed_dim" else {})
-    ctx = compress.StepContext(1, 0, id_counts=tiny_task.id_counts())
+    ctx = compress.StepContext(1, 0, id_counts=tiny_task.id_counts)
     final = step.finalize(step.apply(wide_student, params, ctx), params)
     facts = step.describe(final)
     compressed = _int8(final, tiny_task, tmp_path / "compressed.tflite")
@@ -118,7 +118,7 @@ def test_each_table_step_makes_the_int8_file_smaller_and_tracks_its_keras_model(
 
 @pytest.mark.parametrize("name", ["mixed_dim", "qr_embeddings", "int4_tables"])
 def test_each_table_step_goes_through_qat_to_an_all_int8_file(name, wide_student, tiny_task, tmp_path):
-    ctx = compress.StepContext(1, 1, id_counts=tiny_task.id_counts())
+    ctx = compress.StepContext(1, 1, id_counts=tiny_task.id_counts)
     model = wide_student
     for step_name in (name, "qat"):
         step = compress.get(step_name)
@@ -127,7 +127,7 @@ def test_each_table_step_goes_through_qat_to_an_all_int8_file(name, wide_student
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True))
         model.fit(*tiny_task.train_epoch(0), batch_size=64, epochs=1, verbose=0)
         model = step.finalize(model, params)
-        ctx = compress.StepContext(1, 1, (name,), id_counts=tiny_task.id_counts())
+        ctx = compress.StepContext(1, 1, (name,), id_counts=tiny_task.id_counts)
     result = _int8(model, tiny_task, tmp_path / "chain.tflite")
     assert inspect(tmp_path / "chain.tflite").all_int8
     assert result["mean_abs_logit_diff"] < 0.1
@@ -142,7 +142,7 @@ def test_mixed_dim_names_the_feature_it_has_no_counts_for(wide_student):
 
 def test_a_table_the_two_blocks_would_not_shrink_is_kept_whole(tiny_student, tiny_task):
     step = compress.get("mixed_dim")  # 4-wide tables: each id's int32 position costs as much as its row
-    model = step.apply(tiny_student, step.resolve({}), compress.StepContext(1, 0, id_counts=tiny_task.id_counts()))
+    model = step.apply(tiny_student, step.resolve({}), compress.StepContext(1, 0, id_counts=tiny_task.id_counts))
     assert model is tiny_student
     assert all("kept" in f for f in step.describe(model)["tables"].values())
 
@@ -160,7 +160,7 @@ def test_int4_packs_a_factorised_table_and_keeps_its_projection(rank):
 
 
 def test_int4_after_factorize_goes_to_an_all_int8_file(wide_student, tiny_task, tmp_path):
-    ctx = compress.StepContext(1, 0, id_counts=tiny_task.id_counts())
+    ctx = compress.StepContext(1, 0, id_counts=tiny_task.id_counts)
     model = wide_student
     for name, given in (("factorize_embeddings", {"rank": 8}), ("int4_tables", {})):
         step = compress.get(name)
