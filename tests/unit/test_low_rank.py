@@ -122,6 +122,20 @@ def test_factorize_embeddings_keeps_names_and_reports_what_it_saves(tiny_student
     assert facts["int8_bytes_saved"] == sum(2 * vocab[f] - 2 * 4 for f in ("user_id", "item_id"))  # V d - 2 (V + d)
 
 
+def test_factorize_embeddings_keeps_tables_under_min_rows_whole(tiny_student, tiny_task):
+    # execute: min_rows between the side-feature tables (5 and 6 rows) and the id tables (31 and 41)
+    step, model = _factorized(tiny_student, {"rank": 2, "min_rows": 20})
+    # assert: the id tables are factorised, the side tables kept whole with the reason in the facts
+    facts = step.describe(model)["tables"]
+    for feature in ("user_id", "item_id"):
+        assert isinstance(model.get_layer(f"embedding_{feature}"), FactorizedEmbedding)
+        assert "kept" not in facts[f"embedding_{feature}"]
+    vocab = {f.name: f.vocab_size for f in tiny_task.features}
+    for feature in ("user_age", "item_category"):
+        assert type(model.get_layer(f"embedding_{feature}")) is keras.layers.Embedding
+        assert facts[f"embedding_{feature}"]["kept"] == f"{vocab[feature]} rows < min_rows 20"
+
+
 def test_factorize_embeddings_at_full_rank_keeps_every_table(tiny_student):
     step, model = _factorized(tiny_student, {"energy": 1.0})
     assert not any(isinstance(layer, FactorizedEmbedding) for layer in model.layers)
