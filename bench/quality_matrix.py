@@ -58,8 +58,9 @@ def row(bundle: Path, seconds: float) -> dict:
     distilled = max((c for c in choice["candidates"] if c["settings"] is not None),
                     key=lambda c: c["validation"][choice["metric"]])
     shipped = next(a for a in manifest["artifacts"] if a["file"] == "student.tflite")
-    device = {r["artifact"]: r["metrics"] for r in json.loads((bundle / "bench.json").read_text())["rows"]
-              if r["threads"] == 1 and r["status"] == "ok"}
+    rows = [r for r in json.loads((bundle / "bench.json").read_text())["rows"] if r["threads"] == 1 and r["status"] == "ok"]
+    device = {r["artifact"]: r["metrics"] for r in rows}
+    size = {r["artifact"]: r["bytes"] for r in rows}
     return {
         "metric": choice["metric"],
         "baseline": manifest["baselines"],  # the strongest baseline, as the build judged it
@@ -70,6 +71,7 @@ def row(bundle: Path, seconds: float) -> dict:
         "chosen": next(c["candidate"] for c in choice["candidates"] if c["chosen"]),
         "teacher_device": device["teacher.tflite"],
         "int8": device["student_int8.tflite"],
+        "smaller": size["teacher.tflite"] / size["student_int8.tflite"],
         "seconds": round(seconds, 1),
     }
 
@@ -89,7 +91,7 @@ def summarize(preset: str, runs: list[dict]) -> dict:
     strongest = sorted({r["baseline"]["strongest"] for r in runs})
     out = {"preset": preset, "metric": metric, "seeds": len(runs), "strongest_baseline": " / ".join(strongest),
            "baseline": _mean([r["baseline"]["value"] for r in runs]),
-           "seconds": _mean([r["seconds"] for r in runs])}
+           "seconds": _mean([r["seconds"] for r in runs]), "smaller": _mean([r["smaller"] for r in runs])}
     for role in ("teacher", "alone", "distilled", "shipped", "int8"):
         out[role] = _mean(value(role))
         out[f"{role}_std"] = _std(value(role))
@@ -110,8 +112,8 @@ def summarize(preset: str, runs: list[dict]) -> dict:
 
 def table(summaries: list[dict]) -> str:
     lines = ["| preset | metric | strongest baseline | teacher | student alone | distilled | shipped (chosen) "
-             "| student_int8 | int8/teacher AUC | int8/teacher NDCG@10 | build s |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| student_int8 | × smaller | int8/teacher AUC | int8/teacher NDCG@10 | build s |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summaries:
         cell = lambda role: f"{s[role]:.4f} ± {s[role + '_std']:.4f}"  # noqa: E731
         chosen = "; ".join(sorted(set(s["chosen"])))
@@ -119,7 +121,7 @@ def table(summaries: list[dict]) -> str:
         lines.append(
             f"| {s['preset']} | {s['metric']} | {s['strongest_baseline']} {s['baseline']:.4f} "
             f"| {cell('teacher')} | {cell('alone')} | {cell('distilled')} | {cell('shipped')} ({chosen}) "
-            f"| {cell('int8')} | {ratio('auc')} | {ratio('ndcg@10')} | {s['seconds']:.0f} |"
+            f"| {cell('int8')} | {s['smaller']:.1f} | {ratio('auc')} | {ratio('ndcg@10')} | {s['seconds']:.0f} |"
         )
     return "\n".join(lines)
 
