@@ -7,9 +7,9 @@ then fine-tuned under the teacher. The rank is given as `rank`, `energy` or `par
 (see `rank.py`); a table where the chosen rank saves nothing, or with fewer than `min_rows`
 rows, is kept whole and `describe` says so. `min_rows` exists for side-feature tables (an age
 bucket, a region): they hold next to no bytes, and on the default preset factorising the
-8-row age table at param_budget 0.25 cost the student validation NDCG@10 0.517 -> 0.462. Each factorised layer keeps its name (`embedding_<feature>`), so distillation and
-later steps still find it; the concatenation "embeddings" that `embedding` distillation
-reads is unchanged.
+8-row age table at param_budget 0.25 cost the student validation NDCG@10 0.517 -> 0.462.
+Each factorised layer keeps its name (`embedding_<feature>`), so distillation and later steps
+still find it; the concatenation "embeddings" that `embedding` distillation reads is unchanged.
 """
 
 from __future__ import annotations
