@@ -56,15 +56,14 @@ def k_core(data: Interactions, min_user: int, min_item: int) -> tuple[Interactio
     vocab = dict(data.vocabularies)
     vocab["user_id"] = [data.vocabularies["user_id"][i] for i in users]
     vocab["item_id"] = [data.vocabularies["item_id"][i] for i in items]
-    filtered = Interactions(
+    filtered = data.items_taken(
+        items,
         user=user_map[data.user[keep]],
         item=item_map[data.item[keep]],
         timestamp=data.timestamp[keep],
         user_features={name: table[users] for name, table in data.user_features.items()},
         item_features={name: table[items] for name, table in data.item_features.items()},
         vocabularies=vocab,
-        source=data.source,
-        timed=data.timed,
     )
     return filtered, dropped
 

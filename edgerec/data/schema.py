@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +41,12 @@ class Interactions:
     maps each feature to its raw values, index = model id, so an app can map raw ids.
     `timed` is False for a log without time (its timestamps are all 0): a split then cannot
     use time, and "the latest interaction" becomes a random one (see data/task.py).
+
+    Item text, when the source has it: `item_text[i]` is item i's text (title, genres, ...) and
+    `item_vectors[i]` its text embedding (float32, one row per item id), from the encoder or the
+    file named by `item_vectors_from`. Vectors are what a text-aware teacher reads (`edgerec.text`);
+    text without vectors is encoded when a build needs it. Both follow the item ids through every
+    filter and re-indexing, as item side features do.
     """
 
     user: np.ndarray
@@ -49,6 +57,20 @@ class Interactions:
     vocabularies: dict[str, list[str]]
     source: str
     timed: bool = True
+    item_text: list[str] | None = None
+    item_vectors: np.ndarray | None = None
+    item_vectors_from: str = ""
+
+    def items_taken(self, rows: np.ndarray, **changes) -> "Interactions":
+        """These interactions with item-indexed text and vectors re-indexed by `rows` (old item id per
+        new one, -1 for a row with no item: empty text, zero vector), and `changes` applied."""
+        text = vectors = None
+        if self.item_text is not None:
+            text = [self.item_text[r] if r >= 0 else "" for r in rows]
+        if self.item_vectors is not None:
+            padded = np.vstack([self.item_vectors, np.zeros((1, self.item_vectors.shape[1]), np.float32)])
+            vectors = padded[np.where(rows >= 0, rows, len(self.item_vectors))]
+        return dataclasses.replace(self, item_text=text, item_vectors=vectors, **changes)
 
     @property
     def num_users(self) -> int:

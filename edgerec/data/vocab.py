@@ -27,15 +27,13 @@ def with_oov(data: Interactions, min_count: int = 1) -> Interactions:
         values = data.vocabularies[name]
         new_code, vocab[name] = frequent_codes(np.bincount(table, minlength=len(values)), values, min_count)
         tables[name] = np.r_[OOV_INDEX, new_code[table]].astype(np.int32)  # row 0: the OOV user / item
-    return Interactions(
+    return data.items_taken(
+        np.arange(-1, data.num_items),  # row 0: the OOV item, without text
         user=(data.user + 1).astype(np.int32),
         item=(data.item + 1).astype(np.int32),
-        timestamp=data.timestamp,
         user_features={name: tables[name] for name in data.user_features},
         item_features={name: tables[name] for name in data.item_features},
         vocabularies=vocab | {name: vocab[name] for name in tables},
-        source=data.source,
-        timed=data.timed,
     )
 
 
