@@ -65,7 +65,7 @@ class Estimate:
         return max(self.weights, key=lambda w: w.params)
 
 
-def model_weights(features: list, config, role: str) -> list[Weight]:
+def model_weights(features: list, config, role: str, item_vectors: "np.ndarray | None" = None) -> list[Weight]:
     """Every weight `build_ranker` would create for `config`, with its shape, allocated never."""
     from tensorflow.python.ops.resource_variable_ops import UninitializedVariable  # no public spelling
 
@@ -79,7 +79,7 @@ def model_weights(features: list, config, role: str) -> list[Weight]:
                                      name=kwargs.get("name"), trainable=kwargs.get("trainable", True))
 
     with tf.variable_creator_scope(shape_only):
-        model = build_ranker(features, config, role)
+        model = build_ranker(features, config, role, item_vectors=item_vectors)
     tables = {id(v) for layer in model.layers if isinstance(layer, keras.layers.Embedding) for v in layer.weights}
     return [Weight(role, w.name.split(":")[0], tuple(int(s) for s in w.shape), id(w) in tables)
             for w in model.weights]
@@ -91,7 +91,7 @@ def estimate(recipe, task) -> Estimate:
              for i in range(recipe.distill.ensemble)]
     chain += [(f"distill.assistants[{i}]", config) for i, config in enumerate(recipe.distill.assistants)]
     chain.append(("student", recipe.student))
-    weights = {role: model_weights(task.features, config, role) for role, config in chain}
+    weights = {role: model_weights(task.features, config, role, task.item_vectors) for role, config in chain}
     epoch = task.train_rows_per_epoch * (len(task.features) + 1) * 4 * EPOCH_COPIES
     peak, stage = 0, ""
     for position, (role, _) in enumerate(chain):

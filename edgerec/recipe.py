@@ -33,6 +33,9 @@ def _check(condition: bool, key: str, expected: str, value: Any) -> None:
         raise RecipeError(f"{key}: expected {expected}. Received: {value!r}")
 
 
+WEIGHT_TRANSFERS = ("none", "pca")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where interactions come from and how the task is built from them (see data/task.py)."""
@@ -47,6 +50,10 @@ class DataConfig:
     eval_negative_sampling: str = "uniform"  # eval candidates and pointwise negatives
     popularity_exponent: float = 0.75
     min_count: int = 1  # side-feature values on fewer users/items than this map to the OOV index
+    # the encoder (`edgerec.text.ENCODERS`) of item text that has no stored vectors (the synthetic
+    # presets' texts); prepared datasets keep the vectors `edgerec data prepare` made, and those win.
+    # TF-IDF needs no extra and suits the synthetic texts, whose words are invented.
+    text_encoder: str = "tfidf"
 
     def __post_init__(self) -> None:
         from edgerec.data.negatives import SAMPLING
@@ -85,6 +92,9 @@ class ModelConfig:
     # dropout rate on the concatenated embeddings and after each hidden layer, in training only
     # (the exported model has none); 0 builds no Dropout layer
     dropout: float = 0.0
+    # a frozen-text tower next to the id embeddings, reading the item's text vector (models/zoo.py);
+    # the teacher's only: the student stays on ids and gets the text's knowledge by distillation
+    item_text: bool = False
 
     def __post_init__(self) -> None:
         known = list(architectures.REGISTRY)
@@ -235,8 +245,13 @@ class DistillConfig:
     # teacher-assistant chain (Mirzadeh et al., AAAI 2020): teacher -> assistants[0] -> ... -> student
     assistants: tuple[ModelConfig, ...] = ()
     compare: CompareConfig | None = None
+    # the student's item tables start from the teacher's text-informed item representations, projected
+    # to the student's width ("pca"), or from random values ("none"): see edgerec/distill/transfer.py
+    weight_transfer: str = "none"
 
     def __post_init__(self) -> None:
+        _check(self.weight_transfer in WEIGHT_TRANSFERS, "weight_transfer", f"one of {list(WEIGHT_TRANSFERS)}",
+               self.weight_transfer)
         for where, value in _options("alpha", self.alpha):
             _check(0.0 <= value <= 1.0, where, "a value in [0, 1]", value)
         for where, value in _options("temperature", self.temperature):
@@ -426,6 +441,11 @@ class Recipe:
     export: ExportConfig = ExportConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     bench: BenchConfig = BenchConfig()
+
+    def __post_init__(self) -> None:
+        _check(not self.student.item_text, "student.item_text",
+               "false (the student reads ids and categorical features only, so it stays small and full-int8; "
+               "the text reaches it through distillation and distill.weight_transfer)", self.student.item_text)
 
     def to_dict(self) -> dict:
         return _to_plain(dataclasses.asdict(self))

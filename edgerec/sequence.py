@@ -28,6 +28,7 @@ from edgerec._keras import keras
 from edgerec.checkpoints import BuildState
 from edgerec.data.task import CtrTask, RankingTask
 from edgerec.distill.teacher_logits import TeacherLogits
+from edgerec.distill import transfer
 from edgerec.distill.teachers import ensemble_teacher
 from edgerec.early_stopping import Curve
 from edgerec.models.zoo import build_ranker
@@ -250,7 +251,8 @@ def train_alone_stage(runner: CheckpointedRunner, task: RankingTask | CtrTask, r
     """`model_config` built with the recipe seed (or `seed`) and trained on labels alone, as stage `name`."""
     return runner(
         name, label or name,
-        lambda: build_ranker(task.features, model_config, name, seed=recipe.seed if seed is None else seed),
+        lambda: build_ranker(task.features, model_config, name, seed=recipe.seed if seed is None else seed,
+                             item_vectors=task.item_vectors),
         lambda model: (model, train_alone(model, task, model_config, train_config, name, log)),
     )
 
@@ -258,7 +260,16 @@ def train_alone_stage(runner: CheckpointedRunner, task: RankingTask | CtrTask, r
 def distilled_stage(runner: CheckpointedRunner, supervisor: keras.Model, teacher_logits: TeacherLogits | None,
                     task: RankingTask | CtrTask, recipe: Recipe, name: str, model_config: ModelConfig, label: str,
                     log: Log) -> tuple[keras.Model, Stage]:
-    """`model_config` trained under `supervisor` for the student's epochs (a student or an assistant)."""
+    """`model_config` trained under `supervisor` for the student's epochs (a student or an assistant),
+    its item tables first set from the supervisor's with `distill.weight_transfer` (`distill.transfer`)."""
+
+    def build():
+        model = build_ranker(task.features, model_config, name, seed=recipe.seed, item_vectors=task.item_vectors)
+        if recipe.distill.weight_transfer == "pca":
+            for table, done in transfer.transfer(supervisor, model).items():
+                log(f"[distill] {name}.{table} starts from the PCA of {supervisor.name}'s item representations "
+                    f"({done['from_width']} -> {done['width']} wide, {done['variance_kept']:.1%} of their variance)")
+        return model
 
     def train_distilled(model):
         log(f"[distill] {name} under the frozen {supervisor.name}")
@@ -266,6 +277,4 @@ def distilled_stage(runner: CheckpointedRunner, supervisor: keras.Model, teacher
                         teacher_logits=teacher_logits)
         return model, curve
 
-    return runner(
-        name, label, lambda: build_ranker(task.features, model_config, name, seed=recipe.seed), train_distilled
-    )
+    return runner(name, label, build, train_distilled)

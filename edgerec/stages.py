@@ -16,11 +16,13 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from device_bench import metrics
 from edgerec import compress as steps_registry
-from edgerec import memory_estimate, train
+from edgerec import memory_estimate, popularity, train
 from edgerec._keras import keras
 from edgerec.compress.base import StepError
 from edgerec.data import sources, synthetic
+from edgerec.data.schema import Interactions, LabeledRows
 from edgerec.data.task import CtrTask, RankingTask, make_task
 from edgerec.distill import losses
 from edgerec.distill import methods as distill_methods
@@ -54,11 +56,27 @@ def load_task(recipe: Recipe, data: Path | None, log: Log) -> RankingTask | CtrT
     """
     log(f"[data] {'synthetic ' + recipe.data.synthetic_size if data is None else data}")
     dataset = synthetic.generate(recipe.data.synthetic_size, recipe.seed) if data is None else sources.load(data)
-    task = make_task(dataset, recipe.data, recipe.seed, validation=True)
+    task = make_task(_with_item_vectors(dataset, recipe, log), recipe.data, recipe.seed, validation=True)
     log(f"  {task.summary()}")
     if task.validation is not None:
         log(f"  validation carved from the training data: {task.validation.describe()}")
     return task
+
+
+def _with_item_vectors(dataset: Interactions | LabeledRows, recipe: Recipe, log: Log) -> Interactions | LabeledRows:
+    """The data with its item text encoded by `data.text_encoder` when a model reads item text and the
+    data has text but no stored vectors (the synthetic presets); stored vectors are used as they are."""
+    readers = [recipe.teacher, *recipe.distill.assistants]
+    if not any(config.item_text for config in readers) or not isinstance(dataset, Interactions):
+        return dataset
+    if dataset.item_vectors is None and dataset.item_text is not None:
+        from edgerec import text
+
+        vectors = text.encode(dataset.item_text, recipe.data.text_encoder)
+        dataset = dataclasses.replace(dataset, item_vectors=vectors, item_vectors_from=text.describe(recipe.data.text_encoder))
+    if dataset.item_vectors is not None:
+        log(f"  item text vectors: {dataset.item_vectors.shape[1]}-d, {dataset.item_vectors_from}")
+    return dataset
 
 
 def check_fit(recipe: Recipe, task: RankingTask | CtrTask, methods: Sequence[DistillMethod] | None = None) -> None:
@@ -102,7 +120,8 @@ def _check_methods(config: DistillConfig, chain: list[tuple[str, ModelConfig]], 
     if loss.reads_layers:  # every link of the chain reads the same layer names
         for (_, upper), (role, lower) in zip(chain, chain[1:]):
             losses.from_config(config).build(
-                build_ranker(task.features, upper, "teacher"), build_ranker(task.features, lower, role)
+                build_ranker(task.features, upper, "teacher", item_vectors=task.item_vectors),
+                build_ranker(task.features, lower, role, item_vectors=task.item_vectors),
             )
 
 
@@ -171,10 +190,15 @@ def distill(
 
 
 def measure(name: str, model: keras.Model, task: RankingTask | CtrTask, t0: float, log: Log) -> Stage:
-    """Scores `model` on the task's held-out data; `t0` is when its training started."""
-    metrics = train.evaluate(model, task)
-    log(f"  {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-    return Stage(name, metrics, int(model.count_params()), round(time.perf_counter() - t0, 1))
+    """Scores `model` on the task's held-out data, and a ranking task's lists by the held-out item's
+    popularity (`facts["by_popularity"]`, see `edgerec.popularity`); `t0` is when its training started."""
+    labels, pointwise, ranking = train.held_out_logits(model, task)
+    scores = metrics.score(labels, pointwise, ranking)
+    log(f"  {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    facts = {}
+    if ranking is not None:
+        facts["by_popularity"] = popularity.by_group(ranking, popularity.groups(task.train_item_counts(), task.holdout_item))
+    return Stage(name, scores, int(model.count_params()), round(time.perf_counter() - t0, 1), facts=facts)
 
 
 def seed_stage(seed: int, key: str) -> None:
@@ -309,7 +333,7 @@ def compress(
         if "dropped" not in step_facts:
             done.append(step.name)
         if stage is not None:
-            stage.facts = step_facts
+            stage.facts = {**stage.facts, **step_facts}
             if "dropped" in step_facts:
                 stage.name = f"{stage.name} (dropped)"
             stages.append(stage)

@@ -161,12 +161,19 @@ def predict_logits(model: keras.Model, features: dict[str, np.ndarray]) -> np.nd
 def evaluate(model: keras.Model, task: RankingTask | CtrTask) -> dict[str, float]:
     """`metrics.score` of the model on the task's held-out sets: the pointwise rows, and the NCF
     candidates when the task has them (a CTR task has none: its metrics have no ranking keys)."""
+    labels, pointwise, ranking = held_out_logits(model, task)
+    return metrics.score(labels, pointwise, ranking)
+
+
+def held_out_logits(model: keras.Model, task: RankingTask | CtrTask) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The pointwise labels and the model's logits on them, and its logits on the candidate lists
+    (lists x candidates, the held-out item first; None for a task without lists)."""
     features, labels = task.pointwise_eval()
     pointwise = predict_logits(model, features)
     ranking = None
     if task.num_candidates:
         ranking = predict_logits(model, task.ranking_eval()).reshape(task.candidates.shape)
-    return metrics.score(labels, pointwise, ranking)
+    return labels, pointwise, ranking
 
 
 def evaluate_on(model: keras.Model, data: EvalData) -> dict[str, float]:

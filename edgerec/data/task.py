@@ -271,6 +271,11 @@ class RankingTask:
     def train_item_counts(self) -> np.ndarray:
         return np.bincount(self.train_item, minlength=self.data.num_items)
 
+    @property
+    def item_vectors(self) -> np.ndarray | None:
+        """Each item id's text vector (row 0, the OOV item, zeros), or None without item text vectors."""
+        return self.data.item_vectors
+
     @functools.cached_property
     def id_counts(self) -> dict[str, np.ndarray]:
         """Per model input, how often each index occurs among the training positives (counted once:
@@ -324,6 +329,7 @@ class CtrTask:
 
     metric_names = metrics.keys(ranking=False)
     num_candidates = 0
+    item_vectors = None  # click rows have no item to describe
 
     def __init__(self, data: LabeledRows, config: DataConfig, seed: int, validation: bool = False):
         self.data = data

@@ -22,6 +22,14 @@ function registered here under its name), all over every feature (ids and side f
   so every item's vector can be computed once and a whole catalogue scored with one matrix
   product: the retrieval student (`edgerec.retrieval`, `converters.retrieval`).
 
+With `item_text` (the teacher's recipe key `teacher.item_text`), any architecture adds a
+frozen-text tower: the item's text vector (`Interactions.item_vectors`, from a pretrained
+language model or a file, `edgerec.text`) read from a frozen table by item id, through a small
+learned linear projection `item_text_projection` to `embedding_dim`, and that vector joins the
+feature embeddings as one more field (in the two-tower model, the item tower's). The table is
+frozen so the language model's knowledge reaches items that training barely sees, the long tail,
+instead of being overwritten by their few interactions; the model's inputs stay the ids.
+
 Layer names are shared across architectures so distillation and compression can address them:
 `embedding_<feature>` (one per feature), `embeddings` (their concatenation, the MLP input),
 `hidden_<i>` (MLP layers), `score` (the logit). The two-tower model names its towers' layers
@@ -33,6 +41,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from converters.retrieval import TWO_TOWER_LAYERS
 from edgerec._keras import keras, tf
 from edgerec.data.schema import DataError, FeatureSpec
@@ -42,7 +52,8 @@ from edgerec.recipe import ModelConfig
 
 ID_FEATURES = ("user_id", "item_id")  # the pair NeuMF's GMF branch is defined on
 Inputs = dict[str, "tf.Tensor"]  # symbolic Keras inputs by feature name
-Builder = Callable[[Inputs, list[FeatureSpec], ModelConfig], "tf.Tensor"]  # -> the "score" logit
+# (inputs, features, config, the item-text field or None) -> the "score" logit
+Builder = Callable[[Inputs, list[FeatureSpec], ModelConfig, "tf.Tensor | None"], "tf.Tensor"]
 BUILDERS: dict[str, Builder] = {}  # architecture name -> its builder
 
 
@@ -60,12 +71,40 @@ def _builds(name: str) -> Callable[[Builder], Builder]:
     return register
 
 
-def build_ranker(features: list[FeatureSpec], config: ModelConfig, name: str, seed: int = 0) -> keras.Model:
-    """The `config.architecture` ranker over `features`; same seed -> same initial weights."""
+ITEM_TEXT_VECTORS = "item_text_vectors"  # the frozen table of text vectors, row = item id
+ITEM_TEXT_PROJECTION = "item_text_projection"
+
+
+def build_ranker(features: list[FeatureSpec], config: ModelConfig, name: str, seed: int = 0,
+                 item_vectors: np.ndarray | None = None) -> keras.Model:
+    """The `config.architecture` ranker over `features`; same seed -> same initial weights.
+
+    `item_vectors` (one row per item id) feed the frozen-text tower of a `config.item_text` model
+    and are ignored otherwise.
+    """
     keras.utils.set_random_seed(seed)
     inputs = {f.name: keras.Input(shape=(), dtype="int32", name=f.name) for f in features}
-    score = BUILDERS[config.architecture](inputs, features, config)
+    text = _item_text_field(inputs, features, config, item_vectors, name) if config.item_text else None
+    score = BUILDERS[config.architecture](inputs, features, config, text)
     return keras.Model(inputs=inputs, outputs=score, name=name)
+
+
+def _item_text_field(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig,
+                     item_vectors: np.ndarray | None, role: str):
+    """The item's frozen text vector, projected to `embedding_dim` (see the module docstring)."""
+    if item_vectors is None or "item_id" not in inputs:
+        raise DataError(
+            f"{role}.item_text: true needs item text vectors and this dataset has none; prepare the data with "
+            "item text (--item-text-cols, or MovieLens titles) or --item-embeddings FILE, or set item_text: false"
+        )
+    items = _item_vocab(features)
+    if item_vectors.shape[0] != items:
+        raise DataError(f"{role}.item_text: {item_vectors.shape[0]} item text vectors for {items} item ids")
+    table = keras.layers.Embedding(
+        items, item_vectors.shape[1], embeddings_initializer=keras.initializers.Constant(item_vectors),
+        trainable=False, name=ITEM_TEXT_VECTORS,
+    )(inputs["item_id"])
+    return keras.layers.Dense(config.embedding_dim, name=ITEM_TEXT_PROJECTION)(table)
 
 
 def check_architecture(config: ModelConfig, features: list[FeatureSpec], role: str) -> None:
@@ -83,6 +122,11 @@ def _embeddings(inputs: Inputs, features: list[FeatureSpec], dim: int, prefix: s
     return [keras.layers.Embedding(f.vocab_size, dim, name=f"{prefix}_{f.name}")(inputs[f.name]) for f in features]
 
 
+def _fields(inputs: Inputs, features: list[FeatureSpec], dim: int, text) -> list:
+    """One `dim` vector per feature, and the item-text field after them when the model has one."""
+    return _embeddings(inputs, features, dim) + ([text] if text is not None else [])
+
+
 def _mlp(x, hidden: tuple[int, ...], dropout: float = 0.0):
     """ReLU layers `hidden_<i>`; with `dropout`, a Dropout layer before each (on the MLP's input too)."""
     for i, units in enumerate(hidden):
@@ -97,14 +141,14 @@ def _concat(tensors: list, name: str):
 
 
 @_builds("dcn_v2")
-def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
+def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, text):
     """Embeddings -> concat -> [DCN-v2 cross stack] and MLP [and GMF] -> Dense(1) logit.
 
     With `gmf` and interaction data (both ids), NeuMF's GMF branch joins the towers: on sparse
     id-only logs an MLP over concatenated embeddings learns the user-item dot product poorly,
     and a model without it ranks below matrix factorisation (see `ModelConfig.gmf`).
     """
-    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
+    x0 = keras.layers.Concatenate(name="embeddings")(_fields(inputs, features, config.embedding_dim, text))
     towers = [_gmf(inputs, features, config.embedding_dim)] if config.gmf and _has_ids(features) else []
     if config.cross_layers:
         xl = x0
@@ -116,21 +160,21 @@ def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
 
 
 @_builds("mlp")
-def _mlp_ranker(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
+def _mlp_ranker(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, text):
     """NCF-MLP: concatenated embeddings of all features -> MLP -> Dense(1) logit."""
-    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
+    x0 = keras.layers.Concatenate(name="embeddings")(_fields(inputs, features, config.embedding_dim, text))
     return keras.layers.Dense(1, name="score")(_mlp(x0, config.hidden, config.dropout))
 
 
 @_builds("neumf")
-def _neumf(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
+def _neumf(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, text):
     """GMF(user, item) = e_u * e_i on their own embeddings, next to the MLP tower; concat -> logit.
 
     The paper keeps GMF and MLP embeddings separate so each branch can size them freely;
     side features enter the MLP tower only (GMF is defined on the user-item pair).
     """
     gmf = _gmf(inputs, features, config.embedding_dim)
-    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim))
+    x0 = keras.layers.Concatenate(name="embeddings")(_fields(inputs, features, config.embedding_dim, text))
     towers = keras.layers.Concatenate(name="towers")([gmf, _mlp(x0, config.hidden, config.dropout)])
     return keras.layers.Dense(1, name="score")(towers)
 
@@ -146,12 +190,13 @@ def _gmf(inputs: Inputs, features: list[FeatureSpec], dim: int):
 
 
 @_builds("deepfm")
-def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
-    """logit = sum_i w[x_i] + FM(v_1..v_F) + MLP(concat v); FM and MLP share the embeddings."""
+def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, text):
+    """logit = sum_i w[x_i] + FM(v_1..v_F) + MLP(concat v); FM and MLP share the embeddings (the
+    item-text field, when there is one, is one more v_i)."""
     first_order = keras.layers.Add(name="first_order")(_embeddings(inputs, features, 1, prefix="linear"))
-    embedded = _embeddings(inputs, features, config.embedding_dim)
+    embedded = _fields(inputs, features, config.embedding_dim, text)
     x0 = keras.layers.Concatenate(name="embeddings")(embedded)
-    fields = keras.layers.Reshape((len(features), config.embedding_dim), name="fields")(x0)
+    fields = keras.layers.Reshape((len(embedded), config.embedding_dim), name="fields")(x0)
     second_order = FactorizationMachine(name="fm")(fields)
     deep = keras.layers.Dense(1, name="deep")(_mlp(x0, config.hidden, config.dropout))
     return keras.layers.Add(name="score")([first_order, second_order, deep])
@@ -159,7 +204,7 @@ def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
 
 
 @_builds("two_tower")
-def _two_tower(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig):
+def _two_tower(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, text):
     """logit = <user tower(user features), item tower(item features)> + bias[item_id].
 
     Each tower: its owner's embeddings concatenated -> `hidden` ReLU layers -> a linear
@@ -169,7 +214,7 @@ def _two_tower(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig)
     vectors = {}
     for owner in ("user", "item"):
         own = [f for f in features if f.owner == owner]
-        x = _concat(_embeddings(inputs, own, config.embedding_dim), f"{owner}_embeddings")
+        x = _concat(_fields(inputs, own, config.embedding_dim, text if owner == "item" else None), f"{owner}_embeddings")
         for i, units in enumerate(config.hidden):
             if config.dropout:
                 x = keras.layers.Dropout(config.dropout, name=f"{owner}_dropout_{i}")(x)

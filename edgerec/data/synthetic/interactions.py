@@ -6,6 +6,8 @@ It is shaped like MovieLens-style logs rather than like noise:
 - item popularity falls with rank (Zipf-like), and cheap items are more popular;
 - two feature crosses (age x category, region x price) add non-linear affinity that a model
   must learn from the feature interaction, not from either feature alone;
+- every item has a short text whose words come from topics tied to its latent factors
+  (`text`), so a text-aware teacher has something to read that the ids alone do not say;
 - each user picks items by Gumbel-top-k sampling from softmax(affinity), with a log-normal
   number of interactions, and the picks get increasing timestamps.
 The latent dimension is larger than a small student's embedding, so a wide teacher can fit
@@ -26,6 +28,7 @@ import numpy as np
 
 from edgerec.data.schema import Interactions
 from edgerec.data.synthetic.shape import RankingShape
+from edgerec.data.synthetic.text import item_texts
 
 LATENT_DIM = 24
 AGE_BUCKETS = 7
@@ -149,6 +152,7 @@ def generate(spec: SyntheticSize, name: str, seed: int) -> Interactions:
         item_features={n: t[seen_item].astype(np.int32) for n, t in item_features.items()},
         vocabularies=vocab,
         source=f"synthetic:{name}:seed={seed}",
+        item_text=[text for text, seen in zip(item_texts(item_latent, seed), seen_item) if seen],
     )
 
 

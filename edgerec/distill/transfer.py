@@ -1,0 +1,69 @@
+"""Weight transfer: the student's item tables start from what the teacher knows about each item.
+
+Distillation passes knowledge through the teacher's scores on the rows the student trains on;
+an item the student rarely sees there learns little from it. A text-aware teacher's knowledge
+about every item also sits in its item-side weights: its id tables and, above all, its projected
+text vectors, which exist for items with no interactions at all. `transfer` concatenates those per
+item id (`item_representations`), projects them to the student's table width by PCA, and writes
+the projection into the student's item id tables before distillation starts: the tail items start
+where the teacher puts them instead of at random. The student's inputs and size do not change
+(it still reads ids only), so it stays full-int8.
+
+PCA keeps the directions along which the teacher's items differ most, at the scale the teacher
+trained them to (an orthonormal projection of the centred representations); distillation then
+trains the table on as usual. `distill.weight_transfer: none` turns it off for the ablation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgerec._keras import keras
+from edgerec.models.zoo import ITEM_TEXT_PROJECTION, ITEM_TEXT_VECTORS
+
+ITEM_TABLES = ("embedding_item_id", "gmf_embedding_item_id")  # the id tables looked up by the item id
+
+
+def item_representations(teacher: keras.Model) -> np.ndarray:
+    """Per item id (rows), the teacher's item-side vectors side by side: its item id tables and its
+    projected item text; an ensemble's members' side by side."""
+    parts = []
+    for model in _members(teacher):
+        names = {layer.name for layer in model.layers}
+        parts += [model.get_layer(name).get_weights()[0] for name in ITEM_TABLES if name in names]
+        if ITEM_TEXT_VECTORS in names:
+            vectors = model.get_layer(ITEM_TEXT_VECTORS).get_weights()[0]
+            kernel, bias = model.get_layer(ITEM_TEXT_PROJECTION).get_weights()
+            parts.append(vectors @ kernel + bias)
+    if not parts:
+        raise ValueError(f"teacher '{teacher.name}' has no item id table ({', '.join(ITEM_TABLES)}) to transfer from")
+    return np.concatenate(parts, axis=1)
+
+
+def transfer(teacher: keras.Model, student: keras.Model) -> dict:
+    """Writes the PCA of `teacher`'s item representations into each of `student`'s item id tables;
+    returns what it did (tables, widths, share of the variance each projection keeps)."""
+    representations = item_representations(teacher)
+    centred = representations - representations.mean(axis=0)
+    _, singular, directions = np.linalg.svd(centred, full_matrices=False)
+    variance = singular**2
+    done = {}
+    names = {layer.name for layer in student.layers}
+    for name in (n for n in ITEM_TABLES if n in names):
+        table = student.get_layer(name)
+        rows, width = table.get_weights()[0].shape
+        if rows != len(representations):
+            raise ValueError(f"student table {name} has {rows} rows and the teacher's items {len(representations)}")
+        kept = min(width, directions.shape[0])
+        projected = np.zeros((rows, width), np.float32)
+        projected[:, :kept] = centred @ directions[:kept].T
+        table.set_weights([projected])
+        done[name] = {"from_width": int(representations.shape[1]), "width": int(width),
+                      "variance_kept": round(float(variance[:kept].sum() / variance.sum()), 4)}
+    return done
+
+
+def _members(teacher: keras.Model) -> list[keras.Model]:
+    """The teacher itself, or the models an ensemble averages."""
+    inner = [layer for layer in teacher.layers if isinstance(layer, keras.Model)]
+    return inner or [teacher]

@@ -1,0 +1,142 @@
+"""Item text in the models: the frozen-text tower of every architecture, weight transfer into an
+id-only student, held-out accuracy by popularity, and the synthetic presets' texts."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from edgerec import popularity, train
+from edgerec.data import synthetic
+from edgerec.data.schema import DataError
+from edgerec.data.synthetic import text as synthetic_text
+from edgerec.data.task import RankingTask
+from edgerec.distill import transfer
+from edgerec.models import architectures
+from edgerec.models.zoo import ITEM_TEXT_PROJECTION, ITEM_TEXT_VECTORS, build_ranker
+from edgerec.recipe import DataConfig, ModelConfig, RecipeError, TrainConfig
+from edgerec.recipe import load as load_recipe
+from tests.utils import assert_model_contract
+
+TINY = TrainConfig(max_epochs=1, batch_size=64, learning_rate=0.01)
+
+
+@pytest.fixture(scope="module")
+def text_task():
+    data = synthetic.generate("smoke", 0)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(data.num_items, 6)).astype(np.float32)
+    data = dataclasses.replace(data, item_vectors=vectors, item_vectors_from="test vectors")
+    return RankingTask(data, DataConfig(negatives_per_positive=2, eval_candidates=10), seed=0)
+
+
+@pytest.mark.parametrize("architecture", list(architectures.REGISTRY))
+def test_every_architecture_takes_a_frozen_text_tower(architecture, text_task, tmp_path):
+    # setup
+    config = ModelConfig(4, (8,), architecture=architecture, item_text=True)
+    model = build_ranker(text_task.features, config, "teacher", item_vectors=text_task.item_vectors)
+    # execute
+    train.compile_ranker(model, TINY)
+    train.fit(model, text_task, TINY, 1, architecture, log=lambda _: None)
+    # assert: the inputs are still the ids and features; the text table kept its vectors through training
+    assert sorted(model.input_names) == sorted(f.name for f in text_task.features)
+    table = model.get_layer(ITEM_TEXT_VECTORS)
+    assert not table.trainable
+    np.testing.assert_array_equal(table.get_weights()[0], text_task.item_vectors)
+    assert model.get_layer(ITEM_TEXT_PROJECTION).trainable
+    assert_model_contract(model, text_task.ranking_eval(), tmp_path)
+
+
+def test_the_text_tower_makes_the_score_depend_on_the_text(text_task):
+    # setup: two models that differ only in one item's text vector
+    config = ModelConfig(4, (8,), item_text=True)
+    changed = text_task.item_vectors.copy()
+    changed[3] += 1.0
+    a = build_ranker(text_task.features, config, "a", item_vectors=text_task.item_vectors)
+    b = build_ranker(text_task.features, config, "b", item_vectors=changed)
+    rows = text_task.rows(np.array([1, 1], np.int32), np.array([3, 4], np.int32))
+    # execute
+    left, right = train.predict_logits(a, rows), train.predict_logits(b, rows)
+    # assert: item 3's score moved, item 4's did not
+    assert left[0] != pytest.approx(right[0])
+    assert left[1] == pytest.approx(right[1])
+
+
+def test_a_text_model_without_vectors_is_refused_in_one_line(text_task):
+    with pytest.raises(DataError, match=r"^teacher.item_text: true needs item text vectors .*--item-embeddings"):
+        build_ranker(text_task.features, ModelConfig(4, (8,), item_text=True), "teacher")
+
+
+def test_the_student_reads_no_text(tmp_path):
+    (tmp_path / "r.yaml").write_text("student: {item_text: true}\n")
+    with pytest.raises(RecipeError, match="student.item_text: expected false"):
+        load_recipe(str(tmp_path / "r.yaml"))
+
+
+def test_weight_transfer_needs_a_known_method(tmp_path):
+    (tmp_path / "r.yaml").write_text("distill: {weight_transfer: svd}\n")
+    with pytest.raises(RecipeError, match=r"distill.weight_transfer: expected one of \['none', 'pca'\]"):
+        load_recipe(str(tmp_path / "r.yaml"))
+
+
+def test_weight_transfer_writes_the_pca_of_the_teachers_item_representations(text_task):
+    # setup
+    teacher = build_ranker(text_task.features, ModelConfig(8, (8,), gmf=True, item_text=True), "teacher",
+                           item_vectors=text_task.item_vectors)
+    student = build_ranker(text_task.features, ModelConfig(3, (4,), gmf=True), "student")
+    representations = transfer.item_representations(teacher)
+    # execute
+    done = transfer.transfer(teacher, student)
+    # assert: both item tables hold the top-3 principal components' scores (up to each component's sign)
+    assert set(done) == {"embedding_item_id", "gmf_embedding_item_id"}
+    assert representations.shape == (text_task.data.num_items, 8 + 8 + 8)
+    centred = representations - representations.mean(axis=0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    expected = centred @ directions[:3].T
+    for name in done:
+        table = student.get_layer(name).get_weights()[0]
+        np.testing.assert_allclose(np.abs(table), np.abs(expected), rtol=1e-4, atol=1e-5)
+    assert 0 < done["embedding_item_id"]["variance_kept"] <= 1
+
+
+def test_popularity_groups_split_the_held_out_lists_by_training_counts():
+    # setup: items 0..3 seen 0, 5, 6 and 51 times in training; lists held out on each
+    counts = np.array([0, 5, 6, 51])
+    holdout = np.array([3, 2, 1, 0, 3])
+    scores = np.array([[2.0, 1.0], [0.0, 1.0], [2.0, 1.0], [2.0, 1.0], [2.0, 1.0]])
+    # execute
+    result = popularity.by_group(scores, popularity.groups(counts, holdout))
+    # assert: bounds inclusive as documented; the torso's one list ranked its item second
+    assert {name: group["lists"] for name, group in result.items()} == {"head": 2, "torso": 1, "tail": 2}
+    assert result["tail"]["hr@10"] == 1.0
+    assert result["torso"]["mrr"] == 0.5
+
+
+def test_an_empty_group_reports_its_count_only():
+    result = popularity.by_group(np.ones((1, 3)), popularity.groups(np.array([100]), np.array([0])))
+    assert result["tail"] == {"lists": 0}
+
+
+def test_synthetic_texts_follow_the_items_and_leave_the_interactions_as_they_were():
+    # setup
+    data = synthetic.generate("smoke", 3)
+    again = synthetic.generate("smoke", 3)
+    # assert: one text per item, deterministic, made of the topic vocabulary and the fillers
+    assert len(data.item_text) == data.num_items
+    assert data.item_text == again.item_text
+    known = {w for topic in synthetic_text.vocabulary() for w in topic} | set(synthetic_text._FILLERS)
+    assert all(word.lower() in known for text in data.item_text for word in text.split())
+
+
+def test_synthetic_texts_are_closer_for_items_closer_in_taste():
+    # setup: items with near-identical latent factors against items with unrelated ones
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 1.0, (200, 24))
+    texts = synthetic_text.item_texts(np.vstack([base, base + rng.normal(0, 0.1, base.shape), rng.normal(0, 1.0, base.shape)]), 0)
+    bags = [set(t.lower().split()) - set(synthetic_text._FILLERS) for t in texts]
+    jaccard = lambda a, b: len(a & b) / max(len(a | b), 1)  # noqa: E731
+    # execute
+    near = np.mean([jaccard(bags[i], bags[200 + i]) for i in range(200)])
+    far = np.mean([jaccard(bags[i], bags[400 + i]) for i in range(200)])
+    # assert
+    assert near > 2 * far
