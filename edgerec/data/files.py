@@ -5,7 +5,9 @@ Columns are mapped by `Columns`: user and item are required, the timestamp (nume
 user); an optional label column with a threshold keeps only rows whose label is >= it (e.g.
 ratings >= 4), and so does a weight column (play counts, quantities) with `min_weight`;
 side-feature columns are categorical features of the user or the item (first value seen per
-entity). By default any column named `user_<x>` / `item_<x>` is a side feature.
+entity). By default any column named `user_<x>` / `item_<x>` is a side feature. Item text
+columns (title, description, ...) keep each item's first non-empty value per column, joined with
+". ", so a text encoder can give items vectors at prepare time.
 
 Text files come with any extension (`.csv`, `.tsv`, `.dat`, `.txt`...): `Layout` says the
 separator (sniffed from the first lines when not given: tab, comma, semicolon or pipe) and
@@ -45,6 +47,7 @@ class Columns:
     min_weight: float | None = None
     user_features: tuple[str, ...] | None = None  # None: every `user_*` column
     item_features: tuple[str, ...] | None = None  # None: every `item_*` column
+    item_text: tuple[str, ...] = ()  # columns whose values, joined, are the item's text
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,17 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
         "user": _side_columns(path, header, columns.user_features, "user_", required),
         "item": _side_columns(path, header, columns.item_features, "item_", required),
     }
+    missing = [c for c in columns.item_text if c not in header]
+    if missing:
+        raise DataError(f"{path}: missing item text column(s) {', '.join(missing)}; the file has: {', '.join(header)}")
     encoders = {"user": Encoder(), "item": Encoder()}
     side_encoders = {name: Encoder() for names in side.values() for name in names}
     side_first: dict[str, dict[int, int]] = {name: {} for name in side_encoders}
+    text_first: dict[str, dict[int, str]] = {name: {} for name in columns.item_text}
     users, items, times = [], [], []
     row_offset = 0
-    for chunk in _chunks(path, text, [*required, *side["user"], *side["item"]], chunk_rows):
+    usecols = list(dict.fromkeys([*required, *side["user"], *side["item"], *columns.item_text]))
+    for chunk in _chunks(path, text, usecols, chunk_rows):
         _validate(chunk, path, columns, row_offset, text)
         row_offset += len(chunk)
         for column, minimum in ((columns.label, columns.min_label), (columns.weight, columns.min_weight)):
@@ -139,6 +147,8 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
                 first = side_first[name]
                 for entity, value in zip(*np.unique(codes, return_index=True)):
                     first.setdefault(int(entity), int(values[value]))
+        for name in columns.item_text:
+            _first_text(chunk[name], item_codes, text_first[name])
     if not users or sum(len(u) for u in users) == 0:
         kept = [f"{c} >= {m}" for c, m in ((columns.label, columns.min_label), (columns.weight, columns.min_weight))
                 if c and m is not None]
@@ -155,6 +165,12 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
             table[remap[entities]] = value_remap[np.fromiter(side_first[name].values(), dtype=np.int64)]
             tables[owner][name] = table
     user = user_remap[np.concatenate(users)]
+    item_text = None
+    if columns.item_text:
+        item_text = [""] * len(item_vocab)
+        for entity in set().union(*text_first.values()):
+            parts = (text_first[name].get(entity) for name in columns.item_text)
+            item_text[item_remap[entity]] = ". ".join(part for part in parts if part)
     return Interactions(
         user=user,
         item=item_remap[np.concatenate(items)],
@@ -164,7 +180,17 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
         vocabularies=vocab,
         source=str(path),
         timed=columns.timestamp is not None,
+        item_text=item_text,
     )
+
+
+def _first_text(values, item_codes: np.ndarray, first: dict[int, str]) -> None:
+    """Records each item's first non-empty value of one text column in `first` (item code -> text)."""
+    strings = values.astype("string").str.strip()
+    present = (strings.notna() & (strings != "")).to_numpy(dtype=bool)
+    rows = np.flatnonzero(present)
+    for entity, row in zip(*np.unique(item_codes[rows], return_index=True)):
+        first.setdefault(int(entity), str(strings.iloc[rows[row]]))
 
 
 def _text_layout(path: Path, layout: Layout) -> _Text:

@@ -7,7 +7,9 @@
 
 Every rating is an interaction (the NCF convention: rating a movie means watching it);
 `min_rating` keeps only ratings at or above a threshold. Side features: user gender, age
-and occupation where the layout has them, and the item's first listed genre.
+and occupation where the layout has them, and the item's first listed genre. Item text is the
+title and every listed genre ("Toy Story (1995). Animation, Children's, Comedy"), so a text
+encoder sees what a person browsing the catalogue sees; items missing from the items file get "".
 """
 
 from __future__ import annotations
@@ -62,19 +64,21 @@ def load(folder: Path, min_rating: float | None = None) -> Interactions:
                       needed=["movieId", "genres"], optional=True)
     if items is not None and "genres" in items:
         items["genre"] = items["genres"].astype(str).str.split("|").str[0]
+    text = None if items is None else _item_text(items, layout)
     if min_rating is not None:
         ratings = ratings[ratings["rating"] >= min_rating]
         if ratings.empty:
             raise DataError(f"{folder}: no rating is >= {min_rating} (--min-rating)")
     user_tables = {} if users is None else {f"user_{c}": users.set_index("user")[c] for c in ("gender", "age", "occupation")}
     item_tables = {} if items is None else {"item_genre": items.set_index("item")["genre"]}
-    return from_frame(ratings, user_tables, item_tables, source=f"movielens-{layout}:{folder}")
+    return from_frame(ratings, user_tables, item_tables, source=f"movielens-{layout}:{folder}", item_text=text)
 
 
-def from_frame(ratings, user_tables: dict, item_tables: dict, source: str) -> Interactions:
+def from_frame(ratings, user_tables: dict, item_tables: dict, source: str, item_text=None) -> Interactions:
     """Encodes raw ids to contiguous model ids and side-feature tables indexed by them.
 
-    Entities missing from a side table get the value "<unknown>" rather than failing.
+    Entities missing from a side table get the value "<unknown>" rather than failing, and
+    items missing from `item_text` (a Series indexed by raw item id) get the empty text.
     """
     import pandas as pd
 
@@ -89,6 +93,9 @@ def from_frame(ratings, user_tables: dict, item_tables: dict, source: str) -> In
             codes, feature_vocab = pd.factorize(values, sort=True)
             tables[name] = codes.astype(np.int32)
             vocab[name] = [str(v) for v in feature_vocab]
+    text = None
+    if item_text is not None:
+        text = item_text[~item_text.index.duplicated()].reindex(item_vocab).fillna("").astype(str).tolist()
     return Interactions(
         user=user.astype(np.int32),
         item=item.astype(np.int32),
@@ -97,7 +104,30 @@ def from_frame(ratings, user_tables: dict, item_tables: dict, source: str) -> In
         item_features={k: tables[k] for k in item_tables},
         vocabularies=vocab,
         source=source,
+        item_text=text,
     )
+
+
+NO_GENRE = ("unknown", "(no genres listed)")  # what 100K and latest write for a movie without a genre
+
+
+def _item_text(items, layout: str):
+    """Title and genres per raw item id: "Toy Story (1995). Animation, Children's, Comedy"."""
+    import pandas as pd
+
+    if layout == "100k":
+        flags = items[GENRES_100K].to_numpy() == 1
+        genres = pd.Series([[g for g, on in zip(GENRES_100K, row) if on] for row in flags], index=items.index)
+    elif "genres" in items:
+        genres = items["genres"].fillna("").astype(str).str.split("|")
+    else:
+        genres = pd.Series([[]] * len(items), index=items.index)
+    titles = items["title"].fillna("").astype(str).str.strip() if "title" in items else pd.Series("", index=items.index)
+    text = [
+        ". ".join(part for part in (title, ", ".join(g for g in kinds if g and g not in NO_GENRE)) if part)
+        for title, kinds in zip(titles, genres)
+    ]
+    return pd.Series(text, index=items["item"].to_numpy())
 
 
 def _read(path: Path, sep: str, names=None, header=None, rename=None, needed=(), optional=False):

@@ -6,11 +6,16 @@ interactions (implicit feedback: MovieLens, generic CSV / Parquet)
     interactions.parquet   user, item (model ids), timestamp (absent when schema.json says "timed": false)
     users.parquet          user side features, row = user id (absent when there are none)
     items.parquet          item side features, row = item id (absent when there are none)
+    item_text.parquet      item (model id), text: title, genres, ... (absent when the source has no item text)
+    item_vectors.npy       float32 (items, dim), row = item id: the items' text vectors, encoded once or read
+                           from --item-embeddings (absent when there are none)
 ctr (labelled rows without users: Criteo)
     rows.parquet           label (0/1) and one model-id column per feature, in file (time) order
 both
     vocab/<feature>.txt    raw value per line; line number = model id
-    schema.json            kind, source, counts, features (name, vocab size, owner), label definition
+    schema.json            kind, source, counts, features (name, vocab size, owner), label definition;
+                           for interactions also "item_text" (true/false) and "item_vectors"
+                           ({"dim", "from": encoder or file}, or null)
 
 Preparing once and building many times keeps parsing (and its errors) out of training runs.
 `schema.json` is written last, so a folder without it is an unfinished prepare, not a dataset.
@@ -28,6 +33,8 @@ from edgerec.data.schema import DataError, Interactions, LabeledRows
 
 SCHEMA = "schema.json"
 KINDS = ("interactions", "ctr")
+ITEM_TEXT = "item_text.parquet"
+ITEM_VECTORS = "item_vectors.npy"
 
 
 def save(data: Interactions | LabeledRows, out: Path) -> dict:
@@ -45,8 +52,17 @@ def save(data: Interactions | LabeledRows, out: Path) -> dict:
             frames["users.parquet"] = pd.DataFrame(data.user_features)
         if data.item_features:
             frames["items.parquet"] = pd.DataFrame(data.item_features)
+        if data.item_text is not None:
+            frames[ITEM_TEXT] = pd.DataFrame({"item": np.arange(data.num_items, dtype=np.int32),
+                                              "text": pd.Series(data.item_text, dtype=str)})
+        vectors = None
+        if data.item_vectors is not None:
+            vectors = {"dim": int(data.item_vectors.shape[1]), "from": data.item_vectors_from}
+            with io.atomic_path(out / ITEM_VECTORS) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, data.item_vectors.astype(np.float32), allow_pickle=False)
         counts = {"kind": "interactions", "interactions": int(len(data.user)), "users": data.num_users,
-                  "items": data.num_items, "timed": data.timed}
+                  "items": data.num_items, "timed": data.timed, "item_text": data.item_text is not None,
+                  "item_vectors": vectors}
         label = "implicit feedback: every interaction is a positive"
     for name, frame in frames.items():
         with io.atomic_path(out / name) as tmp:
@@ -97,6 +113,7 @@ def load(folder: Path) -> Interactions | LabeledRows:
         frame = pd.read_parquet(folder / name) if wanted else None
         tables[owner] = {n: frame[n].to_numpy().astype(np.int32) for n in wanted}
     timed = bool(schema.get("timed", True))
+    items = len(vocab["item_id"])
     return Interactions(
         user=interactions["user"].to_numpy().astype(np.int32),
         item=interactions["item"].to_numpy().astype(np.int32),
@@ -106,7 +123,37 @@ def load(folder: Path) -> Interactions | LabeledRows:
         vocabularies=vocab,
         source=schema["source"],
         timed=timed,
+        item_text=_item_text(folder, items) if schema.get("item_text") else None,
+        item_vectors=_item_vectors(folder, items, schema["item_vectors"]) if schema.get("item_vectors") else None,
+        item_vectors_from=(schema.get("item_vectors") or {}).get("from", ""),
     )
+
+
+def _item_text(folder: Path, items: int) -> list[str]:
+    import pandas as pd
+
+    path = folder / ITEM_TEXT
+    try:
+        frame = pd.read_parquet(path, columns=["item", "text"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path}: cannot be read as item text (columns item, text): {exc}") from None
+    if not np.array_equal(frame["item"].to_numpy(), np.arange(items)):
+        raise DataError(f"{path}: expected {items} rows, items 0..{items - 1} in order, as vocab/item_id.txt has; "
+                        f"got {len(frame)} rows")
+    return frame["text"].fillna("").astype(str).tolist()
+
+
+def _item_vectors(folder: Path, items: int, meta: dict) -> np.ndarray:
+    path = folder / ITEM_VECTORS
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as a .npy matrix: {exc}") from None
+    expected = (items, meta.get("dim"))
+    if vectors.shape != expected or vectors.dtype != np.float32:
+        raise DataError(f"{path}: expected float32 of shape {expected} (items as vocab/item_id.txt has, dim as "
+                        f"schema.json says); got {vectors.dtype} of shape {vectors.shape}")
+    return vectors
 
 
 def _vocabularies(folder: Path, features: list[dict]) -> dict[str, list[str]]:

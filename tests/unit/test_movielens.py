@@ -57,7 +57,7 @@ def test_prepare_round_trips_through_the_prepared_folder(tmp_path):
     out = tmp_path / "prepared"
     # execute
     result = CliRunner().invoke(main, ["data", "prepare", "--source", "movielens", "--path", str(tmp_path / "ml"),
-                                       "--out", str(out)])
+                                       "--out", str(out), "--text-encoder", "none"])
     loaded = prepared.load(out)
     direct = movielens.load(tmp_path / "ml")
     # assert
@@ -68,6 +68,7 @@ def test_prepare_round_trips_through_the_prepared_folder(tmp_path):
     for name, table in direct.user_features.items():
         np.testing.assert_array_equal(loaded.user_features[name], table)
     assert loaded.vocabularies == direct.vocabularies
+    assert loaded.item_text == direct.item_text
 
 
 def test_prepare_bad_path_and_folder_without_schema(tmp_path):
