@@ -57,7 +57,8 @@ def data() -> None:
               "title and genres.")
 @click.option("--text-encoder", default=None,
               help="Encode the item text once into item vectors with this edgerec.text encoder "
-              "[default: minilm, needs the edgerec[text] extra]; tfidf needs no extra; none keeps only the text.")
+              "[default: minilm when the edgerec[text] extra is installed, else none]; tfidf needs no extra; "
+              "none keeps only the text.")
 @click.option("--item-embeddings", type=click.Path(path_type=Path), default=None,
               help="Item vectors computed elsewhere (used instead of encoding text): a .npy float matrix with "
               "its ids beside it in the same name with .ids.txt (items.npy -> items.ids.txt, one raw item id per "
@@ -112,7 +113,9 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, no_time
         if dropped.interactions or dropped.users or dropped.items:
             click.echo(dropped.describe(min_user, min_item))
         if not vectors_file:
-            data = item_vectors.encode_text(data, text_encoder or item_vectors.DEFAULT_ENCODER)
+            data, note = item_vectors.encode_text(data, text_encoder)
+            if note:
+                click.echo(note)
     schema = prepared.save(data, out)
     if schema["kind"] == "ctr":
         counts = f"{schema['rows']} rows, click rate {schema['click_rate']:.4f}"

@@ -100,24 +100,30 @@ def check_encoder(name: str) -> None:
                         f"{', '.join([*ENCODERS, NO_ENCODER])}")
 
 
-def encode_text(data: Interactions, encoder: str) -> Interactions:
-    """`data` with its item text encoded by `encoder`; items with empty text get a zero row."""
+def encode_text(data: Interactions, encoder: str | None) -> tuple[Interactions, str]:
+    """`data` with its item text encoded by `encoder` (items with empty text get a zero row), and a
+    line for the user when nothing was encoded though the data has text.
+
+    `encoder` None is the default: `DEFAULT_ENCODER` when its extra is installed, else the text is
+    kept without vectors (a build that reads item text encodes it then, with `data.text_encoder`),
+    so preparing MovieLens never needs the extra."""
     rows = [i for i, text in enumerate(data.item_text or []) if text]
     if encoder == NO_ENCODER or not rows:
-        return data
-    from edgerec.text import describe, encode
+        return data, ""
+    from edgerec.text import MissingExtra, describe, encode
 
     try:
-        encoded = encode([data.item_text[i] for i in rows], encoder)
-        source = describe(encoder)
-    except DataError as exc:
-        if "--text-encoder" in str(exc):
-            raise
+        encoded = encode([data.item_text[i] for i in rows], encoder or DEFAULT_ENCODER)
+        source = describe(encoder or DEFAULT_ENCODER)
+    except MissingExtra as exc:
+        if encoder is None:
+            return data, (f"item text kept without vectors: {exc}, or pass --text-encoder tfidf (no extra); "
+                          "a build reading item text encodes it with the recipe's data.text_encoder")
         raise DataError(f"{exc}; or pass --text-encoder tfidf (no extra needed) or --text-encoder none "
                         "(keep the text, no vectors)") from None
     vectors = np.zeros((data.num_items, encoded.shape[1]), dtype=np.float32)
     vectors[rows] = encoded
-    return dataclasses.replace(data, item_vectors=vectors, item_vectors_from=source)
+    return dataclasses.replace(data, item_vectors=vectors, item_vectors_from=source), ""
 
 
 def summary(data: Interactions) -> str:

@@ -2,9 +2,9 @@
 
 Distillation passes knowledge through the teacher's scores on the rows the student trains on;
 an item the student rarely sees there learns little from it. A text-aware teacher's knowledge
-about every item also sits in its item-side weights: its id tables and, above all, its projected
-text vectors, which exist for items with no interactions at all. `transfer` concatenates those per
-item id (`item_representations`), projects them to the student's table width by PCA, and writes
+about every item also sits in its item-side weights: each item id table's row plus the projection
+of the item's text added to it (`models/zoo.py`), which places even an item with no interactions.
+`transfer` concatenates those per item id (`item_representations`), projects them to the student's table width by PCA, and writes
 the projection into the student's item id tables before distillation starts: the tail items start
 where the teacher puts them instead of at random. The student's inputs and size do not change
 (it still reads ids only), so it stays full-int8.
@@ -19,22 +19,24 @@ from __future__ import annotations
 import numpy as np
 
 from edgerec._keras import keras
-from edgerec.models.zoo import ITEM_TEXT_PROJECTION, ITEM_TEXT_VECTORS
+from edgerec.models.zoo import ITEM_TEXT_VECTORS, text_projection
 
 ITEM_TABLES = ("embedding_item_id", "gmf_embedding_item_id")  # the id tables looked up by the item id
 
 
 def item_representations(teacher: keras.Model) -> np.ndarray:
-    """Per item id (rows), the teacher's item-side vectors side by side: its item id tables and its
-    projected item text; an ensemble's members' side by side."""
+    """Per item id (rows), the teacher's item vectors side by side, one per item id table: the table's
+    row, plus the projection of the item's text added to it in a text-aware teacher; an ensemble's
+    members' side by side."""
     parts = []
     for model in _members(teacher):
         names = {layer.name for layer in model.layers}
-        parts += [model.get_layer(name).get_weights()[0] for name in ITEM_TABLES if name in names]
-        if ITEM_TEXT_VECTORS in names:
-            vectors = model.get_layer(ITEM_TEXT_VECTORS).get_weights()[0]
-            kernel, bias = model.get_layer(ITEM_TEXT_PROJECTION).get_weights()
-            parts.append(vectors @ kernel + bias)
+        for table in (name for name in ITEM_TABLES if name in names):
+            vectors = model.get_layer(table).get_weights()[0]
+            if text_projection(table) in names:
+                kernel, bias = model.get_layer(text_projection(table)).get_weights()
+                vectors = vectors + model.get_layer(ITEM_TEXT_VECTORS).get_weights()[0] @ kernel + bias
+            parts.append(vectors)
     if not parts:
         raise ValueError(f"teacher '{teacher.name}' has no item id table ({', '.join(ITEM_TABLES)}) to transfer from")
     return np.concatenate(parts, axis=1)

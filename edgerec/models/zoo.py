@@ -24,11 +24,15 @@ function registered here under its name), all over every feature (ids and side f
 
 With `item_text` (the teacher's recipe key `teacher.item_text`), any architecture adds a
 frozen-text tower: the item's text vector (`Interactions.item_vectors`, from a pretrained
-language model or a file, `edgerec.text`) read from a frozen table by item id, through a small
-learned linear projection `item_text_projection` to `embedding_dim`, and that vector joins the
-feature embeddings as one more field (in the two-tower model, the item tower's). The table is
-frozen so the language model's knowledge reaches items that training barely sees, the long tail,
-instead of being overwritten by their few interactions; the model's inputs stay the ids.
+language model or a file, `edgerec.text`) is read from a frozen table `item_text_vectors` by item
+id, and every item id table of the model (`<prefix>_item_id`: the MLP's, GMF's, DeepFM's first-order
+one, the item tower's) adds a small learned linear projection of it (`<prefix>_item_text`) to its
+own vector. An item's representation is then its text's, plus an id-specific offset that its
+interactions learn, as in hybrid content + id models: a tail item, whose id row its few
+interactions barely move, is placed by its text, in every branch that reads the item (in GMF's
+user x item product too, where a concatenated text field next to the embeddings would not reach).
+The table is frozen so the language model's knowledge is not overwritten by a few interactions;
+the model's inputs stay the ids.
 
 Layer names are shared across architectures so distillation and compression can address them:
 `embedding_<feature>` (one per feature), `embeddings` (their concatenation, the MLP input),
@@ -52,7 +56,7 @@ from edgerec.recipe import ModelConfig
 
 ID_FEATURES = ("user_id", "item_id")  # the pair NeuMF's GMF branch is defined on
 Inputs = dict[str, "tf.Tensor"]  # symbolic Keras inputs by feature name
-# (inputs, features, config, the item-text field or None) -> the "score" logit
+# (inputs, features, config, the item's text vector or None) -> the "score" logit
 Builder = Callable[[Inputs, list[FeatureSpec], ModelConfig, "tf.Tensor | None"], "tf.Tensor"]
 BUILDERS: dict[str, Builder] = {}  # architecture name -> its builder
 
@@ -72,7 +76,11 @@ def _builds(name: str) -> Callable[[Builder], Builder]:
 
 
 ITEM_TEXT_VECTORS = "item_text_vectors"  # the frozen table of text vectors, row = item id
-ITEM_TEXT_PROJECTION = "item_text_projection"
+
+
+def text_projection(table: str) -> str:
+    """The name of the projection of the item text added to item id table `table` (`<prefix>_item_id`)."""
+    return table.removesuffix("_id") + "_text"
 
 
 def build_ranker(features: list[FeatureSpec], config: ModelConfig, name: str, seed: int = 0,
@@ -84,14 +92,13 @@ def build_ranker(features: list[FeatureSpec], config: ModelConfig, name: str, se
     """
     keras.utils.set_random_seed(seed)
     inputs = {f.name: keras.Input(shape=(), dtype="int32", name=f.name) for f in features}
-    text = _item_text_field(inputs, features, config, item_vectors, name) if config.item_text else None
+    text = _item_text_field(inputs, features, item_vectors, name) if config.item_text else None
     score = BUILDERS[config.architecture](inputs, features, config, text)
     return keras.Model(inputs=inputs, outputs=score, name=name)
 
 
-def _item_text_field(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig,
-                     item_vectors: np.ndarray | None, role: str):
-    """The item's frozen text vector, projected to `embedding_dim` (see the module docstring)."""
+def _item_text_field(inputs: Inputs, features: list[FeatureSpec], item_vectors: np.ndarray | None, role: str):
+    """The item's frozen text vector, looked up by item id (see the module docstring)."""
     if item_vectors is None or "item_id" not in inputs:
         raise DataError(
             f"{role}.item_text: true needs item text vectors and this dataset has none; prepare the data with "
@@ -100,11 +107,10 @@ def _item_text_field(inputs: Inputs, features: list[FeatureSpec], config: ModelC
     items = _item_vocab(features)
     if item_vectors.shape[0] != items:
         raise DataError(f"{role}.item_text: {item_vectors.shape[0]} item text vectors for {items} item ids")
-    table = keras.layers.Embedding(
+    return keras.layers.Embedding(
         items, item_vectors.shape[1], embeddings_initializer=keras.initializers.Constant(item_vectors),
         trainable=False, name=ITEM_TEXT_VECTORS,
     )(inputs["item_id"])
-    return keras.layers.Dense(config.embedding_dim, name=ITEM_TEXT_PROJECTION)(table)
 
 
 def check_architecture(config: ModelConfig, features: list[FeatureSpec], role: str) -> None:
@@ -118,13 +124,17 @@ def check_architecture(config: ModelConfig, features: list[FeatureSpec], role: s
         )
 
 
-def _embeddings(inputs: Inputs, features: list[FeatureSpec], dim: int, prefix: str = "embedding") -> list:
-    return [keras.layers.Embedding(f.vocab_size, dim, name=f"{prefix}_{f.name}")(inputs[f.name]) for f in features]
-
-
-def _fields(inputs: Inputs, features: list[FeatureSpec], dim: int, text) -> list:
-    """One `dim` vector per feature, and the item-text field after them when the model has one."""
-    return _embeddings(inputs, features, dim) + ([text] if text is not None else [])
+def _embeddings(inputs: Inputs, features: list[FeatureSpec], dim: int, prefix: str = "embedding", text=None) -> list:
+    """One `dim` vector per feature; with `text` (the item's text vector), the item id's plus its projection."""
+    vectors = []
+    for f in features:
+        table = f"{prefix}_{f.name}"
+        vector = keras.layers.Embedding(f.vocab_size, dim, name=table)(inputs[f.name])
+        if text is not None and f.name == "item_id":
+            projected = keras.layers.Dense(dim, name=text_projection(table))(text)
+            vector = keras.layers.Add(name=f"{table}_with_text")([vector, projected])
+        vectors.append(vector)
+    return vectors
 
 
 def _mlp(x, hidden: tuple[int, ...], dropout: float = 0.0):
@@ -148,8 +158,8 @@ def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, te
     id-only logs an MLP over concatenated embeddings learns the user-item dot product poorly,
     and a model without it ranks below matrix factorisation (see `ModelConfig.gmf`).
     """
-    x0 = keras.layers.Concatenate(name="embeddings")(_fields(inputs, features, config.embedding_dim, text))
-    towers = [_gmf(inputs, features, config.embedding_dim)] if config.gmf and _has_ids(features) else []
+    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim, text=text))
+    towers = [_gmf(inputs, features, config.embedding_dim, text)] if config.gmf and _has_ids(features) else []
     if config.cross_layers:
         xl = x0
         for i in range(config.cross_layers):
@@ -162,7 +172,7 @@ def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, te
 @_builds("mlp")
 def _mlp_ranker(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, text):
     """NCF-MLP: concatenated embeddings of all features -> MLP -> Dense(1) logit."""
-    x0 = keras.layers.Concatenate(name="embeddings")(_fields(inputs, features, config.embedding_dim, text))
+    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim, text=text))
     return keras.layers.Dense(1, name="score")(_mlp(x0, config.hidden, config.dropout))
 
 
@@ -173,8 +183,8 @@ def _neumf(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, tex
     The paper keeps GMF and MLP embeddings separate so each branch can size them freely;
     side features enter the MLP tower only (GMF is defined on the user-item pair).
     """
-    gmf = _gmf(inputs, features, config.embedding_dim)
-    x0 = keras.layers.Concatenate(name="embeddings")(_fields(inputs, features, config.embedding_dim, text))
+    gmf = _gmf(inputs, features, config.embedding_dim, text)
+    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim, text=text))
     towers = keras.layers.Concatenate(name="towers")([gmf, _mlp(x0, config.hidden, config.dropout)])
     return keras.layers.Dense(1, name="score")(towers)
 
@@ -183,20 +193,18 @@ def _has_ids(features: list[FeatureSpec]) -> bool:
     return set(ID_FEATURES) <= {f.name for f in features}
 
 
-def _gmf(inputs: Inputs, features: list[FeatureSpec], dim: int):
+def _gmf(inputs: Inputs, features: list[FeatureSpec], dim: int, text=None):
     """GMF(user, item) = e_u * e_i, on id embeddings of its own (NeuMF)."""
     ids = [f for f in features if f.name in ID_FEATURES]
-    return keras.layers.Multiply(name="gmf")(_embeddings(inputs, ids, dim, prefix="gmf_embedding"))
+    return keras.layers.Multiply(name="gmf")(_embeddings(inputs, ids, dim, prefix="gmf_embedding", text=text))
 
 
 @_builds("deepfm")
 def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, text):
-    """logit = sum_i w[x_i] + FM(v_1..v_F) + MLP(concat v); FM and MLP share the embeddings (the
-    item-text field, when there is one, is one more v_i)."""
-    first_order = keras.layers.Add(name="first_order")(_embeddings(inputs, features, 1, prefix="linear"))
-    embedded = _fields(inputs, features, config.embedding_dim, text)
-    x0 = keras.layers.Concatenate(name="embeddings")(embedded)
-    fields = keras.layers.Reshape((len(embedded), config.embedding_dim), name="fields")(x0)
+    """logit = sum_i w[x_i] + FM(v_1..v_F) + MLP(concat v); FM and MLP share the embeddings."""
+    first_order = keras.layers.Add(name="first_order")(_embeddings(inputs, features, 1, prefix="linear", text=text))
+    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim, text=text))
+    fields = keras.layers.Reshape((len(features), config.embedding_dim), name="fields")(x0)
     second_order = FactorizationMachine(name="fm")(fields)
     deep = keras.layers.Dense(1, name="deep")(_mlp(x0, config.hidden, config.dropout))
     return keras.layers.Add(name="score")([first_order, second_order, deep])
@@ -214,7 +222,7 @@ def _two_tower(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig,
     vectors = {}
     for owner in ("user", "item"):
         own = [f for f in features if f.owner == owner]
-        x = _concat(_fields(inputs, own, config.embedding_dim, text if owner == "item" else None), f"{owner}_embeddings")
+        x = _concat(_embeddings(inputs, own, config.embedding_dim, text=text if owner == "item" else None), f"{owner}_embeddings")
         for i, units in enumerate(config.hidden):
             if config.dropout:
                 x = keras.layers.Dropout(config.dropout, name=f"{owner}_dropout_{i}")(x)

@@ -26,7 +26,7 @@ from device_bench import bundle as bundle_files
 from device_bench import metrics as metric_table
 from device_bench import table
 from device_bench.errors import EdgerecError
-from edgerec import io
+from edgerec import io, popularity
 from edgerec.report import curves, plots, retrieval
 from edgerec.report.cells import MISSING, NOT_APPLICABLE, fmt, label, metric_cell
 from edgerec.report.cells import table as md_table
@@ -185,7 +185,7 @@ The baselines show whether the teacher and the distilled student are worth it: {
 and the student architecture trained alone on labels (no teacher, no compression).
 
 {stage_table(manifest['stages'], applicable)}
-{_verdicts(manifest)}{_sparsity_section(manifest['stages'])}
+{_verdicts(manifest)}{_popularity_section(manifest['stages'])}{_sparsity_section(manifest['stages'])}
 ## Keras vs TFLite parity
 
 Logits of the Keras model and of the written artifact on the same rows ({parity_rows}
@@ -193,6 +193,34 @@ Logits of the Keras model and of the written artifact on the same rows ({parity_
 | artifact | mode | max abs logit diff | mean abs logit diff | top-10 overlap |
 |---|---|---:|---:|---:|
 {parity}
+"""
+
+
+def popularity_table(stages: list[dict]) -> str:
+    """Held-out NDCG@10 of each model by the held-out item's training popularity (`edgerec.popularity`);
+    empty when no stage reports it (CTR data, a manifest from before it was measured)."""
+    reporting = [s for s in stages if s.get("facts", {}).get("by_popularity")]
+    if not reporting:
+        return ""
+    first = reporting[0]["facts"]["by_popularity"]
+    header = ["model (Keras, held-out)", *(f"{name} NDCG@10 ({first[name]['lists']} lists)" for name in first)]
+    cells = [[s["name"], *(f"{g['ndcg@10']:.4f}" if "ndcg@10" in g else MISSING
+                           for g in s["facts"]["by_popularity"].values())] for s in reporting]
+    return md_table(header, "l" + "r" * (len(header) - 1), cells)
+
+
+def _popularity_section(stages: list[dict]) -> str:
+    table = popularity_table(stages)
+    if not table:
+        return ""
+    cuts = ", ".join(f"{name} {low}{'+' if high == float('inf') else f'-{int(high)}'}" for name, low, high in popularity.GROUPS)
+    return f"""
+## By item popularity
+
+The same held-out lists, grouped by how many training interactions their held-out item has
+({cuts}): what the teacher's knowledge adds shows on the tail, which the average hides.
+
+{table}
 """
 
 

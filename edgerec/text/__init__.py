@@ -9,6 +9,6 @@ encoder or a missing extra is a DataError with a one-line message.
 """
 
 from edgerec.text import minilm, tfidf  # noqa: F401  (registration side effect, in listing order)
-from edgerec.text.base import ENCODERS, Encoder, describe, encode
+from edgerec.text.base import ENCODERS, Encoder, MissingExtra, describe, encode
 
-__all__ = ["ENCODERS", "Encoder", "describe", "encode"]
+__all__ = ["ENCODERS", "Encoder", "MissingExtra", "describe", "encode"]

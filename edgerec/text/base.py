@@ -16,6 +16,10 @@ from device_bench.errors import suggest
 from edgerec.data.schema import DataError
 
 
+class MissingExtra(DataError):
+    """An encoder whose optional dependencies are not installed (a caller may go on without vectors)."""
+
+
 class Encoder:
     name: ClassVar[str]
 
@@ -45,9 +49,9 @@ def get(name: str) -> Encoder:
     return ENCODERS[name]
 
 
-def needs_extra(name: str) -> DataError:
+def needs_extra(name: str) -> MissingExtra:
     """The error for an encoder whose optional dependencies are not installed."""
-    return DataError(f"text encoder '{name}' needs the text extra: pip install 'edgerec[text]'")
+    return MissingExtra(f"text encoder '{name}' needs the text extra: pip install 'edgerec[text]'")
 
 
 def encode(texts: Sequence[str], encoder: str = "minilm") -> np.ndarray:

@@ -156,18 +156,38 @@ def test_an_unknown_text_encoder_lists_the_encoders(tmp_path):
 
 
 def test_a_missing_encoder_extra_names_the_fallback_encoders(tmp_path, monkeypatch):
-    # setup: the encoder fails as edgerec.text does without its extra
+    # setup: the encoder fails as edgerec.text does without its extra, and the user asked for it
     import edgerec.text
+    from edgerec.text.base import needs_extra
 
     def missing(texts, encoder="minilm"):
-        raise DataError("text encoder 'minilm' needs the text extra: pip install 'edgerec[text]'")
+        raise needs_extra("minilm")
+
+    monkeypatch.setattr(edgerec.text, "encode", missing)
+    # execute
+    result = _prepare(*_log(tmp_path), "--out", str(tmp_path / "p"), "--item-text-cols", "title",
+                      "--text-encoder", "minilm")
+    # assert
+    assert_one_line_error(result, "pip install 'edgerec[text]'", "--text-encoder tfidf", "--text-encoder none")
+    assert not (tmp_path / "p" / "schema.json").exists()
+
+
+def test_without_the_extra_the_default_keeps_the_text_and_says_how_to_get_vectors(tmp_path, monkeypatch):
+    # setup: no --text-encoder, and the default encoder's extra is missing
+    import edgerec.text
+    from edgerec.text.base import needs_extra
+
+    def missing(texts, encoder="minilm"):
+        raise needs_extra("minilm")
 
     monkeypatch.setattr(edgerec.text, "encode", missing)
     # execute
     result = _prepare(*_log(tmp_path), "--out", str(tmp_path / "p"), "--item-text-cols", "title")
-    # assert
-    assert_one_line_error(result, "pip install 'edgerec[text]'", "--text-encoder tfidf", "--text-encoder none")
-    assert not (tmp_path / "p" / "schema.json").exists()
+    # assert: prepared, with text and no vectors, and one line saying what to install
+    assert result.exit_code == 0, result.output
+    assert "item text kept without vectors" in result.output and "pip install 'edgerec[text]'" in result.output
+    data = prepared.load(tmp_path / "p")
+    assert data.item_text is not None and data.item_vectors is None
 
 
 def _npy(tmp_path, ids, vectors):

@@ -13,7 +13,7 @@ from edgerec.data.synthetic import text as synthetic_text
 from edgerec.data.task import RankingTask
 from edgerec.distill import transfer
 from edgerec.models import architectures
-from edgerec.models.zoo import ITEM_TEXT_PROJECTION, ITEM_TEXT_VECTORS, build_ranker
+from edgerec.models.zoo import ITEM_TEXT_VECTORS, build_ranker, text_projection
 from edgerec.recipe import DataConfig, ModelConfig, RecipeError, TrainConfig
 from edgerec.recipe import load as load_recipe
 from tests.utils import assert_model_contract
@@ -43,7 +43,7 @@ def test_every_architecture_takes_a_frozen_text_tower(architecture, text_task, t
     table = model.get_layer(ITEM_TEXT_VECTORS)
     assert not table.trainable
     np.testing.assert_array_equal(table.get_weights()[0], text_task.item_vectors)
-    assert model.get_layer(ITEM_TEXT_PROJECTION).trainable
+    assert model.get_layer(text_projection("embedding_item_id")).trainable
     assert_model_contract(model, text_task.ranking_eval(), tmp_path)
 
 
@@ -89,7 +89,7 @@ def test_weight_transfer_writes_the_pca_of_the_teachers_item_representations(tex
     done = transfer.transfer(teacher, student)
     # assert: both item tables hold the top-3 principal components' scores (up to each component's sign)
     assert set(done) == {"embedding_item_id", "gmf_embedding_item_id"}
-    assert representations.shape == (text_task.data.num_items, 8 + 8 + 8)
+    assert representations.shape == (text_task.data.num_items, 8 + 8)
     centred = representations - representations.mean(axis=0)
     _, _, directions = np.linalg.svd(centred, full_matrices=False)
     expected = centred @ directions[:3].T
@@ -124,7 +124,7 @@ def test_synthetic_texts_follow_the_items_and_leave_the_interactions_as_they_wer
     # assert: one text per item, deterministic, made of the topic vocabulary and the fillers
     assert len(data.item_text) == data.num_items
     assert data.item_text == again.item_text
-    known = {w for topic in synthetic_text.vocabulary() for w in topic} | set(synthetic_text._FILLERS)
+    known = {w for topic in synthetic_text.vocabulary() for w in topic} | set(synthetic_text.FILLERS)
     assert all(word.lower() in known for text in data.item_text for word in text.split())
 
 
@@ -133,7 +133,7 @@ def test_synthetic_texts_are_closer_for_items_closer_in_taste():
     rng = np.random.default_rng(0)
     base = rng.normal(0, 1.0, (200, 24))
     texts = synthetic_text.item_texts(np.vstack([base, base + rng.normal(0, 0.1, base.shape), rng.normal(0, 1.0, base.shape)]), 0)
-    bags = [set(t.lower().split()) - set(synthetic_text._FILLERS) for t in texts]
+    bags = [set(t.lower().split()) - set(synthetic_text.FILLERS) for t in texts]
     jaccard = lambda a, b: len(a & b) / max(len(a | b), 1)  # noqa: E731
     # execute
     near = np.mean([jaccard(bags[i], bags[200 + i]) for i in range(200)])

@@ -24,7 +24,7 @@ WORDS = (8, 16)  # words per text: uniform in [low, high)
 FILLER_SHARE = 0.25
 SHARPNESS = 2.0  # the scale of the topic logits: higher, fewer topics per item
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
-_FILLERS = ["the", "of", "and", "new", "edition", "story", "volume", "collection"]
+FILLERS = ["the", "of", "and", "new", "edition", "story", "volume", "collection"]
 
 
 def item_texts(item_latent: np.ndarray, seed: int) -> list[str]:
@@ -40,7 +40,7 @@ def item_texts(item_latent: np.ndarray, seed: int) -> list[str]:
         count = rng.integers(*WORDS)
         topics = rng.choice(TOPICS, size=count, p=row)
         drawn = [words[t][rng.integers(WORDS_PER_TOPIC)] for t in topics]
-        drawn = [_FILLERS[rng.integers(len(_FILLERS))] if rng.random() < FILLER_SHARE else w for w in drawn]
+        drawn = [FILLERS[rng.integers(len(FILLERS))] if rng.random() < FILLER_SHARE else w for w in drawn]
         texts.append(" ".join(drawn).capitalize())
     return texts
 
