@@ -230,12 +230,14 @@ def train_teacher(recipe: Recipe, task: RankingTask | CtrTask, runner: Checkpoin
     """The teacher, or the ensemble of `distill.ensemble` teachers (each from its own initial
     weights); returns it and the stages to report, the supervising model's last."""
     count = recipe.distill.ensemble
+    reads = f" (item text: {task.data.item_vectors_from})" if recipe.teacher.item_text else ""
     if count == 1:
-        teacher, stage = train_alone_stage(runner, task, recipe, TEACHER, recipe.teacher, recipe.teacher_training, log)
+        teacher, stage = train_alone_stage(runner, task, recipe, TEACHER, recipe.teacher, recipe.teacher_training, log,
+                                           label=TEACHER + reads)
         return teacher, [stage]
     members = [
         train_alone_stage(runner, task, recipe, f"{TEACHER}_{i}", recipe.teacher, recipe.teacher_training, log,
-                          seed=recipe.seed + i)
+                          label=f"{TEACHER}_{i}{reads}", seed=recipe.seed + i)
         for i in range(count)
     ]
     log(f"[teacher] ensemble: the mean of {count} teachers' logits")

@@ -19,12 +19,18 @@ def test_prepare_then_build_writes_a_bundle_with_movielens_features(tmp_path):
     prepared = runner.invoke(main, ["data", "prepare", "--source", "movielens", "--path", str(tmp_path / "ml-1m"),
                                     "--out", str(tmp_path / "prepared")])
     assert prepared.exit_code == 0, prepared.output
-    # execute
+    # execute: the teacher reads the titles and genres prepare encoded, the student gets them by transfer
     result = runner.invoke(main, ["build", "--recipe", "smoke", "--data", str(tmp_path / "prepared"),
+                                  "--set", "teacher.item_text=true", "--set", "distill.weight_transfer=pca",
                                   "--out", str(tmp_path / "bundle")])
     # assert
     assert result.exit_code == 0, result.output
+    assert "starts from the PCA of teacher's item representations" in result.output
     manifest = read_manifest(tmp_path / "bundle")
+    stages = {stage["name"]: stage for stage in manifest["stages"]}
+    text_from = json.loads((tmp_path / "prepared" / "schema.json").read_text())["item_vectors"]["from"]
+    assert f"teacher (item text: {text_from})" in stages
+    assert set(stages["student distilled"]["facts"]["by_popularity"]) == {"head", "torso", "tail"}
     assert manifest["schema"]["source"].startswith("movielens-1m:")
     names = [f["name"] for f in manifest["schema"]["features"]]
     assert names == ["user_id", "item_id", "user_gender", "user_age", "user_occupation", "item_genre"]
