@@ -140,3 +140,19 @@ def test_synthetic_texts_are_closer_for_items_closer_in_taste():
     far = np.mean([jaccard(bags[i], bags[400 + i]) for i in range(200)])
     # assert
     assert near > 2 * far
+
+
+def test_the_report_tables_each_model_by_popularity():
+    # setup: two stages that report groups and one (a CTR-like stage) that does not
+    groups = {"head": {"lists": 9, "ndcg@10": 0.5}, "torso": {"lists": 3, "ndcg@10": 0.25}, "tail": {"lists": 0}}
+    stages = [{"name": "teacher", "facts": {"by_popularity": groups}}, {"name": "no groups", "facts": {}},
+              {"name": "student", "facts": {"by_popularity": groups}}]
+    # execute
+    from edgerec import report
+
+    table = report.popularity_table(stages)
+    # assert: one row per reporting stage, the list counts in the header, an empty group marked missing
+    lines = table.splitlines()
+    assert "head NDCG@10 (9 lists)" in lines[0] and "tail NDCG@10 (0 lists)" in lines[0]
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["teacher", "student"]
+    assert "0.2500" in lines[2] and report.popularity_table([{"name": "x", "facts": {}}]) == ""
