@@ -95,6 +95,9 @@ class ModelConfig:
     # a frozen-text tower next to the id embeddings, reading the item's text vector (models/zoo.py);
     # the teacher's only: the student stays on ids and gets the text's knowledge by distillation
     item_text: bool = False
+    # with item_text: the share of training examples whose item id row is dropped, so that the text
+    # alone must score them (models/zoo.py); no effect without item_text
+    item_id_dropout: float = 0.5
 
     def __post_init__(self) -> None:
         known = list(architectures.REGISTRY)
@@ -104,6 +107,7 @@ class ModelConfig:
         _check(all(h >= 1 for h in self.hidden), "hidden", "positive layer widths", self.hidden)
         _check(self.cross_layers >= 0, "cross_layers", ">= 0", self.cross_layers)
         _check(0.0 <= self.dropout < 1.0, "dropout", "a rate in [0, 1)", self.dropout)
+        _check(0.0 <= self.item_id_dropout < 1.0, "item_id_dropout", "a rate in [0, 1)", self.item_id_dropout)
         _check(not self.gmf or self.architecture == "dcn_v2", "gmf",
                f"false for architecture '{self.architecture}' (dcn_v2 only; neumf always has it)", self.gmf)
         if not architectures.REGISTRY[self.architecture].cross:

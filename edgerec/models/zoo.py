@@ -31,6 +31,9 @@ own vector. An item's representation is then its text's, plus an id-specific off
 interactions learn, as in hybrid content + id models: a tail item, whose id row its few
 interactions barely move, is placed by its text, in every branch that reads the item (in GMF's
 user x item product too, where a concatenated text field next to the embeddings would not reach).
+In training the id's row is dropped for a share `item_id_dropout` of the examples (DropoutNet,
+Volkovs et al., NeurIPS 2017), so the text path learns to score an item on its own, as it must
+for a tail item whose row has learnt nothing.
 The table is frozen so the language model's knowledge is not overwritten by a few interactions;
 the model's inputs stay the ids.
 
@@ -124,13 +127,17 @@ def check_architecture(config: ModelConfig, features: list[FeatureSpec], role: s
         )
 
 
-def _embeddings(inputs: Inputs, features: list[FeatureSpec], dim: int, prefix: str = "embedding", text=None) -> list:
-    """One `dim` vector per feature; with `text` (the item's text vector), the item id's plus its projection."""
+def _embeddings(inputs: Inputs, features: list[FeatureSpec], dim: int, prefix: str = "embedding", text=None,
+                id_dropout: float = 0.0) -> list:
+    """One `dim` vector per feature; with `text` (the item's text vector), the item id's plus its projection,
+    the id's row dropped in training with probability `id_dropout` (`ModelConfig.item_id_dropout`)."""
     vectors = []
     for f in features:
         table = f"{prefix}_{f.name}"
         vector = keras.layers.Embedding(f.vocab_size, dim, name=table)(inputs[f.name])
         if text is not None and f.name == "item_id":
+            if id_dropout:  # the whole row, per example: the text alone must score the item then
+                vector = keras.layers.Dropout(id_dropout, noise_shape=(None, 1), name=f"{table}_dropout")(vector)
             projected = keras.layers.Dense(dim, name=text_projection(table))(text)
             vector = keras.layers.Add(name=f"{table}_with_text")([vector, projected])
         vectors.append(vector)
@@ -158,8 +165,10 @@ def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, te
     id-only logs an MLP over concatenated embeddings learns the user-item dot product poorly,
     and a model without it ranks below matrix factorisation (see `ModelConfig.gmf`).
     """
-    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim, text=text))
-    towers = [_gmf(inputs, features, config.embedding_dim, text)] if config.gmf and _has_ids(features) else []
+    x0 = keras.layers.Concatenate(name="embeddings")(
+        _embeddings(inputs, features, config.embedding_dim, text=text, id_dropout=config.item_id_dropout))
+    with_gmf = config.gmf and _has_ids(features)
+    towers = [_gmf(inputs, features, config.embedding_dim, text, config.item_id_dropout)] if with_gmf else []
     if config.cross_layers:
         xl = x0
         for i in range(config.cross_layers):
@@ -172,7 +181,8 @@ def _dcn_v2(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, te
 @_builds("mlp")
 def _mlp_ranker(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, text):
     """NCF-MLP: concatenated embeddings of all features -> MLP -> Dense(1) logit."""
-    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim, text=text))
+    x0 = keras.layers.Concatenate(name="embeddings")(
+        _embeddings(inputs, features, config.embedding_dim, text=text, id_dropout=config.item_id_dropout))
     return keras.layers.Dense(1, name="score")(_mlp(x0, config.hidden, config.dropout))
 
 
@@ -183,8 +193,9 @@ def _neumf(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, tex
     The paper keeps GMF and MLP embeddings separate so each branch can size them freely;
     side features enter the MLP tower only (GMF is defined on the user-item pair).
     """
-    gmf = _gmf(inputs, features, config.embedding_dim, text)
-    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim, text=text))
+    gmf = _gmf(inputs, features, config.embedding_dim, text, config.item_id_dropout)
+    x0 = keras.layers.Concatenate(name="embeddings")(
+        _embeddings(inputs, features, config.embedding_dim, text=text, id_dropout=config.item_id_dropout))
     towers = keras.layers.Concatenate(name="towers")([gmf, _mlp(x0, config.hidden, config.dropout)])
     return keras.layers.Dense(1, name="score")(towers)
 
@@ -193,17 +204,20 @@ def _has_ids(features: list[FeatureSpec]) -> bool:
     return set(ID_FEATURES) <= {f.name for f in features}
 
 
-def _gmf(inputs: Inputs, features: list[FeatureSpec], dim: int, text=None):
+def _gmf(inputs: Inputs, features: list[FeatureSpec], dim: int, text=None, id_dropout: float = 0.0):
     """GMF(user, item) = e_u * e_i, on id embeddings of its own (NeuMF)."""
     ids = [f for f in features if f.name in ID_FEATURES]
-    return keras.layers.Multiply(name="gmf")(_embeddings(inputs, ids, dim, prefix="gmf_embedding", text=text))
+    return keras.layers.Multiply(name="gmf")(
+        _embeddings(inputs, ids, dim, prefix="gmf_embedding", text=text, id_dropout=id_dropout))
 
 
 @_builds("deepfm")
 def _deepfm(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig, text):
     """logit = sum_i w[x_i] + FM(v_1..v_F) + MLP(concat v); FM and MLP share the embeddings."""
-    first_order = keras.layers.Add(name="first_order")(_embeddings(inputs, features, 1, prefix="linear", text=text))
-    x0 = keras.layers.Concatenate(name="embeddings")(_embeddings(inputs, features, config.embedding_dim, text=text))
+    first_order = keras.layers.Add(name="first_order")(
+        _embeddings(inputs, features, 1, prefix="linear", text=text, id_dropout=config.item_id_dropout))
+    x0 = keras.layers.Concatenate(name="embeddings")(
+        _embeddings(inputs, features, config.embedding_dim, text=text, id_dropout=config.item_id_dropout))
     fields = keras.layers.Reshape((len(features), config.embedding_dim), name="fields")(x0)
     second_order = FactorizationMachine(name="fm")(fields)
     deep = keras.layers.Dense(1, name="deep")(_mlp(x0, config.hidden, config.dropout))
@@ -222,7 +236,8 @@ def _two_tower(inputs: Inputs, features: list[FeatureSpec], config: ModelConfig,
     vectors = {}
     for owner in ("user", "item"):
         own = [f for f in features if f.owner == owner]
-        x = _concat(_embeddings(inputs, own, config.embedding_dim, text=text if owner == "item" else None), f"{owner}_embeddings")
+        x = _concat(_embeddings(inputs, own, config.embedding_dim, text=text if owner == "item" else None,
+                                  id_dropout=config.item_id_dropout), f"{owner}_embeddings")
         for i, units in enumerate(config.hidden):
             if config.dropout:
                 x = keras.layers.Dropout(config.dropout, name=f"{owner}_dropout_{i}")(x)
