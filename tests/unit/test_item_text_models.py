@@ -156,3 +156,21 @@ def test_the_report_tables_each_model_by_popularity():
     assert "head NDCG@10 (9 lists)" in lines[0] and "tail NDCG@10 (0 lists)" in lines[0]
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["teacher", "student"]
     assert "0.2500" in lines[2] and report.popularity_table([{"name": "x", "facts": {}}]) == ""
+
+
+def test_the_item_id_row_is_dropped_whole_in_training_only(text_task):
+    # setup
+    config = ModelConfig(4, (8,), item_text=True, item_id_dropout=0.5)
+    model = build_ranker(text_task.features, config, "teacher", item_vectors=text_task.item_vectors)
+    without = build_ranker(text_task.features, dataclasses.replace(config, item_id_dropout=0.0), "teacher",
+                           item_vectors=text_task.item_vectors)
+    dropout = model.get_layer("embedding_item_id_dropout")
+    rows = np.random.default_rng(0).normal(size=(400, 4)).astype(np.float32)
+    # execute
+    trained = dropout(rows, training=True).numpy()
+    # assert: each row is kept whole (scaled) or zeroed whole; inference is the identity; rate 0 builds no layer
+    zeroed = np.all(trained == 0, axis=1)
+    np.testing.assert_allclose(trained[~zeroed], rows[~zeroed] * 2, rtol=1e-6)
+    assert 0.35 < zeroed.mean() < 0.65
+    np.testing.assert_array_equal(dropout(rows, training=False).numpy(), rows)
+    assert "embedding_item_id_dropout" not in [layer.name for layer in without.layers]
