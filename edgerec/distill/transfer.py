@@ -9,9 +9,13 @@ the projection into the student's item id tables before distillation starts: the
 where the teacher puts them instead of at random. The student's inputs and size do not change
 (it still reads ids only), so it stays full-int8.
 
-PCA keeps the directions along which the teacher's items differ most, at the scale the teacher
-trained them to (an orthonormal projection of the centred representations); distillation then
-trains the table on as usual. `distill.weight_transfer: none` turns it off for the ablation.
+PCA keeps the directions along which the teacher's items differ most; the projection is then
+rescaled to the root mean square of the freshly initialised table it replaces, so the student's
+optimisation starts at the scale it was tuned for and only the layout of the items comes from the
+teacher. At the teacher's own scale (rows ~10x larger) the student distilled from the lastfm
+preset's text-aware teacher kept less of its tail gain: int8 tail NDCG@10 0.076 against 0.089 at
+the initial scale (seed 0). Distillation then trains the table on as usual.
+`distill.weight_transfer: none` turns it off for the ablation.
 """
 
 from __future__ import annotations
@@ -56,9 +60,11 @@ def transfer(teacher: keras.Model, student: keras.Model) -> dict:
         rows, width = table.get_weights()[0].shape
         if rows != len(representations):
             raise ValueError(f"student table {name} has {rows} rows and the teacher's items {len(representations)}")
+        initial = table.get_weights()[0]
         kept = min(width, directions.shape[0])
         projected = np.zeros((rows, width), np.float32)
         projected[:, :kept] = centred @ directions[:kept].T
+        projected *= np.sqrt(np.mean(initial**2) / max(np.mean(projected**2), 1e-12))
         table.set_weights([projected])
         done[name] = {"from_width": int(representations.shape[1]), "width": int(width),
                       "variance_kept": round(float(variance[:kept].sum() / variance.sum()), 4)}
