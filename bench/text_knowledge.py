@@ -1,6 +1,11 @@
 """What item text gives a teacher, and how much of it an id-only int8 student keeps.
 
-    python bench/text_knowledge.py --preset default --seeds 0,1,2
+    python bench/text_knowledge.py --preset lastfm --seeds 0,1,2
+
+The preset is the one whose tail can be measured: on `lastfm` (the Last.fm-2K shape, three items in
+four seen at most 5 times) about 376 of the 1,892 held-out lists end on a tail item; on `mllatest`
+44 of 610, too few to separate a gain from seed noise; the `default` preset (MovieLens-1M-sized,
+not fitted to a public profile) has a single item with at most 5 interactions, so no tail at all.
 
 Per seed, on the synthetic preset with its item texts (encoded by the recipe's `data.text_encoder`,
 `edgerec.text`), one task and:
@@ -35,7 +40,7 @@ GROUPS = ("head", "torso", "tail")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="default")
-    parser.add_argument("--preset", default="default", help="data.synthetic_size")
+    parser.add_argument("--preset", default="lastfm", help="data.synthetic_size")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--json", type=Path, help="also write every row here")
     args = parser.parse_args()
