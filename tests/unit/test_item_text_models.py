@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edgerec import popularity, train
+from edgerec import popularity, stages, train
 from edgerec.data import synthetic
 from edgerec.data.schema import DataError
 from edgerec.data.synthetic import text as synthetic_text
@@ -67,6 +67,18 @@ def test_a_text_model_without_vectors_is_refused_in_one_line(text_task):
         build_ranker(text_task.features, ModelConfig(4, (8,), item_text=True), "teacher")
 
 
+def test_a_build_whose_teacher_ignores_the_datas_text_vectors_says_how_to_use_them(text_task):
+    # setup
+    lines = []
+    recipe = load_recipe("smoke")
+    # execute
+    stages._with_item_vectors(text_task.data, recipe, lines.append)
+    stages._with_item_vectors(synthetic.generate("smoke", 0), recipe, lines.append)  # its own texts, no vectors
+    # assert: one line, for the data that was prepared with vectors
+    assert lines == ["  the data has item text vectors (test vectors) that no model reads: "
+                     "`--set teacher.item_text=true` lets the teacher read them (README, 'Item text')"]
+
+
 def test_the_student_reads_no_text(tmp_path):
     (tmp_path / "r.yaml").write_text("student: {item_text: true}\n")
     with pytest.raises(RecipeError, match="student.item_text: expected false"):
@@ -79,27 +91,44 @@ def test_weight_transfer_needs_a_known_method(tmp_path):
         load_recipe(str(tmp_path / "r.yaml"))
 
 
-def test_weight_transfer_writes_the_pca_of_the_teachers_item_representations(text_task):
+def test_weight_transfer_writes_the_pca_of_the_teachers_same_table(text_task):
     # setup
     teacher = build_ranker(text_task.features, ModelConfig(8, (8,), gmf=True, item_text=True), "teacher",
                            item_vectors=text_task.item_vectors)
     student = build_ranker(text_task.features, ModelConfig(3, (4,), gmf=True), "student")
-    representations = transfer.item_representations(teacher)
     initial = {name: student.get_layer(name).get_weights()[0] for name in transfer.ITEM_TABLES}
     # execute
     done = transfer.transfer(teacher, student)
-    # assert: both item tables hold the top-3 principal components' scores (up to each component's
-    # sign), scaled to the root mean square of the table they replaced
+    # assert: each item table holds the top-3 principal components' scores (up to each component's
+    # sign) of the teacher's table of its name with the text projection added, scaled to the root
+    # mean square of the table it replaced
     assert set(done) == {"embedding_item_id", "gmf_embedding_item_id"}
-    assert representations.shape == (text_task.data.num_items, 8 + 8)
-    centred = representations - representations.mean(axis=0)
-    _, _, directions = np.linalg.svd(centred, full_matrices=False)
-    expected = centred @ directions[:3].T
+    texts = teacher.get_layer("item_text_vectors").get_weights()[0]
     for name, before in initial.items():
+        kernel, bias = teacher.get_layer(text_projection(name)).get_weights()
+        representations = teacher.get_layer(name).get_weights()[0] + texts @ kernel + bias
+        np.testing.assert_allclose(transfer.item_representations(teacher, name), representations, rtol=1e-5)
+        centred = representations - representations.mean(axis=0)
+        _, _, directions = np.linalg.svd(centred, full_matrices=False)
+        expected = centred @ directions[:3].T
         table = student.get_layer(name).get_weights()[0]
         scale = np.sqrt(np.mean(before**2) / np.mean(expected**2))
         np.testing.assert_allclose(np.abs(table), np.abs(expected * scale), rtol=1e-4, atol=1e-6)
-    assert 0 < done["embedding_item_id"]["variance_kept"] <= 1
+        assert 0 < done[name]["variance_kept"] <= 1
+
+
+def test_a_student_table_the_teacher_lacks_starts_from_all_its_item_tables(text_task):
+    # setup: a teacher with the GMF branch and one without
+    both = build_ranker(text_task.features, ModelConfig(8, (8,), gmf=True, item_text=True), "both",
+                        item_vectors=text_task.item_vectors)
+    towers = build_ranker(text_task.features, ModelConfig(6, (8,), gmf=False, item_text=True), "towers",
+                          item_vectors=text_task.item_vectors)
+    items = text_task.data.num_items
+    # execute / assert: a named table the teacher has is taken alone; else every item table, side by side
+    assert transfer.item_representations(both, "gmf_embedding_item_id").shape == (items, 8)
+    assert transfer.item_representations(both).shape == (items, 8 + 8)
+    np.testing.assert_allclose(transfer.item_representations(towers, "gmf_embedding_item_id"),
+                               transfer.item_representations(towers, "embedding_item_id"))
 
 
 def test_popularity_groups_split_the_held_out_lists_by_training_counts():
