@@ -67,7 +67,12 @@ def _with_item_vectors(dataset: Interactions | LabeledRows, recipe: Recipe, log:
     """The data with its item text encoded by `data.text_encoder` when a model reads item text and the
     data has text but no stored vectors (the synthetic presets); stored vectors are used as they are."""
     readers = [recipe.teacher, *recipe.distill.assistants]
-    if not any(config.item_text for config in readers) or not isinstance(dataset, Interactions):
+    if not isinstance(dataset, Interactions):
+        return dataset
+    if not any(config.item_text for config in readers):
+        if dataset.item_vectors is not None:  # prepared with text: the synthetic presets' own texts say nothing
+            log(f"  the data has item text vectors ({dataset.item_vectors_from}) that no model reads: "
+                "`--set teacher.item_text=true` lets the teacher read them (README, 'Item text')")
         return dataset
     if dataset.item_vectors is None and dataset.item_text is not None:
         from edgerec import text
