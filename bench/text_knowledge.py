@@ -1,6 +1,7 @@
 """What item text gives a teacher, and how much of it an id-only int8 student keeps.
 
     python bench/text_knowledge.py --preset lastfm --seeds 0,1,2
+    python bench/text_knowledge.py --data prepared/ml-latest-small   # a prepared dataset with item text
 
 The preset is the one whose tail can be measured: on `lastfm` (the Last.fm-2K shape, three items in
 four seen at most 5 times) 376 of the 1,558 held-out lists (seed 0) end on a tail item; on `mllatest`
@@ -8,7 +9,8 @@ four seen at most 5 times) 376 of the 1,558 held-out lists (seed 0) end on a tai
 not fitted to a public profile) has a single item with at most 5 interactions, so no tail at all.
 
 Per seed, on the synthetic preset with its item texts (encoded by the recipe's `data.text_encoder`,
-`edgerec.text`), one task and:
+`edgerec.text`), or on a dataset `edgerec data prepare` wrote with item text or `--item-embeddings`
+(its stored vectors used as they are), one task and:
 - two teachers, the recipe's with and without the frozen-text tower (`teacher.item_text`);
 - from each, the recipe's student distilled with and without weight transfer
   (`distill.weight_transfer: pca` / `none`), then converted to full-int8 TFLite (`student_int8`,
@@ -41,18 +43,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="default")
     parser.add_argument("--preset", default="lastfm", help="data.synthetic_size")
+    parser.add_argument("--data", type=Path, help="a prepared dataset (edgerec data prepare) instead of the preset")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--json", type=Path, help="also write every row here")
     args = parser.parse_args()
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        rows += run_seed(args.recipe, args.preset, seed)
+        rows += run_seed(args.recipe, args.preset, args.data, seed)
     print_tables(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
 
-def run_seed(recipe_name: str, preset: str, seed: int) -> list[dict]:
+def run_seed(recipe_name: str, preset: str, data: Path | None, seed: int) -> list[dict]:
     from converters import parity, representative, tflite
     from edgerec import popularity
     from edgerec._keras import tf
@@ -66,7 +69,7 @@ def run_seed(recipe_name: str, preset: str, seed: int) -> list[dict]:
     base = dataclasses.replace(base, seed=seed, data=dataclasses.replace(base.data, synthetic_size=preset))
     with_text = dataclasses.replace(base, teacher=dataclasses.replace(base.teacher, item_text=True))
     log = lambda message: print(message, flush=True)  # noqa: E731
-    task = load_task(with_text, None, log)
+    task = load_task(with_text, data, log)
     runner = CheckpointedRunner(None, task, seed, log)
     calibration = representative.dataset(task.representative_rows(base.representative_samples))
     rows = []
@@ -120,8 +123,10 @@ def print_tables(rows: list[dict]) -> None:
     for (model, kind), values in tails.items():
         print(f"| {model} | {kind} | {statistics.mean(values):.4f} | {_std(values):.4f} |")
     gain = _paired(rows, ("teacher text", "teacher"), ("teacher id-only", "teacher"))
+    verdict = ("one seed: no spread to compare with" if len(gain) < 2 else
+               f"{'beats' if statistics.mean(gain) > _std(gain) else 'does not beat'} the seed std")
     print(f"\ntext teacher's tail NDCG@10 gain over the id-only teacher: {statistics.mean(gain):+.4f} "
-          f"(std over seeds {_std(gain):.4f}): {'beats' if statistics.mean(gain) > _std(gain) else 'does not beat'} the seed std")
+          f"(std over seeds {_std(gain):.4f}): {verdict}")
     for reference in ("none", "pca"):
         kept = _paired(rows, ("student <- text, transfer pca", "student_int8"),
                        (f"student <- id-only, transfer {reference}", "student_int8"))
