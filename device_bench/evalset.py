@@ -18,6 +18,9 @@ the dataset code or vocabularies. Layout (all arrays, no pickles):
   never interacted with is a candidate, the row's target aside: the sampled protocol's rule
   without the sampling) and the rows a ranker re-scores in the two-stage pass. Optional, with the
   ranking part only.
+- ``popularity/train_count``: int32, shape (U,), per ranking list the training interactions of its
+  held-out item: ``edgerec bench`` reports the ranking metrics by popularity group with it
+  (``device_bench.popularity``). Optional, with the ranking part only (older bundles lack it).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from device_bench.errors import EdgerecError
 POINTWISE = "pointwise/"
 RANKING = "ranking/"
 RETRIEVAL = "retrieval/"
+POPULARITY = "popularity/train_count"
 CATALOGUE = "catalogue/"
 LABEL = "label"
 NUM_CANDIDATES = "num_candidates"
@@ -92,6 +96,7 @@ class EvalSet:
     ranking: dict[str, np.ndarray]  # empty when the file has no ranking part
     num_candidates: int  # 0 when the file has no ranking part
     retrieval: RetrievalSet | None = None  # None when the file has no retrieval part
+    popularity: np.ndarray | None = None  # per ranking list; None when the file has none
 
     def check_inputs(self, input_names: Sequence[str]) -> None:
         """Raise EvalSetError unless every model input has a column in each part."""
@@ -141,7 +146,19 @@ def load(path: str | Path) -> EvalSet:
     rows = next(iter(ranking.values())).shape[0]
     if num_candidates < 1 or rows % num_candidates:
         raise EvalSetError(f"{path}: ranking has {rows} rows, not a multiple of num_candidates={num_candidates}.")
-    return EvalSet(path, pointwise, labels, ranking, num_candidates, retrieval_part(arrays, path))
+    return EvalSet(path, pointwise, labels, ranking, num_candidates, retrieval_part(arrays, path),
+                   _popularity(arrays, rows // num_candidates, path))
+
+
+def _popularity(arrays: dict[str, np.ndarray], lists: int, path: Path) -> np.ndarray | None:
+    """``popularity/train_count``, checked: one count >= 0 per ranking list; None when absent."""
+    counts = arrays.get(POPULARITY)
+    if counts is None:
+        return None
+    if counts.shape != (lists,) or not np.issubdtype(counts.dtype, np.integer) or (counts < 0).any():
+        raise EvalSetError(f"{path}: {POPULARITY} must hold {lists} integer counts >= 0, one per ranking list. "
+                           f"Received: shape {counts.shape}, dtype {counts.dtype}")
+    return counts
 
 
 def retrieval_part(arrays: dict[str, np.ndarray], path: Path | str) -> RetrievalSet | None:

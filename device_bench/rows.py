@@ -12,7 +12,9 @@ allowed), ``cpus`` (the CPU ids the worker was pinned to, or None),
 a reference artifact, see ``device_bench.fidelity``) and ``keras_delta``
 (device metric − the Keras metric the manifest recorded at build time),
 ``reference_kernels`` (bool, whether the interpreter ran TFLite's reference
-kernels instead of the optimized builtin ones; see ``device_bench.runtime.load``).
+kernels instead of the optimized builtin ones; see ``device_bench.runtime.load``),
+``by_popularity`` (the ranking metrics per popularity group of the held-out item, each with its
+number of lists, ``device_bench.popularity``; ``{}`` when the eval set has no popularity counts).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ ROW_KEYS = (
     "fidelity",
     "keras_delta",
     "reference_kernels",
+    "by_popularity",
 )
 FIDELITY_KEYS = ("reference", "top10_overlap", "kendall_tau")
 OK = "ok"
@@ -71,6 +74,7 @@ def new_row(
         "fidelity": dict.fromkeys(FIDELITY_KEYS),
         "keras_delta": {},
         "reference_kernels": reference_kernels,
+        "by_popularity": {},
     }
 
 

@@ -258,12 +258,13 @@ def _bench_artifact(
     progress: Callable[[dict[str, Any]], None] | None,
     candidates: dict[Path | None, Path],
 ) -> list[dict[str, Any]]:
-    """The artifact's rows; the first configuration that succeeds also measures accuracy.
+    """The artifact's rows; the first configuration that succeeds also measures accuracy (and its
+    split by popularity), which the other configurations' rows repeat.
 
     ``candidates`` maps an eval set to the retrieval top-N file its rankers re-score; a retrieval
     artifact adds its own."""
     problem = _precheck(artifact)
-    metrics = None
+    metrics, by_popularity = None, {}
     results = []
     for n_threads in threads:
         for batch in batches:
@@ -283,8 +284,9 @@ def _bench_artifact(
                     # Also on failure (no file: None), so the fidelity pass does not run it again.
                     scores.collect(artifact, ranking_out)
                 if row["status"] == rows.OK:
-                    metrics = row["metrics"] if metrics is None else metrics
-                    row["metrics"] = dict(metrics)
+                    if metrics is None:
+                        metrics, by_popularity = row["metrics"], row["by_popularity"]
+                    row["metrics"], row["by_popularity"] = dict(metrics), dict(by_popularity)
             results.append(row)
             if progress is not None:
                 progress(row)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from device_bench import metrics as metric_table
+from device_bench import popularity
 from device_bench.runtime import RUNTIMES
 
 MISSING = "—"
@@ -140,7 +141,27 @@ def markdown(rows: list[dict[str, Any]], baseline: str | None = None) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if baseline:
         lines.append(f"\nRatios vs {baseline}: size × = bytes / baseline, speed-up × = baseline p50 / p50.")
-    return "\n".join(lines)
+    return "\n".join(lines + popularity_lines(rows))
+
+
+def popularity_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """NDCG@10 of each artifact by the held-out item's training popularity (``device_bench.popularity``),
+    from the first of its rows that measured it; nothing when no row did (no counts in the eval set)."""
+    measured = {}
+    for row in rows:
+        if row.get("by_popularity") and row.get("artifact") not in measured:
+            measured[row["artifact"]] = row["by_popularity"]
+    if not measured:
+        return []
+    first = next(iter(measured.values()))
+    bounds = popularity.bounds()
+    header = ["artifact", *(f"{name} ({bounds[name]}) NDCG@10, {first[name]['lists']} lists" for name in first)]
+    lines = ["", "NDCG@10 by the held-out item's training interactions:", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for artifact, groups in measured.items():
+        cells = [_fmt(groups[name].get("ndcg@10"), digits=4) for name in first]
+        lines.append("| " + " | ".join([artifact, *cells]) + " |")
+    return lines
 
 
 def _cpu_model() -> str:

@@ -9,7 +9,7 @@
 
 and writes the measured part of a result row on stdout (``runtime``,
 ``latency_us``, ``items_per_s``, ``peak_rss_bytes``, ``rss_before_load_bytes``,
-``metrics``, ``status``). With accuracy and a ranking part in the eval set,
+``metrics``, ``by_popularity``, ``status``). With accuracy and a ranking part in the eval set,
 the (users, candidates) ranking logits are saved to ``ranking_out`` (``.npy``)
 for the parent's fidelity comparison: they are too large for the JSON line.
 A retrieval artifact (``device_bench.retrieval``) is timed on its ``recommend``
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from device_bench import accuracy, evalset, inputs, latency, memory, metrics, retrieval, rows, runtime
+from device_bench import accuracy, evalset, inputs, latency, memory, metrics, popularity, retrieval, rows, runtime
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +47,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_bytes": None,
         "rss_before_load_bytes": None,
         "metrics": {},
+        "by_popularity": {},
         "status": None,
     }
     try:
@@ -82,6 +83,8 @@ def _ranker(interpreter: Any, job: dict[str, Any], eval_set: evalset.EvalSet | N
     if job["with_accuracy"] and eval_set is not None:
         pointwise, ranking = accuracy.score(interpreter, eval_set)
         result["metrics"] = metrics.score(eval_set.labels, pointwise, ranking)
+        if ranking is not None and eval_set.popularity is not None:
+            result["by_popularity"] = popularity.by_group(ranking, eval_set.popularity)
         if ranking is not None and job["ranking_out"]:
             np.save(job["ranking_out"], ranking)
         if job.get("two_stage") and eval_set.retrieval is not None:
@@ -97,6 +100,8 @@ def _retrieval(interpreter: Any, job: dict[str, Any], eval_set: evalset.EvalSet 
     _timed(call, retrieval.latency_pool(interpreter, job["batch"], eval_set), job, init_us, result)
     if job["with_accuracy"] and eval_set is not None:
         result["metrics"], ranking = retrieval.sampled(interpreter, eval_set)
+        if ranking is not None and eval_set.popularity is not None:
+            result["by_popularity"] = popularity.by_group(ranking, eval_set.popularity)
         if ranking is not None and job["ranking_out"]:
             np.save(job["ranking_out"], ranking)
         if eval_set.retrieval is not None:

@@ -202,7 +202,7 @@ def measure(name: str, model: keras.Model, task: RankingTask | CtrTask, t0: floa
     log(f"  {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     facts = {}
     if ranking is not None:
-        facts["by_popularity"] = popularity.by_group(ranking, popularity.groups(task.train_item_counts(), task.holdout_item))
+        facts["by_popularity"] = popularity.by_group(ranking, task.holdout_item_counts())
     return Stage(name, scores, int(model.count_params()), round(time.perf_counter() - t0, 1), facts=facts)
 
 

@@ -271,6 +271,11 @@ class RankingTask:
     def train_item_counts(self) -> np.ndarray:
         return np.bincount(self.train_item, minlength=self.data.num_items)
 
+    def holdout_item_counts(self) -> np.ndarray:
+        """Per held-out list, its held-out item's training interactions: the popularity groups' key
+        (`device_bench.popularity`), shipped in eval.npz as `popularity/train_count`."""
+        return self.train_item_counts()[self.holdout_item].astype(np.int32)
+
     @property
     def item_vectors(self) -> np.ndarray | None:
         """Each item id's text vector (row 0, the OOV item, zeros), or None without item text vectors."""
@@ -321,7 +326,8 @@ class RankingTask:
         """Writes eval.npz in the layout device_bench reads (see device_bench.evalset)."""
         ranking = {f"ranking/{k}": v for k, v in self.ranking_eval().items()}
         ranking["ranking/num_candidates"] = np.array(self.num_candidates, dtype=np.int64)
-        _write_eval(path, *self.pointwise_eval(), {**ranking, **self.retrieval_eval()})
+        popularity = {"popularity/train_count": self.holdout_item_counts()}
+        _write_eval(path, *self.pointwise_eval(), {**ranking, **popularity, **self.retrieval_eval()})
 
 
 class CtrTask:

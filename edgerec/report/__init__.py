@@ -24,9 +24,10 @@ from pathlib import Path
 
 from device_bench import bundle as bundle_files
 from device_bench import metrics as metric_table
+from device_bench import popularity
 from device_bench import table
 from device_bench.errors import EdgerecError
-from edgerec import io, popularity
+from edgerec import io
 from edgerec.report import curves, plots, retrieval
 from edgerec.report.cells import MISSING, NOT_APPLICABLE, fmt, label, metric_cell
 from edgerec.report.cells import table as md_table
@@ -185,7 +186,7 @@ The baselines show whether the teacher and the distilled student are worth it: {
 and the student architecture trained alone on labels (no teacher, no compression).
 
 {stage_table(manifest['stages'], applicable)}
-{_verdicts(manifest)}{_popularity_section(manifest['stages'])}{_sparsity_section(manifest['stages'])}
+{_verdicts(manifest)}{_popularity_section(manifest['stages'], rows)}{_sparsity_section(manifest['stages'])}
 ## Keras vs TFLite parity
 
 Logits of the Keras model and of the written artifact on the same rows ({parity_rows}
@@ -196,29 +197,37 @@ Logits of the Keras model and of the written artifact on the same rows ({parity_
 """
 
 
-def popularity_table(stages: list[dict]) -> str:
-    """Held-out NDCG@10 of each model by the held-out item's training popularity (`edgerec.popularity`);
-    empty when no stage reports it (CTR data, a manifest from before it was measured)."""
-    reporting = [s for s in stages if s.get("facts", {}).get("by_popularity")]
+def popularity_table(stages: list[dict], rows: list[dict] = ()) -> str:
+    """Held-out NDCG@10 of each model by the held-out item's training popularity (`device_bench.popularity`):
+    the build's Keras models, then each artifact as `edgerec bench` scored it (its first row that did);
+    empty when nothing reports it (CTR data, a manifest from before it was measured)."""
+    reporting = [(s["name"], s["facts"]["by_popularity"]) for s in stages if s.get("facts", {}).get("by_popularity")]
+    benched = {}
+    for row in rows:
+        if row.get("by_popularity") and row["artifact"] not in benched:
+            benched[row["artifact"]] = row["by_popularity"]
+    reporting += [(f"{artifact} (bench)", groups) for artifact, groups in benched.items()]
     if not reporting:
         return ""
-    first = reporting[0]["facts"]["by_popularity"]
-    header = ["model (Keras, held-out)", *(f"{name} NDCG@10 ({first[name]['lists']} lists)" for name in first)]
-    cells = [[s["name"], *(f"{g['ndcg@10']:.4f}" if "ndcg@10" in g else MISSING
-                           for g in s["facts"]["by_popularity"].values())] for s in reporting]
+    first = reporting[0][1]
+    header = ["model (held-out)", *(f"{name} NDCG@10 ({first[name]['lists']} lists)" for name in first)]
+    cells = [[name, *(f"{g['ndcg@10']:.4f}" if "ndcg@10" in g else MISSING for g in groups.values())]
+             for name, groups in reporting]
     return md_table(header, "l" + "r" * (len(header) - 1), cells)
 
 
-def _popularity_section(stages: list[dict]) -> str:
-    table = popularity_table(stages)
+def _popularity_section(stages: list[dict], rows: list[dict]) -> str:
+    table = popularity_table(stages, rows)
     if not table:
         return ""
-    cuts = ", ".join(f"{name} {low}{'+' if high == float('inf') else f'-{int(high)}'}" for name, low, high in popularity.GROUPS)
+    cuts = ", ".join(f"{name} {bounds}" for name, bounds in popularity.bounds().items())
     return f"""
 ## By item popularity
 
 The same held-out lists, grouped by how many training interactions their held-out item has
-({cuts}): what the teacher's knowledge adds shows on the tail, which the average hides.
+({cuts}): what the teacher's knowledge adds, and what compression takes from rare
+items, shows on the tail, which the average hides. Keras models as the build scored them;
+`.tflite` artifacts through the interpreter, as `edgerec bench` scored them.
 
 {table}
 """

@@ -70,6 +70,8 @@ def test_bench_json_has_every_contract_field(smoke_bundle):
         # fp32 on the device scores like Keras did; int8 within quantization error
         tolerance = 1e-4 if artifact["mode"] == "fp32" else 0.05
         assert row["metrics"]["auc"] == pytest.approx(artifact["keras_metrics"]["auc"], abs=tolerance)
+        # every held-out list in exactly one popularity group, scored on the device
+        assert sum(group["lists"] for group in row["by_popularity"].values()) == manifest["eval"]["held_out"]
     # the retrieval artifact's full-catalogue metrics track its Keras model's; two-stage re-ranking of its
     # top-100 by the fp32 teacher can only find targets the retrieval found within its top-100
     retrieval = result["rows"][-1]

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edgerec import popularity, stages, train
+from edgerec import stages, train
 from edgerec.data import synthetic
 from edgerec.data.schema import DataError
 from edgerec.data.synthetic import text as synthetic_text
@@ -131,24 +131,6 @@ def test_a_student_table_the_teacher_lacks_starts_from_all_its_item_tables(text_
                                transfer.item_representations(towers, "embedding_item_id"))
 
 
-def test_popularity_groups_split_the_held_out_lists_by_training_counts():
-    # setup: items 0..3 seen 0, 5, 6 and 51 times in training; lists held out on each
-    counts = np.array([0, 5, 6, 51])
-    holdout = np.array([3, 2, 1, 0, 3])
-    scores = np.array([[2.0, 1.0], [0.0, 1.0], [2.0, 1.0], [2.0, 1.0], [2.0, 1.0]])
-    # execute
-    result = popularity.by_group(scores, popularity.groups(counts, holdout))
-    # assert: bounds inclusive as documented; the torso's one list ranked its item second
-    assert {name: group["lists"] for name, group in result.items()} == {"head": 2, "torso": 1, "tail": 2}
-    assert result["tail"]["hr@10"] == 1.0
-    assert result["torso"]["mrr"] == 0.5
-
-
-def test_an_empty_group_reports_its_count_only():
-    result = popularity.by_group(np.ones((1, 3)), popularity.groups(np.array([100]), np.array([0])))
-    assert result["tail"] == {"lists": 0}
-
-
 def test_synthetic_texts_follow_the_items_and_leave_the_interactions_as_they_were():
     # setup
     data = synthetic.generate("smoke", 3)
@@ -175,19 +157,25 @@ def test_synthetic_texts_are_closer_for_items_closer_in_taste():
 
 
 def test_the_report_tables_each_model_by_popularity():
-    # setup: two stages that report groups and one (a CTR-like stage) that does not
+    # setup: two stages that report groups and one (a CTR-like stage) that does not; bench rows of one
+    # artifact at two thread counts, and one from a bench that predates the groups
     groups = {"head": {"lists": 9, "ndcg@10": 0.5}, "torso": {"lists": 3, "ndcg@10": 0.25}, "tail": {"lists": 0}}
+    on_device = {**groups, "tail": {"lists": 0}, "head": {"lists": 9, "ndcg@10": 0.125}}
     stages = [{"name": "teacher", "facts": {"by_popularity": groups}}, {"name": "no groups", "facts": {}},
               {"name": "student", "facts": {"by_popularity": groups}}]
+    rows = [{"artifact": "student_int8.tflite", "by_popularity": on_device},
+            {"artifact": "student_int8.tflite", "by_popularity": groups}, {"artifact": "old.tflite"}]
     # execute
     from edgerec import report
 
-    table = report.popularity_table(stages)
-    # assert: one row per reporting stage, the list counts in the header, an empty group marked missing
+    table = report.popularity_table(stages, rows)
+    # assert: one row per reporting stage, then one per benched artifact (its first row), the list
+    # counts in the header, an empty group marked missing
     lines = table.splitlines()
     assert "head NDCG@10 (9 lists)" in lines[0] and "tail NDCG@10 (0 lists)" in lines[0]
-    assert [line.split("|")[1].strip() for line in lines[2:]] == ["teacher", "student"]
-    assert "0.2500" in lines[2] and report.popularity_table([{"name": "x", "facts": {}}]) == ""
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["teacher", "student", "student_int8.tflite (bench)"]
+    assert "0.2500" in lines[2] and "0.1250" in lines[4]
+    assert report.popularity_table([{"name": "x", "facts": {}}]) == ""
 
 
 def test_the_item_id_row_is_dropped_whole_in_training_only(text_task):
