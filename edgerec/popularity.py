@@ -8,9 +8,9 @@ from typing import Callable
 
 import numpy as np
 
-from device_bench.popularity import GROUPS, by_group
+from device_bench.popularity import by_group
 
-__all__ = ["GROUPS", "by_group", "of_task"]
+__all__ = ["by_group", "of_task"]
 
 
 def of_task(predict: Callable[[dict[str, np.ndarray]], np.ndarray], task) -> dict[str, dict]:
