@@ -115,9 +115,10 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
     if missing:
         hint = " (a log without time: --no-time)" if missing == [columns.timestamp] else ""
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; the file has: {', '.join(header)}{hint}")
+    not_features = [*required, *columns.item_text]  # item text is read as text, never as a category
     side = {
-        "user": _side_columns(path, header, columns.user_features, "user_", required),
-        "item": _side_columns(path, header, columns.item_features, "item_", required),
+        "user": _side_columns(path, header, columns.user_features, "user_", not_features),
+        "item": _side_columns(path, header, columns.item_features, "item_", not_features),
     }
     missing = [c for c in columns.item_text if c not in header]
     if missing:
@@ -238,9 +239,10 @@ def _kind(path: Path, text: _Text | None) -> str:
     return "parquet" if text is None else f"text separated by {text.sep!r}"
 
 
-def _side_columns(path: Path, header: list[str], given, prefix: str, required: list[str]) -> list[str]:
+def _side_columns(path: Path, header: list[str], given, prefix: str, excluded: list[str]) -> list[str]:
+    """The side-feature columns named by `given`, or by default every `prefix` column but `excluded`."""
     if given is None:
-        return [c for c in header if c.startswith(prefix) and c not in required]
+        return [c for c in header if c.startswith(prefix) and c not in excluded]
     missing = [c for c in given if c not in header]
     if missing:
         raise DataError(f"{path}: missing feature column(s) {', '.join(missing)}; the file has: {', '.join(header)}")

@@ -88,6 +88,17 @@ def test_item_text_cols_join_each_items_first_non_empty_values(tmp_path, suffix)
     assert load_interactions(path).item_text is None
 
 
+def test_item_text_columns_are_not_side_features_by_default(tmp_path):
+    # setup: item_* columns are side features by default; one of them is the item's text
+    (tmp_path / "log.csv").write_text("user_id,item_id,timestamp,item_title,item_genre\n"
+                                      "u1,m1,1,Alien,scifi\nu1,m2,2,Heat,crime\nu2,m1,3,Alien,scifi\n")
+    # execute
+    data = load_interactions(tmp_path / "log.csv", Columns(item_text=("item_title",)))
+    # assert: the title is read as text, not as a near-unique category; the genre stays a feature
+    assert [f.name for f in data.features()] == ["user_id", "item_id", "item_genre"]
+    assert dict(zip(data.vocabularies["item_id"], data.item_text)) == {"m1": "Alien", "m2": "Heat"}
+
+
 def test_a_missing_item_text_column_is_named(tmp_path):
     result = _prepare(*_log(tmp_path), "--out", str(tmp_path / "p"), "--item-text-cols", "title,synopsis")
     assert_one_line_error(result, "log.csv: missing item text column(s) synopsis",
