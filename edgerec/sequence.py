@@ -230,7 +230,7 @@ def train_teacher(recipe: Recipe, task: RankingTask | CtrTask, runner: Checkpoin
     """The teacher, or the ensemble of `distill.ensemble` teachers (each from its own initial
     weights); returns it and the stages to report, the supervising model's last."""
     count = recipe.distill.ensemble
-    reads = f" (item text: {task.data.item_vectors_from})" if recipe.teacher.item_text else ""
+    reads = _text_read(recipe, task)
     if count == 1:
         teacher, stage = train_alone_stage(runner, task, recipe, TEACHER, recipe.teacher, recipe.teacher_training, log,
                                            label=TEACHER + reads)
@@ -242,9 +242,18 @@ def train_teacher(recipe: Recipe, task: RankingTask | CtrTask, runner: Checkpoin
     ]
     log(f"[teacher] ensemble: the mean of {count} teachers' logits")
     ensemble = ensemble_teacher([model for model, _ in members], name=TEACHER)
-    stage = measure(f"teacher (ensemble of {count})", ensemble, task, time.perf_counter(), log)
+    stage = measure(f"teacher (ensemble of {count}){reads}", ensemble, task, time.perf_counter(), log)
     stage.seconds = round(sum(member.seconds for _, member in members), 1)
     return ensemble, [member for _, member in members] + [stage]
+
+
+def _text_read(recipe: Recipe, task: RankingTask | CtrTask) -> str:
+    """" (item text: <encoder, or the vectors' file>)" for a teacher that reads item text, for its stage
+    name; the whole description (weights' sha256, ...) is in the prepared data's schema.json."""
+    if not recipe.teacher.item_text:
+        return ""
+    source = getattr(task.data, "item_vectors_from", "") or "none"
+    return f" (item text: {source.split(': ', 1)[0]})"
 
 
 def train_alone_stage(runner: CheckpointedRunner, task: RankingTask | CtrTask, recipe: Recipe, name: str,
