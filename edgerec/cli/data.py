@@ -85,6 +85,9 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, no_time
     from edgerec.data import criteo, files, filtering, item_vectors, prepared, sources
     from edgerec.data.schema import Interactions
 
+    if text_encoder and item_embeddings:
+        raise UserError(f"--text-encoder {text_encoder} and --item-embeddings: the vectors come from one or the "
+                        "other; give one of them")
     if text_encoder:
         item_vectors.check_encoder(text_encoder)  # before parsing: a typo should not cost a long read
     vectors_file = item_vectors.read(item_embeddings) if item_embeddings else None

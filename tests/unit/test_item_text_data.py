@@ -99,6 +99,13 @@ def test_item_text_columns_are_not_side_features_by_default(tmp_path):
     assert dict(zip(data.vocabularies["item_id"], data.item_text)) == {"m1": "Alien", "m2": "Heat"}
 
 
+def test_a_text_encoder_beside_item_embeddings_is_refused(tmp_path):
+    result = _prepare(*_log(tmp_path), "--out", str(tmp_path / "p"), "--text-encoder", "tfidf",
+                      "--item-embeddings", str(tmp_path / "v.npy"))
+    assert_one_line_error(result, "--text-encoder tfidf and --item-embeddings: the vectors come from one or the other")
+    assert not (tmp_path / "p").exists()
+
+
 def test_a_missing_item_text_column_is_named(tmp_path):
     result = _prepare(*_log(tmp_path), "--out", str(tmp_path / "p"), "--item-text-cols", "title,synopsis")
     assert_one_line_error(result, "log.csv: missing item text column(s) synopsis",
