@@ -31,9 +31,11 @@ own vector. An item's representation is then its text's, plus an id-specific off
 interactions learn, as in hybrid content + id models: a tail item, whose id row its few
 interactions barely move, is placed by its text, in every branch that reads the item (in GMF's
 user x item product too, where a concatenated text field next to the embeddings would not reach).
-In training the id's row is dropped for a share `item_id_dropout` of the examples (DropoutNet,
-Volkovs et al., NeurIPS 2017), so the text path learns to score an item on its own, as it must
-for a tail item whose row has learnt nothing.
+In training each item id table's row is dropped for a share `item_id_dropout` of the examples
+(DropoutNet, Volkovs et al., NeurIPS 2017), so the text path learns to score an item without it,
+as it must for a tail item whose row has learnt nothing. Each table draws its own mask: with two
+item tables (towers and GMF) both rows are gone together for only item_id_dropout^2 of the
+examples (0.04 at 0.2), the others keep one of them.
 The table is frozen so the language model's knowledge is not overwritten by a few interactions;
 the model's inputs stay the ids.
 
