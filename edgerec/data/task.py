@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device_bench import metrics
+from device_bench import evalset, metrics
 from edgerec.data import filtering, splits
 from edgerec.data.negatives import PositiveSet, item_weights, negatives_per_positive, sample_candidates, sample_negatives
 from edgerec.data.schema import DataError, FeatureSpec, Interactions, LabeledRows
@@ -326,7 +326,7 @@ class RankingTask:
         """Writes eval.npz in the layout device_bench reads (see device_bench.evalset)."""
         ranking = {f"ranking/{k}": v for k, v in self.ranking_eval().items()}
         ranking["ranking/num_candidates"] = np.array(self.num_candidates, dtype=np.int64)
-        popularity = {"popularity/train_count": self.holdout_item_counts()}
+        popularity = {evalset.POPULARITY: self.holdout_item_counts()}
         _write_eval(path, *self.pointwise_eval(), {**ranking, **popularity, **self.retrieval_eval()})
 
 

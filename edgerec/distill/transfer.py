@@ -74,7 +74,7 @@ def transfer(teacher: keras.Model, student: keras.Model) -> dict:
         projected *= np.sqrt(np.mean(initial**2) / max(np.mean(projected**2), 1e-12))
         table.set_weights([projected])
         done[name] = {"from_width": int(representations.shape[1]), "width": int(width),
-                      "variance_kept": round(float(variance[:kept].sum() / variance.sum()), 4)}
+                      "variance_kept": round(float(variance[:kept].sum() / max(variance.sum(), 1e-12)), 4)}
     return done
 
 

@@ -217,8 +217,8 @@ def popularity_table(stages: list[dict], rows: list[dict] = ()) -> str:
 
 
 def _popularity_section(stages: list[dict], rows: list[dict]) -> str:
-    table = popularity_table(stages, rows)
-    if not table:
+    groups = popularity_table(stages, rows)
+    if not groups:
         return ""
     cuts = ", ".join(f"{name} {bounds}" for name, bounds in popularity.bounds().items())
     return f"""
@@ -229,7 +229,7 @@ The same held-out lists, grouped by how many training interactions their held-ou
 items, shows on the tail, which the average hides. Keras models as the build scored them;
 `.tflite` artifacts through the interpreter, as `edgerec bench` scored them.
 
-{table}
+{groups}
 """
 
 
