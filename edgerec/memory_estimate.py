@@ -14,6 +14,8 @@ Peak training memory is estimated as the largest of, over the models trained in 
   (embedding gradients are sparse rows, so tables count 3 floats per parameter, other
   weights 4) + the frozen models it learns from or that stay loaded (4 bytes per parameter)
   + one epoch of training rows (int32 features and float32 labels, twice: sampled and shuffled).
+A frozen weight of the trained model (a text-aware teacher's item text vectors) counts once: no
+optimizer slots, no gradient.
 It is a lower bound of what TensorFlow needs, so a refusal is never a false alarm caused by
 the estimate's slack; a build close to the limit may still run out.
 """
@@ -22,8 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from device_bench.errors import EdgerecError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TABLE_FLOATS = 3  # weight + Adam m + v; the gradient of an embedding is sparse
 DENSE_FLOATS = 4  # weight + Adam m + v + gradient
@@ -42,6 +48,7 @@ class Weight:
     name: str
     shape: tuple[int, ...]
     table: bool  # an embedding table (sparse gradient)
+    trainable: bool = True  # False: frozen in its own model (item text vectors), weight only
 
     @property
     def params(self) -> int:
@@ -65,7 +72,7 @@ class Estimate:
         return max(self.weights, key=lambda w: w.params)
 
 
-def model_weights(features: list, config, role: str, item_vectors: "np.ndarray | None" = None) -> list[Weight]:
+def model_weights(features: list, config, role: str, item_vectors: np.ndarray | None = None) -> list[Weight]:
     """Every weight `build_ranker` would create for `config`, with its shape, allocated never."""
     from tensorflow.python.ops.resource_variable_ops import UninitializedVariable  # no public spelling
 
@@ -81,7 +88,8 @@ def model_weights(features: list, config, role: str, item_vectors: "np.ndarray |
     with tf.variable_creator_scope(shape_only):
         model = build_ranker(features, config, role, item_vectors=item_vectors)
     tables = {id(v) for layer in model.layers if isinstance(layer, keras.layers.Embedding) for v in layer.weights}
-    return [Weight(role, w.name.split(":")[0], tuple(int(s) for s in w.shape), id(w) in tables)
+    frozen = {id(v) for v in model.non_trainable_weights}  # a frozen layer's variables still say trainable
+    return [Weight(role, w.name.split(":")[0], tuple(int(s) for s in w.shape), id(w) in tables, id(w) not in frozen)
             for w in model.weights]
 
 
@@ -95,7 +103,8 @@ def estimate(recipe, task) -> Estimate:
     epoch = task.train_rows_per_epoch * (len(task.features) + 1) * 4 * EPOCH_COPIES
     peak, stage = 0, ""
     for position, (role, _) in enumerate(chain):
-        trained = sum(w.params * (TABLE_FLOATS if w.table else DENSE_FLOATS) for w in weights[role])
+        trained = sum(w.params * (FROZEN_FLOATS if not w.trainable else TABLE_FLOATS if w.table else DENSE_FLOATS)
+                      for w in weights[role])
         loaded = sum(w.params for other, _ in chain[:position] for w in weights[other]) * FROZEN_FLOATS
         need = 4 * (trained + loaded) + epoch
         if need > peak:

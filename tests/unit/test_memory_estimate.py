@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -23,6 +24,16 @@ def test_the_estimate_counts_exactly_the_weights_build_ranker_makes(tiny_task, a
     assert sum(w.params for w in weights) == model.count_params()
     assert {w.name for w in weights if w.table} == {
         v.name.split(":")[0] for layer in model.layers if layer.__class__.__name__ == "Embedding" for v in layer.weights}
+
+
+def test_a_text_teachers_frozen_item_vectors_count_once(tiny_task):
+    # setup
+    vectors = np.ones((tiny_task.data.num_items, 7), np.float32)
+    config = ModelConfig(embedding_dim=6, hidden=(5,), item_text=True)
+    # execute
+    weights = memory_estimate.model_weights(tiny_task.features, config, "teacher", vectors)
+    # assert: the frozen table is the only weight not trained, so it gets no optimizer slots
+    assert [(w.name, w.shape) for w in weights if not w.trainable] == [("item_text_vectors/embeddings", vectors.shape)]
 
 
 def test_models_made_before_the_estimate_still_convert(tiny_task):
