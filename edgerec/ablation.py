@@ -7,7 +7,8 @@ Protocol (same data and budget for every arm):
 - for each seed s: the student built with seed s (same initial weights and batch order in every
   arm) is trained up to `student_training.max_epochs` epochs on labels alone ("scratch"), and again under
   the frozen teacher with each arm: one method, weight 1.0, next to the recipe's `alpha`
-  hard-label term, same optimizer and epochs.
+  hard-label term, same optimizer and epochs. Every arm's student starts from those random
+  weights, never from `distill.weight_transfer`, so the arms compare the losses alone.
 
 Per arm the table gives mean ± sample std over seeds of every metric, and the fraction of the
 teacher-scratch gap it closes, (m_arm - m_scratch) / (m_teacher - m_scratch) on NDCG@10 (AUC on

@@ -256,7 +256,9 @@ class DistillConfig:
     assistants: tuple[ModelConfig, ...] = ()
     compare: CompareConfig | None = None
     # the student's item tables start from the teacher's text-informed item representations, projected
-    # to the student's width ("pca"), or from random values ("none"): see edgerec/distill/transfer.py
+    # to the student's width ("pca"), or from random values ("none"): see edgerec/distill/transfer.py.
+    # The ranking students only (and assistants): the two-tower retrieval student and the arms of
+    # `edgerec distill --compare` start from random values.
     weight_transfer: str = "none"
 
     def __post_init__(self) -> None:
