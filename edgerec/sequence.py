@@ -275,14 +275,13 @@ def distilled_stage(runner: CheckpointedRunner, supervisor: keras.Model, teacher
     its item tables first set from the supervisor's with `distill.weight_transfer` (`distill.transfer`)."""
 
     def build():
-        model = build_ranker(task.features, model_config, name, seed=recipe.seed, item_vectors=task.item_vectors)
+        return build_ranker(task.features, model_config, name, seed=recipe.seed, item_vectors=task.item_vectors)
+
+    def train_distilled(model):  # not run when the stage is restored from its checkpoint
         if recipe.distill.weight_transfer == "pca":
             for table, done in transfer.transfer(supervisor, model).items():
                 log(f"[distill] {name}.{table} starts from the PCA of {supervisor.name}'s item representations "
                     f"({done['from_width']} -> {done['width']} wide, {done['variance_kept']:.1%} of their variance)")
-        return model
-
-    def train_distilled(model):
         log(f"[distill] {name} under the frozen {supervisor.name}")
         curve = distill(supervisor, model, task, recipe, recipe.student_training.max_epochs, f"distill {name}", log,
                         teacher_logits=teacher_logits)
