@@ -17,7 +17,7 @@ Per seed, on the synthetic preset with its item texts (encoded by the recipe's `
   calibrated on training rows as a build does) and scored through the interpreter;
 - the student trained alone, for reference.
 Every model is scored on the held-out lists, split by the held-out item's training popularity
-(`edgerec.popularity`: head > 50, torso 6-50, tail <= 5 interactions), and the script prints
+(`device_bench.popularity`: head, torso and tail by training interactions), and the script prints
 one table row per (model, seed), then the mean and standard deviation over seeds, and the two
 checks: the text teacher's tail NDCG@10 gain over the id-only teacher against the seed std of
 that gain, and the share of it the int8 student distilled from the text teacher (with transfer)
@@ -36,7 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
-GROUPS = ("head", "torso", "tail")
+from device_bench import popularity
+
+GROUPS = tuple(name for name, _, _ in popularity.GROUPS)
 
 
 def main() -> None:
@@ -57,7 +59,7 @@ def main() -> None:
 
 def run_seed(recipe_name: str, preset: str, data: Path | None, seed: int) -> list[dict]:
     from converters import parity, representative, tflite
-    from edgerec import popularity
+    from edgerec.popularity import of_task
     from edgerec._keras import tf
     from edgerec.distill.teacher_logits import TeacherLogits
     from edgerec.recipe import load as load_recipe
@@ -82,7 +84,7 @@ def run_seed(recipe_name: str, preset: str, data: Path | None, seed: int) -> lis
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "student_int8.tflite"
                 path.write_bytes(tflite.convert(model, "int8", calibration))
-                groups = popularity.of_task(lambda features: parity.tflite_logits(path, features), task)
+                groups = of_task(lambda features: parity.tflite_logits(path, features), task)
                 rows.append({**row, "kind": "student_int8", "auc": None,
                              "ndcg@10": _overall(groups), "groups": groups})
         print(f"  seed {seed} {model_name}: " + ", ".join(

@@ -36,3 +36,13 @@ def by_group(ranking_scores: np.ndarray, list_counts: np.ndarray, k: int = 10) -
     """Per group: its number of lists and `metrics.ranking_metrics` on them (none for an empty group)."""
     return {name: {"lists": int(mask.sum()), **(metrics.ranking_metrics(ranking_scores[mask], k) if mask.any() else {})}
             for name, mask in groups(np.asarray(list_counts)).items()}
+
+
+def by_artifact(rows: list[dict]) -> dict[str, dict]:
+    """Bench rows -> {artifact: its groups}, from the first of its rows that has them (accuracy is
+    measured once per artifact and repeated on its other rows)."""
+    found: dict[str, dict] = {}
+    for row in rows:
+        if row.get("by_popularity") and row.get("artifact") not in found:
+            found[row["artifact"]] = row["by_popularity"]
+    return found

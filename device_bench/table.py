@@ -147,10 +147,7 @@ def markdown(rows: list[dict[str, Any]], baseline: str | None = None) -> str:
 def popularity_lines(rows: list[dict[str, Any]]) -> list[str]:
     """NDCG@10 of each artifact by the held-out item's training popularity (``device_bench.popularity``),
     from the first of its rows that measured it; nothing when no row did (no counts in the eval set)."""
-    measured = {}
-    for row in rows:
-        if row.get("by_popularity") and row.get("artifact") not in measured:
-            measured[row["artifact"]] = row["by_popularity"]
+    measured = popularity.by_artifact(rows)
     if not measured:
         return []
     first = next(iter(measured.values()))

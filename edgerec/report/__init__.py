@@ -202,11 +202,7 @@ def popularity_table(stages: list[dict], rows: list[dict] = ()) -> str:
     the build's Keras models, then each artifact as `edgerec bench` scored it (its first row that did);
     empty when nothing reports it (CTR data, a manifest from before it was measured)."""
     reporting = [(s["name"], s["facts"]["by_popularity"]) for s in stages if s.get("facts", {}).get("by_popularity")]
-    benched = {}
-    for row in rows:
-        if row.get("by_popularity") and row["artifact"] not in benched:
-            benched[row["artifact"]] = row["by_popularity"]
-    reporting += [(f"{artifact} (bench)", groups) for artifact, groups in benched.items()]
+    reporting += [(f"{artifact} (bench)", groups) for artifact, groups in popularity.by_artifact(rows).items()]
     if not reporting:
         return ""
     first = reporting[0][1]
