@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgerec import stages, train
-from edgerec.data import synthetic
+from edgerec.data import prepared, synthetic
 from edgerec.data.schema import DataError
 from edgerec.data.synthetic import text as synthetic_text
 from edgerec.data.task import RankingTask
@@ -67,16 +67,19 @@ def test_a_text_model_without_vectors_is_refused_in_one_line(text_task):
         build_ranker(text_task.features, ModelConfig(4, (8,), item_text=True), "teacher")
 
 
-def test_a_build_whose_teacher_ignores_the_datas_text_vectors_says_how_to_use_them(text_task):
-    # setup
-    lines = []
+def test_a_build_whose_teacher_ignores_the_datas_text_vectors_says_how_to_use_them(text_task, tmp_path):
+    # setup: a prepared folder with text vectors, and the smoke recipe (its teacher reads no text)
+    prepared.save(text_task.data, tmp_path / "prepared")
     recipe = load_recipe("smoke")
+    hint = ("  the data has item text vectors (test vectors) that no model reads: "
+            "`--set teacher.item_text=true` lets the teacher read them (README, 'Item text')")
+    lines, synthetic_lines = [], []
     # execute
-    stages._with_item_vectors(text_task.data, recipe, lines.append)
-    stages._with_item_vectors(synthetic.generate("smoke", 0), recipe, lines.append)  # its own texts, no vectors
+    stages.load_task(recipe, tmp_path / "prepared", lines.append)
+    stages.load_task(recipe, None, synthetic_lines.append)  # its own texts, no stored vectors
     # assert: one line, for the data that was prepared with vectors
-    assert lines == ["  the data has item text vectors (test vectors) that no model reads: "
-                     "`--set teacher.item_text=true` lets the teacher read them (README, 'Item text')"]
+    assert lines.count(hint) == 1
+    assert not [line for line in synthetic_lines if "no model reads" in line]
 
 
 def test_the_student_reads_no_text(tmp_path):
