@@ -21,7 +21,9 @@ def data() -> None:
               help="movielens: an unpacked MovieLens 100K / 1M / latest folder; csv: an interactions text file "
               "(any extension: .csv, .tsv, .dat, ...); parquet: an interactions .parquet file; "
               "criteo: a Criteo display-ads TSV (label, I1..I13, C1..C26; no header).")
-@click.option("--path", "path", type=click.Path(path_type=Path), required=True, help="Folder or file to read.")
+@click.option("--path", "path", type=click.Path(path_type=Path), required=True,
+              help="Folder or file to read (parquet: a file, or a folder of .parquet shards such as Spark's "
+              "part-*.parquet, read in name order).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Prepared dataset folder to write.")
 @click.option("--min-rating", type=float, default=None,
               help="Keep only interactions whose rating/label is >= this (MovieLens ratings; csv/parquet --label-col).")
@@ -68,9 +70,12 @@ def data() -> None:
 @click.option("--min-count", type=click.IntRange(min=1), default=None,
               help="criteo: feature values seen fewer times share the OOV id 0 [default: 10]. "
               "(Interaction data: recipe key data.min_count.)")
+@click.option("--shard-rows", type=click.IntRange(min=1), default=None,
+              help="Write the log as a folder of Parquet shards of at most this many rows, which `edgerec teacher` "
+              "streams without loading (default: one file).")
 def prepare(source, path, out, min_rating, user_col, item_col, time_col, no_time, label_col, weight_col, min_weight,
             sep, no_header, names, min_user_interactions, min_item_interactions, user_features, item_features,
-            item_text_cols, text_encoder, item_embeddings, min_count):
+            item_text_cols, text_encoder, item_embeddings, min_count, shard_rows):
     """Parse, validate and encode the data once; builds then read the prepared folder."""
     training_stack.require("data prepare")
     if not path.exists():
@@ -119,13 +124,14 @@ def prepare(source, path, out, min_rating, user_col, item_col, time_col, no_time
             data, note = item_vectors.encode_text(data, text_encoder)
             if note:
                 click.echo(note)
-    schema = prepared.save(data, out)
+    schema = prepared.save(data, out, shard_rows)
     if schema["kind"] == "ctr":
         counts = f"{schema['rows']} rows, click rate {schema['click_rate']:.4f}"
     else:
         counts = f"{schema['interactions']} interactions, {schema['users']} users, {schema['items']} items"
     timing = "" if schema.get("timed", True) else "; no timestamps: builds hold out a random interaction per user"
-    click.echo(f"prepared {counts} ({', '.join(f['name'] for f in schema['features'])}){timing} in {out}")
+    sharded = f" as shards of at most {shard_rows} rows" if shard_rows else ""
+    click.echo(f"prepared {counts} ({', '.join(f['name'] for f in schema['features'])}){timing} in {out}{sharded}")
     if isinstance(data, Interactions) and (data.item_text is not None or data.item_vectors is not None):
         click.echo(item_vectors.summary(data))
 

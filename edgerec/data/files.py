@@ -28,6 +28,8 @@ from typing import Iterator
 
 import numpy as np
 
+from edgerec.data import shards
+
 from edgerec.data.schema import DataError, Interactions
 
 PARQUET = ".parquet"
@@ -106,10 +108,15 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
     import pandas as pd
 
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file (expected a text (csv, tsv, ...) or .parquet interactions file)")
-    text = None if path.suffix == PARQUET else _text_layout(path, layout)
-    header = _header(path, text)
+    if path.is_dir():
+        parts = shards.files(path)  # another engine's output (Spark's part-*.parquet): one table
+    elif path.is_file():
+        parts = [path]
+    else:
+        raise DataError(f"{path}: no such file (expected a text (csv, tsv, ...) or .parquet interactions file, "
+                        "or a folder of .parquet shards)")
+    text = None if parts[0].suffix == PARQUET else _text_layout(path, layout)
+    header = _header(parts[0], text)
     required = [c for c in (columns.user, columns.item, columns.timestamp, columns.label, columns.weight) if c]
     missing = [c for c in required if c not in header]
     if missing:
@@ -128,11 +135,9 @@ def load_interactions(path: Path, columns: Columns = Columns(), chunk_rows: int 
     side_first: dict[str, dict[int, int]] = {name: {} for name in side_encoders}
     text_first: dict[str, dict[int, str]] = {name: {} for name in columns.item_text}
     users, items, times = [], [], []
-    row_offset = 0
     usecols = list(dict.fromkeys([*required, *side["user"], *side["item"], *columns.item_text]))
-    for chunk in _chunks(path, text, usecols, chunk_rows):
-        _validate(chunk, path, columns, row_offset, text)
-        row_offset += len(chunk)
+    for part, row_offset, chunk in _chunks(parts, text, usecols, chunk_rows):
+        _validate(chunk, part, columns, row_offset, text)
         for column, minimum in ((columns.label, columns.min_label), (columns.weight, columns.min_weight)):
             if column and minimum is not None:
                 chunk = chunk[chunk[column].astype(float) >= minimum]
@@ -249,16 +254,20 @@ def _side_columns(path: Path, header: list[str], given, prefix: str, excluded: l
     return list(given)
 
 
-def _chunks(path: Path, text: _Text | None, usecols: list[str], chunk_rows: int) -> Iterator:
-    try:
-        if text is None:
-            import pyarrow.parquet as pq
+def _chunks(parts: list[Path], text: _Text | None, usecols: list[str], chunk_rows: int) -> Iterator:
+    """(file, offset of the chunk's first row in that file, chunk) over every file in order."""
+    import pandas as pd
 
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=usecols):
-                yield batch.to_pandas()
-        else:
-            yield from text.read_csv(path, usecols=usecols, dtype=str, keep_default_na=False, na_values=[""],
-                                     chunksize=chunk_rows)
+    if text is None:
+        for chunk in shards.chunks(parts, usecols, chunk_rows, first_rows=[0] * len(parts)):
+            yield chunk.path, chunk.first_row, pd.DataFrame(chunk.columns)
+        return
+    path, offset = parts[0], 0
+    try:
+        for chunk in text.read_csv(path, usecols=usecols, dtype=str, keep_default_na=False, na_values=[""],
+                                   chunksize=chunk_rows):
+            yield path, offset, chunk
+            offset += len(chunk)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot be read as {_kind(path, text)}: {exc}") from None
 

@@ -3,14 +3,18 @@
 Two kinds, recorded as `kind` in schema.json (a schema without it is "interactions"):
 
 interactions (implicit feedback: MovieLens, generic CSV / Parquet)
-    interactions.parquet   user, item (model ids), timestamp (absent when schema.json says "timed": false)
+    interactions.parquet   user, item (model ids), timestamp (absent when schema.json says "timed": false);
+                           with `--shard-rows N` (schema.json "shard_rows": N) a folder interactions/ of
+                           part-00000.parquet ... of at most N rows each instead (data/shards.py), which
+                           a streaming teacher reads without loading them (data/stream.py)
     users.parquet          user side features, row = user id (absent when there are none)
     items.parquet          item side features, row = item id (absent when there are none)
     item_text.parquet      item (model id), text: title, genres, ... (absent when the source has no item text)
     item_vectors.npy       float32 (items, dim), row = item id: the items' text vectors, encoded once or read
                            from --item-embeddings (absent when there are none)
 ctr (labelled rows without users: Criteo)
-    rows.parquet           label (0/1) and one model-id column per feature, in file (time) order
+    rows.parquet           label (0/1) and one model-id column per feature, in file (time) order (a
+                           folder rows/ of shards with --shard-rows)
 both
     vocab/<feature>.txt    raw value per line; line number = model id
     schema.json            kind, source, counts, features (name, vocab size, owner), label definition;
@@ -29,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from edgerec import io
+from edgerec.data import shards
 from edgerec.data.schema import DataError, Interactions, LabeledRows
 
 SCHEMA = "schema.json"
@@ -37,17 +42,24 @@ ITEM_TEXT = "item_text.parquet"
 ITEM_VECTORS = "item_vectors.npy"
 
 
-def save(data: Interactions | LabeledRows, out: Path) -> dict:
+INTERACTIONS = "interactions"  # the log's table: <name>.parquet, or the folder <name>/ of shards
+ROWS = "rows"  # a CTR dataset's table, likewise
+
+
+def save(data: Interactions | LabeledRows, out: Path, shard_rows: int | None = None) -> dict:
+    """Writes the prepared folder; the log (interactions or CTR rows) as one Parquet file, or as shards
+    of at most `shard_rows` rows."""
     import pandas as pd
 
     out = Path(out)
     if isinstance(data, LabeledRows):
-        frames = {"rows.parquet": pd.DataFrame({"label": data.labels, **data.columns})}
+        log = (ROWS, {"label": data.labels, **data.columns})
+        frames = {}
         counts = {"kind": "ctr", "rows": int(len(data.labels)), "click_rate": round(float(data.labels.mean()), 6)}
         label = data.label
     else:
-        columns = {"user": data.user, "item": data.item} | ({"timestamp": data.timestamp} if data.timed else {})
-        frames = {"interactions.parquet": pd.DataFrame(columns)}
+        log = (INTERACTIONS, {"user": data.user, "item": data.item} | ({"timestamp": data.timestamp} if data.timed else {}))
+        frames = {}
         if data.user_features:
             frames["users.parquet"] = pd.DataFrame(data.user_features)
         if data.item_features:
@@ -64,6 +76,7 @@ def save(data: Interactions | LabeledRows, out: Path) -> dict:
                   "items": data.num_items, "timed": data.timed, "item_text": data.item_text is not None,
                   "item_vectors": vectors}
         label = "implicit feedback: every interaction is a positive"
+    _write_log(out, *log, shard_rows)
     for name, frame in frames.items():
         with io.atomic_path(out / name) as tmp:
             frame.to_parquet(tmp, index=False)
@@ -73,6 +86,7 @@ def save(data: Interactions | LabeledRows, out: Path) -> dict:
         "format": 1,
         "source": data.source,
         **counts,
+        "shard_rows": shard_rows,
         "features": [f.to_dict() for f in data.features()],
         "label": label,
     }
@@ -80,25 +94,71 @@ def save(data: Interactions | LabeledRows, out: Path) -> dict:
     return schema
 
 
+def _write_log(out: Path, name: str, columns: dict[str, np.ndarray], shard_rows: int | None) -> None:
+    import pandas as pd
+
+    if shard_rows is None:
+        with io.atomic_path(out / f"{name}{shards.SUFFIX}") as tmp:
+            pd.DataFrame(columns).to_parquet(tmp, index=False)
+    else:
+        shards.write(columns, out / name, shard_rows)
+
+
+def log_path(folder: Path, schema: dict) -> Path:
+    """The prepared log: the Parquet file, or the folder of shards when the schema says `shard_rows`."""
+    name = INTERACTIONS if schema.get("kind", "interactions") == "interactions" else ROWS
+    return Path(folder) / (name if schema.get("shard_rows") else f"{name}{shards.SUFFIX}")
+
+
+def read_schema(folder: Path) -> dict:
+    """schema.json of a prepared folder, or a DataError naming it."""
+    folder = Path(folder)
+    try:
+        schema = json.loads((folder / SCHEMA).read_text())
+        schema["features"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{folder / SCHEMA}: not a prepared dataset schema ({exc})") from None
+    kind = schema.get("kind", "interactions")
+    if kind not in KINDS:
+        raise DataError(f"{folder / SCHEMA}: unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return schema
+
+
+def _read_log(folder: Path, schema: dict):
+    import pandas as pd
+
+    path = log_path(folder, schema)
+    if not schema.get("shard_rows"):
+        return pd.read_parquet(path)
+    return pd.concat([pd.read_parquet(part) for part in shards.files(path)], ignore_index=True)
+
+
 def is_prepared(folder: Path) -> bool:
     return (Path(folder) / SCHEMA).is_file()
 
 
 def load(folder: Path) -> Interactions | LabeledRows:
+    """The whole prepared dataset in memory."""
+    return _load(Path(folder), with_log=True)
+
+
+def catalogue(folder: Path) -> Interactions:
+    """An interactions folder's users and items (vocabularies, side features, item text and vectors)
+    without its log: no interaction is read. The streaming task reads the log shard by shard."""
+    folder = Path(folder)
+    if read_schema(folder).get("kind", "interactions") != "interactions":
+        raise DataError(f"{folder}: a CTR dataset; streaming training reads interaction data only")
+    return _load(folder, with_log=False)
+
+
+def _load(folder: Path, with_log: bool) -> Interactions | LabeledRows:
     import pandas as pd
 
-    folder = Path(folder)
-    try:
-        schema = json.loads((folder / SCHEMA).read_text())
-        features = schema["features"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{folder / SCHEMA}: not a prepared dataset schema ({exc})") from None
-    kind = schema.get("kind", "interactions")
-    if kind not in KINDS:
-        raise DataError(f"{folder / SCHEMA}: unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    schema = read_schema(folder)
+    features, kind = schema["features"], schema.get("kind", "interactions")
     vocab = _vocabularies(folder, features)
     if kind == "ctr":
-        frame = pd.read_parquet(folder / "rows.parquet")
+        frame = _read_log(folder, schema)
         return LabeledRows(
             columns={f["name"]: frame[f["name"]].to_numpy().astype(np.int32) for f in features},
             labels=frame["label"].to_numpy().astype(np.float32),
@@ -106,7 +166,11 @@ def load(folder: Path) -> Interactions | LabeledRows:
             source=schema["source"],
             label=schema["label"],
         )
-    interactions = pd.read_parquet(folder / "interactions.parquet")
+    if with_log:
+        interactions = _read_log(folder, schema)
+    else:
+        interactions = pd.DataFrame({"user": np.zeros(0, np.int32), "item": np.zeros(0, np.int32),
+                                     "timestamp": np.zeros(0, np.int64)})
     tables = {}
     for owner, name in (("user", "users.parquet"), ("item", "items.parquet")):
         wanted = [f["name"] for f in features if f["owner"] == owner and not f["name"].endswith("_id")]

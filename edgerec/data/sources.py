@@ -28,8 +28,10 @@ def prepare(
     if source == "movielens":
         return movielens.load(path, min_rating=min_rating)
     if source in ("csv", "parquet"):
-        if (source == "parquet") != (Path(path).suffix == files.PARQUET):
-            expected = "a .parquet file" if source == "parquet" else "a text file (any extension but .parquet)"
+        parquet = Path(path).suffix == files.PARQUET or Path(path).is_dir()
+        if (source == "parquet") != parquet:
+            expected = ("a .parquet file or a folder of .parquet shards" if source == "parquet"
+                        else "a text file (any extension but .parquet)")
             raise DataError(f"{path}: --source {source} expects {expected}")
         return files.load_interactions(path, columns, layout=layout)
     raise DataError(f"unknown source '{source}'; expected one of {', '.join(SOURCES)}")
