@@ -112,18 +112,12 @@ class RankingTask:
         self.train_weights = item_weights(config.negative_sampling, counts, exponent, OOV_INDEX + 1)
         eval_weights = item_weights(config.eval_negative_sampling, counts, exponent, OOV_INDEX + 1)
 
-        negatives = sample_candidates(
-            self.holdout_user, config.eval_candidates - 1, self.positives, rng, eval_weights, data.vocabularies["user_id"]
-        )
-        self.candidates = np.concatenate([self.holdout_item[:, None], negatives], axis=1)
         k = self.negatives_per_positive
-        per_row = np.empty((len(holdout_idx), 1 + k), dtype=np.int32)
-        per_row[:, 0] = self.holdout_item
-        per_row[:, 1:] = sample_negatives(np.repeat(self.holdout_user, k), self.positives, rng, eval_weights).reshape(-1, k)
+        self.candidates, per_row = draw_eval(self.holdout_user, self.holdout_item, config.eval_candidates, k,
+                                             self.positives, rng, eval_weights, data.vocabularies["user_id"])
         self.pointwise_users = np.repeat(self.holdout_user, 1 + k)
         self.pointwise_items = per_row.reshape(-1)
-        self.pointwise_labels = np.zeros(len(self.pointwise_users), dtype=np.float32)
-        self.pointwise_labels[:: 1 + k] = 1.0
+        self.pointwise_labels = pointwise_labels(len(self.holdout_user), k)
         self.validation = self._carve_validation(data, eval_weights) if validation else None
 
     def _carve_validation(self, data: Interactions, eval_weights: np.ndarray | None) -> EvalData:
@@ -147,18 +141,12 @@ class RankingTask:
         self.train_timestamp = self.train_timestamp[keep]
         c = self.config
         self.train_weights = item_weights(c.negative_sampling, self.train_item_counts(), c.popularity_exponent, OOV_INDEX + 1)
-        negatives = sample_candidates(val_user, c.eval_candidates - 1, self.positives, rng, eval_weights,
-                                      data.vocabularies["user_id"])
-        candidates = np.concatenate([val_item[:, None], negatives], axis=1)
         k = self.negatives_per_positive
-        items = np.empty((len(val_user), 1 + k), dtype=np.int32)
-        items[:, 0] = val_item
-        items[:, 1:] = sample_negatives(np.repeat(val_user, k), self.positives, rng, eval_weights).reshape(-1, k)
-        labels = np.zeros(items.size, dtype=np.float32)
-        labels[:: 1 + k] = 1.0
+        candidates, items = draw_eval(val_user, val_item, c.eval_candidates, k, self.positives, rng, eval_weights,
+                                      data.vocabularies["user_id"])
         return EvalData(
             pointwise=self.rows(np.repeat(val_user, 1 + k), items.reshape(-1)),
-            labels=labels,
+            labels=pointwise_labels(len(val_user), k),
             ranking=self.rows(np.repeat(val_user, candidates.shape[1]), candidates.reshape(-1)),
             num_candidates=int(candidates.shape[1]),
         )
@@ -432,6 +420,26 @@ class CtrTask:
     def save_eval(self, path: Path) -> None:
         """Writes eval.npz with the pointwise part only (device_bench.evalset allows that)."""
         _write_eval(path, *self.pointwise_eval(), {})
+
+
+def draw_eval(users: np.ndarray, items: np.ndarray, candidates: int, k: int, positives: PositiveSet,
+              rng: np.random.Generator, weights: np.ndarray | None, user_vocab: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The evaluation rows of held-out (user, item) pairs: NCF candidate lists (pairs x `candidates`) and
+    pointwise rows (pairs x (1 + k)), the held-out item first in each, the rest sampled among the items
+    the user never interacted with (`positives`), in that order from `rng`."""
+    negatives = sample_candidates(users, candidates - 1, positives, rng, weights, user_vocab)
+    lists = np.concatenate([items[:, None], negatives], axis=1)
+    per_row = np.empty((len(users), 1 + k), dtype=np.int32)
+    per_row[:, 0] = items
+    per_row[:, 1:] = sample_negatives(np.repeat(users, k), positives, rng, weights).reshape(-1, k)
+    return lists, per_row
+
+
+def pointwise_labels(pairs: int, k: int) -> np.ndarray:
+    """The labels of `draw_eval`'s pointwise rows, flattened: 1 for each held-out item, 0 for its k negatives."""
+    labels = np.zeros(pairs * (1 + k), dtype=np.float32)
+    labels[:: 1 + k] = 1.0
+    return labels
 
 
 def _counts(rows: dict[str, np.ndarray], features: list[FeatureSpec]) -> dict[str, np.ndarray]:
