@@ -85,16 +85,13 @@ class BuildState:
     def save(self, key: str, record: dict, weights: list[np.ndarray] | None = None) -> None:
         """Marks stage `key` finished with `record`, after writing its `weights` if any."""
         if weights is not None:
-            with io.atomic_path(self._weights_path(key)) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, *weights)
+            write_weights(self._weights_path(key), weights)
         self.stages[key] = record
         self._write()
 
     def weights(self, key: str) -> list[np.ndarray]:
         """The weights saved by stage `key`, in the order `set_weights` expects."""
-        with np.load(self._weights_path(key), allow_pickle=False) as saved:
-            return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        return read_weights(self._weights_path(key))
 
     def finish(self) -> None:
         """The build completed: the checkpoints are not part of the bundle."""
@@ -105,3 +102,16 @@ class BuildState:
 
     def _write(self) -> None:
         io.write_json(self.dir / STATE_FILE, {"fingerprint": self.fingerprint, "stages": self.stages})
+
+
+def write_weights(path: Path, weights: list[np.ndarray]) -> None:
+    """A model's `get_weights()` as an .npz, atomically (see the module docstring for why not Keras's formats)."""
+    with io.atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, *weights)
+
+
+def read_weights(path: Path) -> list[np.ndarray]:
+    """What `write_weights` wrote, in the order `set_weights` expects."""
+    with np.load(path, allow_pickle=False) as saved:
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]

@@ -16,6 +16,7 @@ from edgerec.cli.errors import Group
 from edgerec.cli.export import export_command
 from edgerec.cli.inspect import inspect_command
 from edgerec.cli.report import report
+from edgerec.cli.teacher import teacher
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,3 +35,4 @@ main.add_command(distill)
 main.add_command(export_command)
 main.add_command(inspect_command)
 main.add_command(report)
+main.add_command(teacher)

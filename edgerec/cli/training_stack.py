@@ -19,6 +19,7 @@ TRAINING_PYTHONS = ((3, 10), (3, 13))
 TRAINING_MODULES = {"build": ("tensorflow", "tf_keras", "tensorflow_model_optimization", "pandas"),
                     "compress": ("tensorflow", "tf_keras", "tensorflow_model_optimization", "pandas"),
                     "distill": ("tensorflow", "tf_keras", "tensorflow_model_optimization", "pandas"),
+                    "teacher": ("tensorflow", "tf_keras", "tensorflow_model_optimization", "pandas", "pyarrow"),
                     "data prepare": ("pandas", "pyarrow")}
 # these need neither TensorFlow nor pandas; `edgerec report` draws its plots only where the
 # `report` extra's matplotlib is installed and says so otherwise
