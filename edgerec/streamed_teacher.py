@@ -24,12 +24,12 @@ throughput, peak memory). On a cluster `out` must be one shared folder (NFS, a b
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
+from device_bench import memory
 from edgerec import checkpoints, cluster, io, train
 from edgerec._keras import keras
 from edgerec.data.stream import StreamingTask
@@ -54,7 +54,9 @@ def run(recipe: Recipe, data: Path, out: Path, worker: cluster.Worker = cluster.
         resume: bool = False, force: bool = False, backup_steps: int = cluster.BACKUP_STEPS, log: Log = print) -> dict:
     """Trains, scores and (on the chief) writes the teacher; returns what teacher.json holds."""
     out = Path(out)
-    _check_out(out, resume, force, worker)
+    if _check_out(out, resume, force, worker):
+        log(f"{out / RESULT}: this run finished already; nothing to resume (--force starts over)")
+        return json.loads((out / RESULT).read_text())
     strategy = cluster.strategy(worker)  # before any other TensorFlow op: the collectives start here
     log(f"[data] {data} ({worker.describe()})")
     task = StreamingTask(data, recipe.data, recipe.seed)
@@ -88,7 +90,7 @@ def run(recipe: Recipe, data: Path, out: Path, worker: cluster.Worker = cluster.
     with cluster.worker_loss(worker):
         model.fit(stream, epochs=epochs, steps_per_epoch=per_epoch, callbacks=callbacks, verbose=0)
     rows_per_second = meter.steps * batch / max(meter.seconds, 1e-9)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = memory.peak_rss_bytes() / 2**20  # this process image's own peak, not a parent's (device_bench.memory)
     log(f"  {meter.steps} steps in this run, {rows_per_second:,.0f} rows/s; peak RSS {peak:,.0f} MiB")
     result = {
         "data": str(data), "task": task.summary(), "held_out": task.describe(), "workers": worker.count,
@@ -110,11 +112,16 @@ def run(recipe: Recipe, data: Path, out: Path, worker: cluster.Worker = cluster.
     return result
 
 
-def _check_out(out: Path, resume: bool, force: bool, worker: cluster.Worker) -> None:
+def _check_out(out: Path, resume: bool, force: bool, worker: cluster.Worker) -> bool:
+    """Whether `out` holds a finished run that `resume` leaves as it is; refuses a run `out` holds when
+    neither `force` nor `resume` says what to do with it (teacher.json is written last: it marks a
+    finished run)."""
     if force and resume:
         raise RunExistsError("--force and --resume contradict each other: give one")
-    interrupted = (out / BACKUP).exists() or (out / SELECTION).exists()
     finished = (out / RESULT).exists()
+    interrupted = not finished and ((out / BACKUP).exists() or (out / SELECTION).exists())
+    if resume and finished:
+        return True
     if force and worker.chief:
         for name in (BACKUP, SELECTION):
             shutil.rmtree(out / name, ignore_errors=True)
@@ -124,6 +131,7 @@ def _check_out(out: Path, resume: bool, force: bool, worker: cluster.Worker) -> 
         what = "an interrupted teacher run (--resume continues it)" if interrupted else "a trained teacher"
         raise RunExistsError(f"--out: {out} holds {what}; --force starts over")
     out.mkdir(parents=True, exist_ok=True)
+    return False
 
 
 class _Selection(keras.callbacks.Callback):

@@ -85,16 +85,22 @@ def test_a_worker_killed_mid_run_and_every_worker_resumed_completes(shards, tmp_
     assert result["steps"] == 400 and 0 < result["steps_this_run"] < 400
 
 
-def test_a_finished_run_is_not_overwritten_without_force(shards, tmp_path):
+def test_a_finished_run_is_kept_unless_forced_and_a_forced_rerun_repeats_it(shards, tmp_path):
     # setup
     out = tmp_path / "done"
-    first = subprocess.run(_teacher(shards, out, "--steps", "20"), capture_output=True, text=True, timeout=TIMEOUT)
+    first = subprocess.run(_teacher(shards, out, "--steps", "60"), capture_output=True, text=True, timeout=TIMEOUT)
     assert first.returncode == 0, first.stderr[-3000:]
+    trained = json.loads((out / "teacher.json").read_text())
     # execute
-    again = subprocess.run(_teacher(shards, out, "--steps", "20"), capture_output=True, text=True, timeout=TIMEOUT)
-    forced = subprocess.run(_teacher(shards, out, "--steps", "20", "--force"), capture_output=True, text=True,
+    again = subprocess.run(_teacher(shards, out, "--steps", "60"), capture_output=True, text=True, timeout=TIMEOUT)
+    resumed = subprocess.run(_teacher(shards, out, "--steps", "60", "--resume"), capture_output=True, text=True,
+                             timeout=TIMEOUT)
+    forced = subprocess.run(_teacher(shards, out, "--steps", "60", "--force"), capture_output=True, text=True,
                             timeout=TIMEOUT)
     # assert
     assert again.returncode == 2 and again.stderr.strip().splitlines()[-1] == (
         f"Error: --out: {out} holds a trained teacher; --force starts over")
+    assert resumed.returncode == 0 and "this run finished already; nothing to resume" in resumed.stderr
     assert forced.returncode == 0, forced.stderr[-3000:]
+    retrained = json.loads((out / "teacher.json").read_text())
+    assert retrained["stage"]["metrics"] == trained["stage"]["metrics"]  # same seed, same stream: same teacher

@@ -62,3 +62,16 @@ def test_flags_and_tf_config_together_are_refused(monkeypatch):
     monkeypatch.setenv(cluster.VARIABLE, "{}")
     with pytest.raises(cluster.ClusterError, match="--workers and TF_CONFIG both describe the cluster"):
         cluster.resolve("a:1,b:1", 0)
+
+
+def test_the_teacher_verb_reports_a_bad_cluster_or_data_flag_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from edgerec.cli import main
+
+    runner = CliRunner()
+    bad_cluster = runner.invoke(main, ["teacher", "--data", str(tmp_path), "--workers", "a:1,b:1"])
+    no_data = runner.invoke(main, ["teacher", "--data", str(tmp_path / "absent")])
+    for result, line in ((bad_cluster, "Error: --workers needs --worker-index (which of the workers this process is, from 0)"),
+                         (no_data, f"Error: --data: {tmp_path / 'absent'}: no such folder")):
+        assert result.exit_code == 2 and result.output.strip() == line

@@ -101,3 +101,21 @@ def test_chunks_number_rows_across_the_whole_folder(tmp_path):
     seen = [(c.first_row, len(c)) for c in shards.chunks(paths, ["user"], chunk_rows=32)]
     starts = np.cumsum([0] + [n for _, n in seen])[:-1]
     assert [first for first, _ in seen] == list(starts) and sum(n for _, n in seen) == 320
+
+
+def test_click_rows_shard_and_load_like_one_file(tmp_path):
+    # setup
+    from tests.utils import write_criteo
+
+    write_criteo(tmp_path / "day.tsv", rows=300)
+    runner = CliRunner()
+    for name, extra in (("one", []), ("many", ["--shard-rows", "64"])):
+        result = runner.invoke(main, ["data", "prepare", "--source", "criteo", "--path", str(tmp_path / "day.tsv"),
+                                      "--out", str(tmp_path / name), "--min-count", "3", *extra])
+        assert result.exit_code == 0, result.output
+    # assert
+    one, many = prepared.load(tmp_path / "one"), prepared.load(tmp_path / "many")
+    assert len(shards.files(tmp_path / "many" / prepared.ROWS)) == 5
+    np.testing.assert_array_equal(many.labels, one.labels)
+    for name in one.columns:
+        np.testing.assert_array_equal(many.columns[name], one.columns[name])
