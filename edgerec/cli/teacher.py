@@ -21,8 +21,8 @@ from edgerec.cli.recipe_options import recipe_options
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/teacher"), show_default=True,
               help="Folder for teacher.weights.npz and teacher.json (on a cluster: one folder all workers share).")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Train this many steps (scored on validation each pass or every --steps, whichever is fewer) "
-              "instead of the recipe's teacher_training epochs.")
+              help="Train exactly this many steps instead of the recipe's teacher_training epochs: equal passes "
+              "of at most an epoch, all of them (no early stop), the best on validation kept.")
 @click.option("--workers", default=None,
               help="Every worker's host:port, comma-separated, the same on each worker, e.g. "
               "10.0.0.5:2222,10.0.0.6:2222; training runs under MultiWorkerMirroredStrategy. Without it, "

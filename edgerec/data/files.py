@@ -29,7 +29,6 @@ from typing import Iterator
 import numpy as np
 
 from edgerec.data import shards
-
 from edgerec.data.schema import DataError, Interactions
 
 PARQUET = ".parquet"

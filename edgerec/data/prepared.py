@@ -28,6 +28,7 @@ Preparing once and building many times keeps parsing (and its errors) out of tra
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -97,11 +98,14 @@ def save(data: Interactions | LabeledRows, out: Path, shard_rows: int | None = N
 def _write_log(out: Path, name: str, columns: dict[str, np.ndarray], shard_rows: int | None) -> None:
     import pandas as pd
 
+    single, folder = out / f"{name}{shards.SUFFIX}", out / name
     if shard_rows is None:
-        with io.atomic_path(out / f"{name}{shards.SUFFIX}") as tmp:
+        with io.atomic_path(single) as tmp:
             pd.DataFrame(columns).to_parquet(tmp, index=False)
+        shutil.rmtree(folder, ignore_errors=True)  # an earlier sharded prepare into the same folder
     else:
-        shards.write(columns, out / name, shard_rows)
+        shards.write(columns, folder, shard_rows)
+        single.unlink(missing_ok=True)
 
 
 def log_path(folder: Path, schema: dict) -> Path:

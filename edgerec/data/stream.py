@@ -59,6 +59,9 @@ class StreamingTask:
         if config.split != "leave_last_out":
             raise DataError(f"{folder}: data.split '{config.split}': a streamed log holds out each evaluated user's "
                             "latest interaction (leave_last_out) only")
+        if not prepared.is_prepared(folder):
+            raise DataError(f"{folder}: not a prepared dataset (no {prepared.SCHEMA}); prepare it first: edgerec data "
+                            f"prepare --source parquet --path LOG --out {folder} --shard-rows 1000000")
         schema = prepared.read_schema(folder)
         log = prepared.log_path(folder, schema)
         self.paths = shards.files(log) if log.is_dir() else [log]

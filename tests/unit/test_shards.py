@@ -119,3 +119,12 @@ def test_click_rows_shard_and_load_like_one_file(tmp_path):
     np.testing.assert_array_equal(many.labels, one.labels)
     for name in one.columns:
         np.testing.assert_array_equal(many.columns[name], one.columns[name])
+
+
+def test_preparing_again_in_the_other_layout_leaves_only_the_new_one(tmp_path):
+    data = tiny_interactions()
+    prepared.save(data, tmp_path, shard_rows=100)
+    prepared.save(data, tmp_path)
+    assert (tmp_path / "interactions.parquet").is_file() and not (tmp_path / prepared.INTERACTIONS).exists()
+    prepared.save(data, tmp_path, shard_rows=100)
+    assert not (tmp_path / "interactions.parquet").exists() and len(prepared.load(tmp_path).user) == len(data.user)

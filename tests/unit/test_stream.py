@@ -100,6 +100,11 @@ def test_workers_read_disjoint_shares_of_the_shards(folder):
         task.dataset(32, workers=6, worker=0)
 
 
+def test_a_folder_that_is_not_prepared_says_how_to_prepare_it(tmp_path):
+    with pytest.raises(DataError, match=rf"{tmp_path}: not a prepared dataset \(no schema.json\); prepare it first"):
+        StreamingTask(tmp_path, CONFIG, seed=0)
+
+
 def test_only_leave_last_out_streams(folder):
     with pytest.raises(DataError, match="data.split 'random': a streamed log holds out each evaluated user's latest"):
         StreamingTask(folder, DataConfig(split="random"), seed=0)
