@@ -5,8 +5,8 @@
 per-item counts, the side-feature tables, the evaluated users' histories and the shuffle buffer:
 it grows with the numbers of users and items, not of interactions (`bench/scale.py` measures it).
 
-Two passes over the shards when the task is made (the first reads the user column, the second
-collects the interactions of the users it evaluates), then one pipeline per training run:
+Two passes over the shards when the task is made (the first counts each user's and item's
+interactions, the second collects the interactions of the users it evaluates), then one pipeline per training run:
 
     shard files (reshuffled each pass; split between workers) -> interleave, record batch by
     record batch -> drop the held-out rows -> per-row shuffle buffer -> batches of positives ->
@@ -22,9 +22,10 @@ Where the protocol departs from `RankingTask`, it is for bounded memory:
   interacted with and scored pointwise against sampled negatives, as `RankingTask` does.
 - validation: the latest interaction of up to VALIDATION_USERS other users, drawn the same way.
 - training negatives are drawn from the item weights (uniform or popularity) without checking the
-  user's history, which would need the whole log in memory: a negative is one of the user's own
-  items about as often as the log's density (a few in a thousand on public logs). The evaluation
-  candidates above are checked.
+  user's history, which would need the whole log in memory: a uniform negative is one of the
+  user's own items with probability (the user's items / the catalogue), on average the log's
+  density (0.3% to 6% on the public-data profiles), more for heavy users and under popularity
+  sampling. The evaluation candidates above are checked.
 - only `data.split: leave_last_out`; users with one interaction are trained on, never evaluated.
 """
 
