@@ -5,8 +5,8 @@ local 2-worker cluster (MultiWorkerMirroredStrategy over 127.0.0.1), scored on t
     python bench/workers.py --preset smoke --recipe smoke
 
 The preset's interactions are written as Parquet shards (`--shard-rows`), then each run trains the
-recipe's teacher as `edgerec teacher` does (same seed, same global batch: each of two workers takes
-half of it and half of the shards) and the script prints both runs' held-out AUC and NDCG@10, their
+recipe's teacher as `edgerec teacher` does (same seed, same global batches: each of two workers
+trains on its half of every batch one process trains on) and the script prints both runs' held-out AUC and NDCG@10, their
 differences, throughput and peak memory per worker. On this 2-core machine the two workers share
 the cores, so their rows/s says what the collectives cost, not what a second machine would add.
 """

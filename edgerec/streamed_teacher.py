@@ -75,12 +75,10 @@ def run(recipe: Recipe, data: Path, out: Path, worker: cluster.Worker = cluster.
         train.compile_ranker(model, config, task)
     if worker.count == 1:
         stream = task.dataset(batch)
-    else:
-        if batch % worker.count:
-            batch -= batch % worker.count  # every worker takes an equal share of the global batch
+    else:  # every worker builds the global batches and keeps its slice (StreamingTask.dataset)
         stream = strategy.distribute_datasets_from_function(
-            lambda ctx: task.dataset(ctx.get_per_replica_batch_size(batch), ctx.num_input_pipelines,
-                                     ctx.input_pipeline_id))
+            lambda ctx: task.dataset(batch, ctx.num_input_pipelines, ctx.input_pipeline_id))
+    batch = task.positives_per_batch(batch) * (1 + task.negatives_per_positive)  # rows per global step
     patience = config.patience if steps is None else epochs  # a fixed number of steps runs them all
     selection = _Selection(task, patience, out / SELECTION, worker, log, epochs)
     meter = _Throughput()

@@ -8,9 +8,9 @@ it grows with the numbers of users and items, not of interactions (`bench/scale.
 Two passes over the shards when the task is made (the first counts each user's and item's
 interactions, the second collects the interactions of the users it evaluates), then one pipeline per training run:
 
-    shard files (reshuffled each pass; split between workers) -> interleave, record batch by
-    record batch -> drop the held-out rows -> per-row shuffle buffer -> batches of positives ->
-    `negatives_per_positive` negatives each, drawn in the pipeline -> side features -> prefetch
+    shard files (reshuffled each pass) -> interleave, record batch by record batch -> drop the
+    held-out rows -> per-row shuffle buffer -> global batches of positives -> `negatives_per_positive`
+    negatives each, drawn in the pipeline -> this worker's slice -> side features -> prefetch
 
 Where the protocol departs from `RankingTask`, it is for bounded memory:
 - held out: the latest interaction (by timestamp, then file order; a seeded random one for a log
@@ -217,26 +217,30 @@ class StreamingTask:
         return self.train_item_count[self.holdout_item].astype(np.int32)
 
     def positives_per_batch(self, batch_size: int) -> int:
-        """Positives in a batch of `batch_size` rows (each brings its negatives)."""
+        """Positives in a global batch of about `batch_size` rows (each brings its negatives)."""
         return max(1, batch_size // (1 + self.negatives_per_positive))
 
     def dataset(self, batch_size: int, workers: int = 1, worker: int = 0):
-        """The endless training stream, ((features), labels) batches of about `batch_size` rows; with
-        `workers` > 1, this worker's share of the shards (needs at least one shard per worker).
+        """The endless training stream: ((features), labels) batches of this worker's slice of global
+        batches of about `batch_size` rows.
 
-        Each pass over the shards reads them in a new order and reshuffles rows through the
-        buffer; negatives are drawn per batch from (seed, worker, batch number), so a run is
-        repeatable batch for batch.
+        Every worker reads every shard in the same order and keeps its slice of each global batch (its
+        share of the positives, each with its negatives; shares differ by at most one positive), so a
+        run trains on the same batches whatever the number of workers, and two workers give about the
+        model one process gives: only the order of floating-point sums differs, and the weight of a
+        row in a share one positive smaller. Each pass over the shards reads them in a new order and reshuffles rows
+        through the buffer; negatives are drawn per global batch from (seed, batch number).
         """
         from edgerec._keras import tf
 
-        if workers > len(self.paths):
-            raise DataError(f"{self.folder}: {len(self.paths)} shard(s) for {workers} workers; each worker reads "
-                            "whole shards: prepare with a smaller --shard-rows")
         k = self.negatives_per_positive
         per_batch = self.positives_per_batch(batch_size)
+        if per_batch < workers:
+            raise DataError(f"{self.folder}: a batch of {batch_size} rows has {per_batch} positive(s) for {workers} "
+                            "workers; raise teacher_training.batch_size")
+        first, last = worker * per_batch // workers, (worker + 1) * per_batch // workers
         files = tf.data.Dataset.from_tensor_slices(([str(p) for p in self.paths], self.first_rows))
-        files = files.shard(workers, worker).shuffle(len(self.paths), seed=self.seed, reshuffle_each_iteration=True)
+        files = files.shuffle(len(self.paths), seed=self.seed, reshuffle_each_iteration=True)
         signature = (tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32))
 
         def read(path, first_row):
@@ -245,14 +249,16 @@ class StreamingTask:
         rows = files.repeat().interleave(read, cycle_length=min(4, len(self.paths)))
         rows = rows.unbatch().shuffle(SHUFFLE_ROWS, seed=self.seed, reshuffle_each_iteration=True)
         batches = rows.batch(per_batch, drop_remainder=True).enumerate()
-        sampler = _NegativeSampler(self, k, workers, worker)
+        sampler = _NegativeSampler(self)
         user_tables = {n: tf.constant(t) for n, t in self.data.user_features.items()}
         item_tables = {n: tf.constant(t) for n, t in self.data.item_features.items()}
         names = self.input_names
 
         def with_negatives(step, positives):
             user, item = positives
-            negatives = sampler(step, tf.size(user) * k)
+            negatives = tf.reshape(sampler(step, per_batch * k), [per_batch, k])
+            mine = slice(first, last)
+            user, item, negatives = user[mine], item[mine], tf.reshape(negatives[mine], [-1])
             users = tf.concat([user, tf.repeat(user, k)], 0)
             items = tf.concat([item, negatives], 0)
             out = {"user_id": users, "item_id": items}
@@ -277,14 +283,14 @@ class StreamingTask:
 
 class _NegativeSampler:
     """Items for negatives, `count` per call, from the task's training weights (uniform without them),
-    never the OOV item; drawn from (seed, worker, step) so every batch's draw is repeatable."""
+    never the OOV item; drawn from (seed, step) so every global batch's draw is repeatable."""
 
-    def __init__(self, task: StreamingTask, k: int, workers: int, worker: int):
+    def __init__(self, task: StreamingTask):
         from edgerec._keras import tf
 
         self.tf = tf
         self.low, self.high = OOV_INDEX + 1, task.data.num_items
-        self.seed = (task.seed * 1009 + worker) % (2**31 - 1)
+        self.seed = task.seed
         self.cdf = None if task.train_weights is None else tf.constant(np.cumsum(task.train_weights), tf.float64)
 
     def __call__(self, step, count):

@@ -1,7 +1,6 @@
 """`edgerec teacher` on the smoke preset written as shards: one process against two local workers on
-loopback (MultiWorkerMirroredStrategy), and a worker killed mid-run, then every worker restarted with
---resume. The 0.002 acceptance figure is measured on the default preset by bench/workers.py; the
-smoke preset (240 held-out lists, a few hundred steps) is too small to hold two runs that close.
+loopback (MultiWorkerMirroredStrategy) train on the same global batches as one process, and a worker
+killed mid-run, then every worker restarted with --resume.
 """
 
 import io
@@ -53,8 +52,12 @@ def test_two_local_workers_train_the_teacher_one_process_trains(shards, tmp_path
     # the workers hold one mirrored model: each scored it, with the same figures
     scored = sorted(line.split("] ", 1)[1] for line in log.getvalue().splitlines() if "teacher: auc" in line)
     assert len(scored) == 2 and scored[0] == scored[1]
-    # one process, seeds 0-3, 400 steps on this preset: AUC 0.812-0.826, NDCG@10 0.428-0.479 (measured)
-    for key, tolerance in (("auc", 0.02), ("ndcg@10", 0.06)):
+    # The same global batches (StreamingTask.dataset); what differs is the order of floating-point sums,
+    # which Adam's first steps amplify on weights with near-zero gradients (after one step, 34 of 3,216
+    # item-embedding values differ by up to 0.003). Measured on this 240-list preset at 400 steps:
+    # AUC +0.0043, NDCG@10 +0.0013; the seed spread of one process is AUC 0.812-0.826, NDCG@10
+    # 0.428-0.479 (seeds 0-3). The 0.002 bound is measured on the default preset by bench/workers.py.
+    for key, tolerance in (("auc", 0.01), ("ndcg@10", 0.03)):
         assert abs(two["stage"]["metrics"][key] - one["stage"]["metrics"][key]) <= tolerance, (one, two)
     assert two["stage"]["metrics"]["auc"] > 0.7  # it learned: the smoke log's popularity ranking gives about 0.5
     assert not (tmp_path / "two" / "backup").exists() and not (tmp_path / "two" / "selection").exists()

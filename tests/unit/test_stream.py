@@ -86,18 +86,21 @@ def test_the_same_seed_gives_the_same_task_and_stream(folder):
     assert not np.array_equal(StreamingTask(folder, CONFIG, seed=4).candidates, one.candidates)
 
 
-def test_workers_read_disjoint_shares_of_the_shards(folder):
+def test_workers_take_slices_of_the_batches_one_process_trains_on(folder):
     task = StreamingTask(folder, CONFIG, seed=0)
-    shares = []
-    for worker in (0, 1):
-        seen = set()
-        for features, labels in task.dataset(32, workers=2, worker=worker).take(40):
-            positive = labels.numpy() == 1
-            seen |= _pairs(features["user_id"].numpy()[positive], features["item_id"].numpy()[positive])
-        shares.append(seen)
-    assert shares[0] and shares[1] and not shares[0] & shares[1]
-    with pytest.raises(DataError, match="5 shard\\(s\\) for 6 workers"):
-        task.dataset(32, workers=6, worker=0)
+    whole = list(task.dataset(63).take(5))  # 21 positives: shares of 10 and 11
+    slices = [list(task.dataset(63, workers=2, worker=w).take(5)) for w in (0, 1)]
+    k = task.negatives_per_positive
+    for (features, labels), parts in zip(whole, zip(*slices)):
+        per = len(labels) // (1 + k)  # positives of the global batch, then their negatives
+        for name in features:
+            one = features[name].numpy()
+            positives, negatives = one[:per], one[per:].reshape(per, k)
+            halves = [part[0][name].numpy() for part in parts]
+            cut = [per // 2, per - per // 2]  # positives of each worker: shares differ by at most one
+            assert [len(half) for half in halves] == [c * (1 + k) for c in cut]
+            np.testing.assert_array_equal(np.r_[halves[0][:cut[0]], halves[1][:cut[1]]], positives)
+            np.testing.assert_array_equal(np.r_[halves[0][cut[0]:], halves[1][cut[1]:]], negatives.reshape(-1))
 
 
 def test_a_folder_that_is_not_prepared_says_how_to_prepare_it(tmp_path):
