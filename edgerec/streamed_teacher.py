@@ -3,7 +3,7 @@ or on a cluster of workers under `tf.distribute.MultiWorkerMirroredStrategy`.
 
 The build (`edgerec build`) holds its task in memory; a log that outgrows one machine trains its
 teacher here instead. The data is `data.stream.StreamingTask`'s: a `tf.data` pipeline whose memory
-does not grow with the interactions, split between the workers shard by shard. Everything else is
+does not grow with the interactions, each worker taking its slice of every global batch. Everything else is
 the build's: the recipe's teacher architecture and training settings (`teacher`,
 `teacher_training`), the stage seed, the validation-driven best epoch and patience
 (`early_stopping`), and `stages.measure` for the held-out scores.
